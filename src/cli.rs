@@ -1,0 +1,159 @@
+//! Command-line interface. Each subcommand is a thin call into the library; errors
+//! print with their whole cause chain and map to the codes in [`crate::exit`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{AuthConfig, Config, ConfigError};
+use crate::exit;
+use crate::telemetry::{self, LogFormat};
+
+const ABOUT: &str = "Mimecast to Neo4j knowledge-graph ingestion for security and compliance audits.";
+
+const LONG_ABOUT: &str = "\
+Mimecast to Neo4j knowledge-graph ingestion for security and compliance audits.
+
+Reads a Mimecast tenant through API 2.0 (OAuth2 client credentials; HMAC-signed API 1.0 \
+as a legacy mode): the account, internal domains and users, and Awareness Training \
+campaigns, enrollments, phishing simulations and SAFE scores. Builds the graph in \
+memory, validates its integrity, and upserts it into Neo4j. The worker only reads \
+from Mimecast; it never writes to it.
+
+Configuration comes from a TOML file (--config or MIMECAST_GRAPH_CONFIG), then the \
+environment. A single tenant needs no file: set MIMECAST_CLIENT_ID, \
+MIMECAST_CLIENT_SECRET, MIMECAST_REGION (global|us|uk) or MIMECAST_BASE_URL, and \
+NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD. Secrets are read from environment variables \
+only and never printed.
+
+Logs go to stderr (filter with RUST_LOG, e.g. RUST_LOG=debug); results go to stdout.";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   unexpected error
+  2   bad command line
+  3   invalid configuration
+  4   Mimecast unusable (credentials, permissions, network)
+  5   Neo4j unusable (unreachable, authentication, failed writes)
+  6   integrity validation failed under a `fail` policy
+  10  partial sync: some steps or tenants failed; their types were not cleaned up
+  20  queries found rows (with --fail-on-findings)";
+
+#[derive(Debug, Parser)]
+#[command(name = "mimecast-graph", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Without one, everything comes from the environment.
+    #[arg(long, short = 'c', global = true, env = "MIMECAST_GRAPH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr: auto (text on a terminal; the daemon logs JSON otherwise),
+    /// text, or json.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration without any network access and print it, with
+    /// secrets shown only as the environment variable they come from.
+    Check,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn main(cli: Cli) -> u8 {
+    telemetry::init(cli.global.log_format, false);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => match Config::load(cli.global.config.as_deref()) {
+            Ok(config) => {
+                print!("{}", describe(&config));
+                exit::SUCCESS
+            }
+            Err(e) => report_config_error(&e),
+        },
+    }
+}
+
+/// Prints a configuration error and returns [`exit::CONFIG`].
+pub fn report_config_error(e: &ConfigError) -> u8 {
+    eprintln!("error: {e}");
+    exit::CONFIG
+}
+
+/// A human description of the resolved configuration; secrets appear only as the
+/// name of the environment variable holding them.
+pub fn describe(config: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let source = config
+        .source
+        .as_ref()
+        .map_or_else(|| "environment only".to_owned(), |p| p.display().to_string());
+    let _ = writeln!(out, "configuration: {source}");
+    let n = &config.neo4j;
+    let _ = writeln!(
+        out,
+        "neo4j: {} as {} (password from ${}), database {}, batch size {}",
+        n.uri,
+        n.user,
+        n.password.env,
+        n.database.as_deref().unwrap_or("(default)"),
+        n.batch_size
+    );
+    if config.connections.is_empty() {
+        let _ = writeln!(out, "connections: none");
+    }
+    for c in &config.connections {
+        let auth = match &c.auth {
+            AuthConfig::OAuth2 {
+                client_id,
+                client_secret,
+            } => format!("API 2.0 OAuth2 (client id ${}, secret ${})", client_id.env, client_secret.env),
+            AuthConfig::Hmac { access_key, .. } => {
+                format!("API 1.0 HMAC (keys from ${} and related variables)", access_key.env)
+            }
+        };
+        let _ = writeln!(
+            out,
+            "connection {}: {} via {}, page size {}, awareness training {:?}",
+            c.name,
+            c.resolved_base_url().unwrap_or_else(|| "(unknown region)".into()),
+            auth,
+            c.page_size,
+            c.awareness_training
+        );
+        if !c.compliance.campaign_categories.is_empty() {
+            let _ = writeln!(out, "  campaign mappings: {}", c.compliance.campaign_categories.len());
+        }
+        if let Some(r) = &c.compliance.roster {
+            let _ = writeln!(out, "  roster: {}", r.display());
+        }
+    }
+    out
+}

@@ -1,0 +1,794 @@
+//! Configuration: a TOML file, then environment overrides, then command-line flags.
+//!
+//! Secrets are never written in the file. The file names the environment variable
+//! that holds each one (`client_secret_env = "MIMECAST_CLIENT_SECRET"`); the value is
+//! read once, kept in a [`SecretString`] and exposed only where a client is built.
+//! [`Config::validate`] is pure: it names every bad field and does no I/O.
+//!
+//! Single-tenant use needs no file: `MIMECAST_CLIENT_ID`, `MIMECAST_CLIENT_SECRET`,
+//! `MIMECAST_REGION` or `MIMECAST_BASE_URL`, `NEO4J_URI`, `NEO4J_USER`, `NEO4J_PASSWORD`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The compliance training categories a campaign can be mapped to.
+pub const TRAINING_CATEGORIES: &[&str] = &[
+    "general",
+    "hipaa",
+    "pci_dss",
+    "gdpr",
+    "ccpa",
+    "insider_threat",
+    "social_engineering",
+    "ai_risk",
+    "secure_code",
+];
+
+/// API 2.0 hosts (`region = global|us|uk`).
+pub const API2_REGIONS: &[(&str, &str)] = &[
+    ("global", "https://api.services.mimecast.com"),
+    ("us", "https://us-api.services.mimecast.com"),
+    ("uk", "https://uk-api.services.mimecast.com"),
+];
+
+/// API 1.0 regional hosts, for tenants that still use HMAC-signed 1.0 applications.
+pub const API1_REGIONS: &[(&str, &str)] = &[
+    ("eu", "https://eu-api.mimecast.com"),
+    ("de", "https://de-api.mimecast.com"),
+    ("us", "https://us-api.mimecast.com"),
+    ("usb", "https://usb-api.mimecast.com"),
+    ("ca", "https://ca-api.mimecast.com"),
+    ("za", "https://za-api.mimecast.com"),
+    ("au", "https://au-api.mimecast.com"),
+    ("je", "https://je-api.mimecast.com"),
+    ("uspcom", "https://uspcom-api.mimecast-pscom-us.com"),
+];
+
+/// A secret read from the environment variable the configuration names.
+#[derive(Clone)]
+pub struct Secret {
+    /// The environment variable it came from (safe to print).
+    pub env: String,
+    pub value: Option<SecretString>,
+}
+
+impl Secret {
+    pub fn from_env(env_name: &str, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        Secret {
+            env: env_name.to_owned(),
+            value: env(env_name).filter(|v| !v.is_empty()).map(SecretString::from),
+        }
+    }
+
+    /// A secret given directly (tests, the simulator).
+    pub fn literal(value: &str) -> Self {
+        Secret {
+            env: "(given)".to_owned(),
+            value: Some(SecretString::from(value.to_owned())),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.value.is_some() { "set" } else { "unset" };
+        write!(f, "Secret(${} {state})", self.env)
+    }
+}
+
+/// How the worker authenticates to one Mimecast tenant.
+#[derive(Clone, Debug)]
+pub enum AuthConfig {
+    /// API 2.0: OAuth2 client credentials.
+    OAuth2 { client_id: Secret, client_secret: Secret },
+    /// API 1.0: HMAC-SHA1 signed requests.
+    Hmac {
+        app_id: Secret,
+        app_key: Secret,
+        access_key: Secret,
+        secret_key: Secret,
+    },
+}
+
+/// Whether to call the Awareness Training endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwarenessTraining {
+    /// Call them when `get-account` lists the Awareness Training package.
+    Auto,
+    /// Always call them (a 403 is then reported as a failed step).
+    Enabled,
+    /// Never call them.
+    Disabled,
+}
+
+/// What to do with enrollments and phishing results for addresses that are not
+/// internal users of the tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownParticipants {
+    /// Count them in the integrity report, with samples, and skip them.
+    Report,
+    /// Fail the run.
+    Fail,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    pub name: String,
+    /// `global|us|uk` for API 2.0, or an API 1.0 region; `None` with an explicit base URL.
+    pub region: Option<String>,
+    /// Explicit base URL; overrides the region.
+    pub base_url: Option<String>,
+    pub auth: AuthConfig,
+    pub page_size: u32,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+    pub max_concurrent_requests: usize,
+    pub proxy: Option<String>,
+    pub tls_insecure_skip_verify: bool,
+    pub awareness_training: AwarenessTraining,
+    pub compliance: ComplianceConfig,
+}
+
+impl ConnectionConfig {
+    /// The base URL requests go to: the explicit one, or the region's host.
+    pub fn resolved_base_url(&self) -> Option<String> {
+        if let Some(url) = &self.base_url {
+            return Some(url.trim_end_matches('/').to_owned());
+        }
+        let region = self.region.as_deref().unwrap_or("global");
+        let table = match self.auth {
+            AuthConfig::OAuth2 { .. } => API2_REGIONS,
+            AuthConfig::Hmac { .. } => API1_REGIONS,
+        };
+        table
+            .iter()
+            .find(|(name, _)| *name == region)
+            .map(|(_, url)| (*url).to_owned())
+    }
+
+    /// A connection with defaults for everything but the endpoint and OAuth2 credentials.
+    pub fn oauth2(name: &str, base_url: &str, client_id: &str, client_secret: &str) -> Self {
+        ConnectionConfig {
+            name: name.to_owned(),
+            region: None,
+            base_url: Some(base_url.to_owned()),
+            auth: AuthConfig::OAuth2 {
+                client_id: Secret::literal(client_id),
+                client_secret: Secret::literal(client_secret),
+            },
+            page_size: 500,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 5,
+            max_concurrent_requests: 4,
+            proxy: None,
+            tls_insecure_skip_verify: false,
+            awareness_training: AwarenessTraining::Auto,
+            compliance: ComplianceConfig::default(),
+        }
+    }
+}
+
+/// Compliance context that does not come from Mimecast.
+#[derive(Clone, Debug, Default)]
+pub struct ComplianceConfig {
+    /// Campaign id or exact campaign name to training categories.
+    pub campaign_categories: BTreeMap<String, Vec<String>>,
+    /// Personnel roster CSV (`email,name,status,group`, other columns kept).
+    pub roster: Option<PathBuf>,
+    /// Roster group to the categories its members must complete.
+    pub group_requirements: BTreeMap<String, Vec<String>>,
+    /// Alias domain to primary domain, for matching people to accounts.
+    pub domain_aliases: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Neo4jConfig {
+    pub uri: String,
+    pub user: String,
+    pub password: Secret,
+    pub database: Option<String>,
+    pub batch_size: usize,
+    pub cleanup_batch_size: usize,
+    pub connect_timeout: Duration,
+    pub query_timeout: Duration,
+    pub max_connections: usize,
+    pub max_attempts: u32,
+}
+
+impl Neo4jConfig {
+    pub fn new(uri: &str, user: &str, password: &str) -> Self {
+        Neo4jConfig {
+            uri: uri.to_owned(),
+            user: user.to_owned(),
+            password: Secret::literal(password),
+            database: None,
+            batch_size: 2000,
+            cleanup_batch_size: 10_000,
+            connect_timeout: Duration::from_secs(15),
+            query_timeout: Duration::from_secs(300),
+            max_connections: 4,
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    pub unknown_participants: UnknownParticipants,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            unknown_participants: UnknownParticipants::Report,
+        }
+    }
+}
+
+/// The whole resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where it was read from, for messages (`None`: environment only).
+    pub source: Option<PathBuf>,
+    pub connections: Vec<ConnectionConfig>,
+    pub neo4j: Neo4jConfig,
+    pub sync: SyncConfig,
+}
+
+/// One problem with the configuration, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration{}:\n{}", .source_name.as_deref().map(|s| format!(" in {s}")).unwrap_or_default(), .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        source_name: Option<String>,
+        errors: Vec<FieldError>,
+    },
+}
+
+// ---- the file format -------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default, rename = "connection")]
+    connections: Vec<RawConnection>,
+    #[serde(default)]
+    neo4j: RawNeo4j,
+    #[serde(default)]
+    sync: RawSync,
+    #[serde(default)]
+    compliance: RawCompliance,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    name: String,
+    region: Option<String>,
+    base_url: Option<String>,
+    #[serde(default = "default_auth")]
+    auth: String,
+    client_id_env: Option<String>,
+    client_secret_env: Option<String>,
+    app_id_env: Option<String>,
+    app_key_env: Option<String>,
+    access_key_env: Option<String>,
+    secret_key_env: Option<String>,
+    page_size: Option<u32>,
+    connect_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_attempts: Option<u32>,
+    max_concurrent_requests: Option<usize>,
+    proxy: Option<String>,
+    #[serde(default)]
+    tls_insecure_skip_verify: bool,
+    awareness_training: Option<AwarenessTraining>,
+    #[serde(default)]
+    campaign_categories: BTreeMap<String, Vec<String>>,
+    roster: Option<PathBuf>,
+    group_requirements: Option<BTreeMap<String, Vec<String>>>,
+    domain_aliases: Option<BTreeMap<String, String>>,
+}
+
+fn default_auth() -> String {
+    "oauth2".to_owned()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNeo4j {
+    uri: Option<String>,
+    user: Option<String>,
+    password_env: Option<String>,
+    database: Option<String>,
+    batch_size: Option<usize>,
+    cleanup_batch_size: Option<usize>,
+    connect_timeout_secs: Option<u64>,
+    query_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    unknown_participants: Option<UnknownParticipants>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompliance {
+    roster: Option<PathBuf>,
+    #[serde(default)]
+    group_requirements: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    domain_aliases: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads the file (when given), applies the environment, and validates.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed, or [`Config::validate`] finds problems.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_owned(),
+                source,
+            })?),
+            None => None,
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        let config = Config::from_sources(path, text.as_deref(), &env)?;
+        config.validate().map_err(|errors| ConfigError::Invalid {
+            source_name: path.map(|p| p.display().to_string()),
+            errors,
+        })?;
+        Ok(config)
+    }
+
+    /// Builds the configuration from file text and an environment lookup, without
+    /// validating it. Relative roster paths are resolved against the file's folder.
+    ///
+    /// # Errors
+    /// The TOML does not parse or has unknown fields.
+    pub fn from_sources(
+        path: Option<&Path>,
+        text: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = match text {
+            Some(t) => toml::from_str(t).map_err(|e| ConfigError::Parse {
+                path: path.map(Path::to_owned).unwrap_or_default(),
+                message: e.to_string(),
+            })?,
+            None => RawConfig::default(),
+        };
+        let base_dir = path
+            .and_then(Path::parent)
+            .map(Path::to_owned)
+            .unwrap_or_default();
+        let resolve_path = |p: PathBuf| if p.is_absolute() { p } else { base_dir.join(p) };
+
+        let default_compliance = ComplianceConfig {
+            campaign_categories: BTreeMap::new(),
+            roster: raw.compliance.roster.clone().map(resolve_path),
+            group_requirements: raw.compliance.group_requirements.clone(),
+            domain_aliases: raw.compliance.domain_aliases.clone(),
+        };
+
+        let mut connections: Vec<ConnectionConfig> = raw
+            .connections
+            .into_iter()
+            .map(|c| resolve_connection(c, &default_compliance, env, &resolve_path))
+            .collect();
+        if connections.is_empty() && env("MIMECAST_CLIENT_ID").is_some() {
+            connections.push(ConnectionConfig {
+                name: "default".to_owned(),
+                region: env("MIMECAST_REGION"),
+                base_url: env("MIMECAST_BASE_URL"),
+                auth: AuthConfig::OAuth2 {
+                    client_id: Secret::from_env("MIMECAST_CLIENT_ID", env),
+                    client_secret: Secret::from_env("MIMECAST_CLIENT_SECRET", env),
+                },
+                compliance: default_compliance.clone(),
+                ..ConnectionConfig::oauth2("default", "", "", "")
+            });
+        }
+
+        let n = raw.neo4j;
+        let defaults = Neo4jConfig::new("bolt://127.0.0.1:7687", "neo4j", "");
+        let neo4j = Neo4jConfig {
+            uri: env("NEO4J_URI").or(n.uri).unwrap_or(defaults.uri),
+            user: env("NEO4J_USER").or(n.user).unwrap_or(defaults.user),
+            password: Secret::from_env(n.password_env.as_deref().unwrap_or("NEO4J_PASSWORD"), env),
+            database: env("NEO4J_DATABASE").or(n.database),
+            batch_size: n.batch_size.unwrap_or(defaults.batch_size),
+            cleanup_batch_size: n.cleanup_batch_size.unwrap_or(defaults.cleanup_batch_size),
+            connect_timeout: n
+                .connect_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.connect_timeout),
+            query_timeout: n
+                .query_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.query_timeout),
+            max_connections: n.max_connections.unwrap_or(defaults.max_connections),
+            max_attempts: n.max_attempts.unwrap_or(defaults.max_attempts),
+        };
+
+        Ok(Config {
+            source: path.map(Path::to_owned),
+            connections,
+            neo4j,
+            sync: SyncConfig {
+                unknown_participants: raw
+                    .sync
+                    .unknown_participants
+                    .unwrap_or(UnknownParticipants::Report),
+            },
+        })
+    }
+
+    /// Checks every field without I/O and names each bad one.
+    ///
+    /// # Errors
+    /// Every problem found, each with the field's path (`connection[prod].page_size`).
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut push = |field: String, message: String| errors.push(FieldError { field, message });
+
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in self.connections.iter().enumerate() {
+            let at = if c.name.is_empty() {
+                format!("connection[{i}]")
+            } else {
+                format!("connection[{}]", c.name)
+            };
+            if c.name.trim().is_empty() {
+                push(format!("{at}.name"), "must not be empty".into());
+            } else if !names.insert(c.name.clone()) {
+                push(format!("{at}.name"), "is used by another connection".into());
+            }
+            match &c.base_url {
+                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                    push(format!("{at}.base_url"), format!("must start with https:// (got {url:?})"))
+                }
+                Some(_) => {}
+                None => {
+                    if c.resolved_base_url().is_none() {
+                        let allowed = match c.auth {
+                            AuthConfig::OAuth2 { .. } => API2_REGIONS,
+                            AuthConfig::Hmac { .. } => API1_REGIONS,
+                        };
+                        let names: Vec<_> = allowed.iter().map(|(n, _)| *n).collect();
+                        push(
+                            format!("{at}.region"),
+                            format!(
+                                "unknown region {:?}; expected one of {} (or set base_url)",
+                                c.region.as_deref().unwrap_or(""),
+                                names.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            let secrets: Vec<(&str, &Secret)> = match &c.auth {
+                AuthConfig::OAuth2 {
+                    client_id,
+                    client_secret,
+                } => vec![("client_id_env", client_id), ("client_secret_env", client_secret)],
+                AuthConfig::Hmac {
+                    app_id,
+                    app_key,
+                    access_key,
+                    secret_key,
+                } => vec![
+                    ("app_id_env", app_id),
+                    ("app_key_env", app_key),
+                    ("access_key_env", access_key),
+                    ("secret_key_env", secret_key),
+                ],
+            };
+            for (field, secret) in secrets {
+                if secret.value.is_none() {
+                    push(
+                        format!("{at}.{field}"),
+                        format!("environment variable {} is not set or empty", secret.env),
+                    );
+                }
+            }
+            if !(1..=500).contains(&c.page_size) {
+                push(format!("{at}.page_size"), format!("must be 1 to 500 (got {})", c.page_size));
+            }
+            if c.max_attempts == 0 {
+                push(format!("{at}.max_attempts"), "must be at least 1".into());
+            }
+            if c.max_concurrent_requests == 0 {
+                push(format!("{at}.max_concurrent_requests"), "must be at least 1".into());
+            }
+            if c.request_timeout.is_zero() {
+                push(format!("{at}.request_timeout_secs"), "must be at least 1".into());
+            }
+            if c.connect_timeout.is_zero() {
+                push(format!("{at}.connect_timeout_secs"), "must be at least 1".into());
+            }
+            if let Some(proxy) = &c.proxy {
+                if !proxy.contains("://") {
+                    push(format!("{at}.proxy"), format!("must be a URL such as http://proxy:3128 (got {proxy:?})"));
+                }
+            }
+            validate_compliance(&at, &c.compliance, &mut push);
+        }
+
+        let n = &self.neo4j;
+        if !["bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://"]
+            .iter()
+            .any(|s| n.uri.starts_with(s))
+        {
+            push("neo4j.uri".into(), format!("must be a bolt:// or neo4j:// URI (got {:?})", n.uri));
+        }
+        if n.user.is_empty() {
+            push("neo4j.user".into(), "must not be empty".into());
+        }
+        if n.password.value.is_none() {
+            push(
+                "neo4j.password_env".into(),
+                format!("environment variable {} is not set or empty", n.password.env),
+            );
+        }
+        if n.batch_size == 0 || n.batch_size > 100_000 {
+            push("neo4j.batch_size".into(), format!("must be 1 to 100000 (got {})", n.batch_size));
+        }
+        if n.cleanup_batch_size == 0 {
+            push("neo4j.cleanup_batch_size".into(), "must be at least 1".into());
+        }
+        if n.max_connections == 0 {
+            push("neo4j.max_connections".into(), "must be at least 1".into());
+        }
+        if n.max_attempts == 0 {
+            push("neo4j.max_attempts".into(), "must be at least 1".into());
+        }
+        if n.connect_timeout.is_zero() {
+            push("neo4j.connect_timeout_secs".into(), "must be at least 1".into());
+        }
+        if n.query_timeout.is_zero() {
+            push("neo4j.query_timeout_secs".into(), "must be at least 1".into());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Errors for commands that need at least one Mimecast connection.
+    ///
+    /// # Errors
+    /// No connection is configured.
+    pub fn require_connections(&self) -> Result<(), ConfigError> {
+        if self.connections.is_empty() {
+            return Err(ConfigError::Invalid {
+                source_name: self.source.as_ref().map(|p| p.display().to_string()),
+                errors: vec![FieldError {
+                    field: "connection".into(),
+                    message: "no Mimecast connection: add a [[connection]] to the config file, or set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET".into(),
+                }],
+            });
+        }
+        Ok(())
+    }
+}
+
+fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(String, String)) {
+    let check = |field: String, cats: &[String], push: &mut dyn FnMut(String, String)| {
+        for cat in cats {
+            if !TRAINING_CATEGORIES.contains(&cat.as_str()) {
+                push(
+                    field.clone(),
+                    format!("unknown training category {cat:?}; expected one of {}", TRAINING_CATEGORIES.join(", ")),
+                );
+            }
+        }
+    };
+    for (campaign, cats) in &c.campaign_categories {
+        check(format!("{at}.campaign_categories.{campaign:?}"), cats, push);
+    }
+    for (group, cats) in &c.group_requirements {
+        check(format!("{at}.group_requirements.{group:?}"), cats, push);
+    }
+    for (alias, primary) in &c.domain_aliases {
+        if alias.contains('@') || primary.contains('@') || primary.is_empty() {
+            push(
+                format!("{at}.domain_aliases.{alias:?}"),
+                format!("must map a domain to a domain, such as \"acme.co.uk\" = \"acme.com\" (got {primary:?})"),
+            );
+        }
+    }
+}
+
+fn resolve_connection(
+    c: RawConnection,
+    defaults: &ComplianceConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    resolve_path: &dyn Fn(PathBuf) -> PathBuf,
+) -> ConnectionConfig {
+    let secret = |name: &Option<String>, default: &str| Secret::from_env(name.as_deref().unwrap_or(default), env);
+    let auth = if c.auth.eq_ignore_ascii_case("hmac") {
+        AuthConfig::Hmac {
+            app_id: secret(&c.app_id_env, "MIMECAST_APP_ID"),
+            app_key: secret(&c.app_key_env, "MIMECAST_APP_KEY"),
+            access_key: secret(&c.access_key_env, "MIMECAST_ACCESS_KEY"),
+            secret_key: secret(&c.secret_key_env, "MIMECAST_SECRET_KEY"),
+        }
+    } else {
+        AuthConfig::OAuth2 {
+            client_id: secret(&c.client_id_env, "MIMECAST_CLIENT_ID"),
+            client_secret: secret(&c.client_secret_env, "MIMECAST_CLIENT_SECRET"),
+        }
+    };
+    let defaults_conn = ConnectionConfig::oauth2("", "", "", "");
+    let mut region = c.region;
+    if !c.auth.eq_ignore_ascii_case("hmac") && !c.auth.eq_ignore_ascii_case("oauth2") {
+        // Surface the typo through validate(): an impossible region names the field.
+        region = Some(format!("(auth {:?} is neither oauth2 nor hmac)", c.auth));
+    }
+    ConnectionConfig {
+        name: c.name,
+        region,
+        base_url: c.base_url,
+        auth,
+        page_size: c.page_size.unwrap_or(defaults_conn.page_size),
+        connect_timeout: c
+            .connect_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults_conn.connect_timeout),
+        request_timeout: c
+            .request_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults_conn.request_timeout),
+        max_attempts: c.max_attempts.unwrap_or(defaults_conn.max_attempts),
+        max_concurrent_requests: c
+            .max_concurrent_requests
+            .unwrap_or(defaults_conn.max_concurrent_requests),
+        proxy: c.proxy.or_else(|| env("HTTPS_PROXY")).or_else(|| env("https_proxy")),
+        tls_insecure_skip_verify: c.tls_insecure_skip_verify,
+        awareness_training: c.awareness_training.unwrap_or(AwarenessTraining::Auto),
+        compliance: ComplianceConfig {
+            campaign_categories: c.campaign_categories,
+            roster: c.roster.map(resolve_path).or_else(|| defaults.roster.clone()),
+            group_requirements: c
+                .group_requirements
+                .unwrap_or_else(|| defaults.group_requirements.clone()),
+            domain_aliases: c.domain_aliases.unwrap_or_else(|| defaults.domain_aliases.clone()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn env_only_single_tenant() {
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "id"),
+            ("MIMECAST_CLIENT_SECRET", "s3cret"),
+            ("MIMECAST_REGION", "uk"),
+            ("NEO4J_URI", "bolt://db:7687"),
+            ("NEO4J_PASSWORD", "pw-pw-pw"),
+        ]);
+        let c = Config::from_sources(None, None, &env).unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.connections.len(), 1);
+        assert_eq!(c.connections[0].name, "default");
+        assert_eq!(
+            c.connections[0].resolved_base_url().as_deref(),
+            Some("https://uk-api.services.mimecast.com")
+        );
+        assert_eq!(c.neo4j.uri, "bolt://db:7687");
+        let AuthConfig::OAuth2 { client_secret, .. } = &c.connections[0].auth else { panic!() };
+        assert_eq!(client_secret.value.as_ref().unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn validate_names_every_bad_field() {
+        let text = r#"
+            [[connection]]
+            name = "prod"
+            region = "mars"
+            page_size = 900
+            client_secret_env = "PROD_SECRET"
+            campaign_categories = { "HIPAA 101" = ["hipaa", "astrology"] }
+
+            [neo4j]
+            uri = "http://localhost:7474"
+            batch_size = 0
+        "#;
+        let env = env_of(&[("MIMECAST_CLIENT_ID", "id")]);
+        let c = Config::from_sources(Some(Path::new("/etc/mg.toml")), Some(text), &env).unwrap();
+        let errors = c.validate().unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "connection[prod].region",
+                "connection[prod].client_secret_env",
+                "connection[prod].page_size",
+                "connection[prod].campaign_categories.\"HIPAA 101\"",
+                "neo4j.uri",
+                "neo4j.password_env",
+                "neo4j.batch_size",
+            ]
+        );
+        assert_eq!(
+            errors[1].message,
+            "environment variable PROD_SECRET is not set or empty"
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_a_parse_error_naming_it() {
+        let err = Config::from_sources(
+            Some(Path::new("x.toml")),
+            Some("[neo4j]\nbatchsize = 5\n"),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `batchsize`"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "id"),
+            ("MIMECAST_CLIENT_SECRET", "very-secret-value"),
+            ("NEO4J_PASSWORD", "another-secret"),
+        ]);
+        let c = Config::from_sources(None, None, &env).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret-value"));
+        assert!(!debug.contains("another-secret"));
+        assert!(debug.contains("Secret($MIMECAST_CLIENT_SECRET set)"));
+    }
+
+    #[test]
+    fn roster_paths_resolve_against_the_config_folder() {
+        let text = "[compliance]\nroster = \"people.csv\"\n[[connection]]\nname = \"a\"\n";
+        let c = Config::from_sources(Some(Path::new("/etc/mg/config.toml")), Some(text), &|_| None).unwrap();
+        assert_eq!(c.connections[0].compliance.roster.as_deref(), Some(Path::new("/etc/mg/people.csv")));
+    }
+}

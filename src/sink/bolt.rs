@@ -1,0 +1,76 @@
+//! Conversions between graph values and Bolt values.
+
+use neo4rs::{BoltBoolean, BoltFloat, BoltInteger, BoltList, BoltMap, BoltNull, BoltString, BoltType};
+
+use crate::graph::{Properties, Value};
+
+pub fn to_bolt(value: &Value) -> BoltType {
+    match value {
+        Value::Bool(v) => BoltType::Boolean(BoltBoolean::new(*v)),
+        Value::Int(v) => BoltType::Integer(BoltInteger::new(*v)),
+        Value::Float(v) => BoltType::Float(BoltFloat::new(*v)),
+        Value::Str(v) => BoltType::String(BoltString::from(v.as_str())),
+        Value::StrList(v) => BoltType::List(
+            v.iter()
+                .map(|s| BoltType::String(BoltString::from(s.as_str())))
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+    }
+}
+
+/// A property map with extra string entries (`_key`, `_type`, ...) in front.
+pub fn props_map(extra: &[(&str, &str)], props: &Properties) -> BoltMap {
+    let mut map = BoltMap::with_capacity(extra.len() + props.len());
+    for (k, v) in extra {
+        map.put(BoltString::from(*k), BoltType::String(BoltString::from(*v)));
+    }
+    for (k, v) in props {
+        map.put(BoltString::from(k.as_str()), to_bolt(v));
+    }
+    map
+}
+
+pub fn string(s: &str) -> BoltType {
+    BoltType::String(BoltString::from(s))
+}
+
+pub fn list(items: Vec<BoltType>) -> BoltType {
+    BoltType::List(BoltList::from(items))
+}
+
+pub fn map(entries: Vec<(&str, BoltType)>) -> BoltType {
+    let mut m = BoltMap::with_capacity(entries.len());
+    for (k, v) in entries {
+        m.put(BoltString::from(k), v);
+    }
+    BoltType::Map(m)
+}
+
+/// Bolt to JSON, for query output. Temporal values print as their ISO text;
+/// nodes and relationships print as their property maps.
+pub fn to_json(value: &BoltType) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        BoltType::Null(BoltNull) => J::Null,
+        BoltType::Boolean(b) => J::Bool(b.value),
+        BoltType::Integer(i) => J::from(i.value),
+        BoltType::Float(f) => serde_json::Number::from_f64(f.value).map_or(J::Null, J::Number),
+        BoltType::String(s) => J::String(s.value.clone()),
+        BoltType::List(l) => J::Array(l.value.iter().map(to_json).collect()),
+        BoltType::Map(m) => map_to_json(m),
+        BoltType::Node(n) => map_to_json(&n.properties),
+        BoltType::Relation(r) => map_to_json(&r.properties),
+        BoltType::UnboundedRelation(r) => map_to_json(&r.properties),
+        other => J::String(other.to_string()),
+    }
+}
+
+fn map_to_json(m: &BoltMap) -> serde_json::Value {
+    let sorted: std::collections::BTreeMap<_, _> = m
+        .value
+        .iter()
+        .map(|(k, v)| (k.value.clone(), to_json(v)))
+        .collect();
+    serde_json::Value::Object(sorted.into_iter().collect())
+}

@@ -1,0 +1,228 @@
+//! The Neo4j sink: the only code that writes Cypher.
+//!
+//! Every write is `UNWIND $rows ... MERGE` with labels and relationship types taken
+//! from graph-schema/, never from data; values travel only as parameters. One
+//! transaction per batch, retried with backoff on transient errors.
+
+pub mod bolt;
+mod upsert;
+
+pub use upsert::{SyncStamp, WriteCounts, BOOKKEEPING};
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use neo4rs::{BoltType, ConfigBuilder, Graph, Query};
+use secrecy::ExposeSecret;
+use tracing::{debug, warn};
+
+use crate::config::Neo4jConfig;
+
+/// Why a Neo4j operation failed. The messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("Neo4j at {uri} is not reachable ({detail}); start one with `scripts/neo4j start` or set NEO4J_URI")]
+    Unreachable { uri: String, detail: String },
+    #[error("Neo4j at {uri} refused the credentials of user {user:?}; check NEO4J_USER and NEO4J_PASSWORD")]
+    Auth { uri: String, user: String },
+    #[error("Neo4j did not answer within {0:?} (query_timeout_secs)")]
+    Timeout(Duration),
+    #[error("Neo4j query failed: {0}")]
+    Query(String),
+    #[error("Neo4j configuration: {0}")]
+    Config(String),
+}
+
+impl SinkError {
+    fn from_neo4rs(e: neo4rs::Error, cfg: &Neo4jConfig) -> SinkError {
+        use neo4rs::Error as E;
+        match e {
+            E::AuthenticationError(_) => SinkError::Auth {
+                uri: cfg.uri.clone(),
+                user: cfg.user.clone(),
+            },
+            E::Neo4j(ref n) if n.code().starts_with("Neo.ClientError.Security") => SinkError::Auth {
+                uri: cfg.uri.clone(),
+                user: cfg.user.clone(),
+            },
+            E::IOError { .. } | E::ConnectionError | E::ConnectionTimedOut | E::ProtocolMismatch(_) => {
+                SinkError::Unreachable {
+                    uri: cfg.uri.clone(),
+                    detail: e.to_string(),
+                }
+            }
+            other => SinkError::Query(other.to_string()),
+        }
+    }
+
+    /// Transient failures worth another attempt: lock timeouts, deadlocks, dropped connections.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SinkError::Unreachable { .. } | SinkError::Timeout(_) => true,
+            SinkError::Query(m) => m.contains("TransientError") || m.contains("DeadlockDetected"),
+            _ => false,
+        }
+    }
+}
+
+/// A connection pool to one Neo4j database.
+#[derive(Clone)]
+pub struct Sink {
+    graph: Graph,
+    cfg: Neo4jConfig,
+}
+
+impl Sink {
+    /// Connects and proves the connection with `RETURN 1`.
+    ///
+    /// # Errors
+    /// [`SinkError::Unreachable`], [`SinkError::Auth`] or [`SinkError::Timeout`].
+    pub async fn connect(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
+        let password = cfg
+            .password
+            .value
+            .as_ref()
+            .ok_or_else(|| SinkError::Config(format!("environment variable {} is not set", cfg.password.env)))?;
+        let mut builder = ConfigBuilder::default()
+            .uri(cfg.uri.as_str())
+            .user(cfg.user.as_str())
+            .password(password.expose_secret())
+            .max_connections(cfg.max_connections)
+            .fetch_size(1000)
+            .connection_timeout(cfg.connect_timeout);
+        if let Some(db) = &cfg.database {
+            builder = builder.db(db.as_str());
+        }
+        let config = builder.build().map_err(|e| SinkError::Config(e.to_string()))?;
+        let graph = Graph::connect(config).map_err(|e| SinkError::from_neo4rs(e, cfg))?;
+        let sink = Sink {
+            graph,
+            cfg: cfg.clone(),
+        };
+        sink.ping().await?;
+        Ok(sink)
+    }
+
+    pub fn config(&self) -> &Neo4jConfig {
+        &self.cfg
+    }
+
+    /// `RETURN 1` through the pool.
+    ///
+    /// # Errors
+    /// The server does not answer or refuses the credentials.
+    pub async fn ping(&self) -> Result<(), SinkError> {
+        let rows = self
+            .read_with_timeout(neo4rs::query("RETURN 1 AS ok"), self.cfg.connect_timeout)
+            .await?;
+        match rows.first().and_then(|r| r.get("ok")) {
+            Some(BoltType::Integer(i)) if i.value == 1 => Ok(()),
+            other => Err(SinkError::Query(format!("unexpected answer to RETURN 1: {other:?}"))),
+        }
+    }
+
+    /// Runs a query in a read transaction (the server refuses writes) and returns
+    /// every row.
+    ///
+    /// # Errors
+    /// The query fails or exceeds `query_timeout_secs`.
+    pub async fn read(&self, q: Query) -> Result<Vec<Record>, SinkError> {
+        self.read_with_timeout(q, self.cfg.query_timeout).await
+    }
+
+    async fn read_with_timeout(
+        &self,
+        q: Query,
+        limit: Duration,
+    ) -> Result<Vec<Record>, SinkError> {
+        let work = async {
+            // An auto-commit transaction in READ access mode: the server refuses writes.
+            let mut stream = self.graph.execute_read(q).await?;
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next().await? {
+                rows.push(row_pairs(&row)?);
+            }
+            Ok::<_, neo4rs::Error>(rows)
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => Err(SinkError::from_neo4rs(e, &self.cfg)),
+            Err(_) => Err(SinkError::Timeout(limit)),
+        }
+    }
+
+    /// Runs one write statement in its own transaction, with bounded retries on
+    /// transient errors, and returns the rows it produced.
+    ///
+    /// # Errors
+    /// A non-transient error, or a transient one on every attempt.
+    pub async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+        let mut attempt = 1;
+        loop {
+            let work = async {
+                let mut txn = self.graph.start_txn().await?;
+                let mut stream = txn.execute(q.clone()).await?;
+                let mut rows = Vec::new();
+                while let Some(row) = stream.next(txn.handle()).await? {
+                    rows.push(row_pairs(&row)?);
+                }
+                txn.commit().await?;
+                Ok::<_, neo4rs::Error>(rows)
+            };
+            let result = match tokio::time::timeout(self.cfg.query_timeout, work).await {
+                Ok(Ok(rows)) => return Ok(rows),
+                Ok(Err(e)) => SinkError::from_neo4rs(e, &self.cfg),
+                Err(_) => SinkError::Timeout(self.cfg.query_timeout),
+            };
+            if !result.is_transient() || attempt >= self.cfg.max_attempts {
+                return Err(result);
+            }
+            let wait = Duration::from_millis(200 * 2u64.pow(attempt.min(6)));
+            warn!(batch = label, attempt, error = %result, wait_ms = wait.as_millis() as u64, "transient Neo4j error; retrying the batch");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Runs a statement that returns nothing useful (schema changes).
+    ///
+    /// # Errors
+    /// As [`Sink::write`].
+    pub async fn run(&self, label: &str, q: Query) -> Result<(), SinkError> {
+        debug!(statement = label, "running");
+        self.write(label, q).await.map(|_| ())
+    }
+}
+
+/// One result row by column name. (Bolt rows do not keep column order through
+/// neo4rs; callers that print rows order them by the columns they declare.)
+pub type Record = BTreeMap<String, BoltType>;
+
+fn row_pairs(row: &neo4rs::Row) -> Result<Record, neo4rs::Error> {
+    let mut record = Record::new();
+    for key in row.keys() {
+        let value: BoltType = row.get(&key.value)?;
+        record.insert(key.value.clone(), value);
+    }
+    Ok(record)
+}
+
+/// True for names safe to splice into Cypher as a label or relationship type.
+/// Labels come from graph-schema/; this is the second line of defence.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers() {
+        assert!(super::is_identifier("MimecastUser"));
+        assert!(super::is_identifier("HAS"));
+        assert!(!super::is_identifier("User`) DETACH DELETE n //"));
+        assert!(!super::is_identifier(""));
+        assert!(!super::is_identifier("1abc"));
+    }
+}

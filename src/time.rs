@@ -1,0 +1,65 @@
+//! Date-time handling. Mimecast writes `2022-01-11T23:32:00+0000` (no colon in the
+//! offset); other sources write RFC 3339. Everything stored is normalized to UTC with
+//! second precision and a `Z` (`2022-01-11T23:32:00Z`), so string order is time order.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Parses a Mimecast or RFC 3339 timestamp.
+///
+/// # Errors
+/// The text is neither form; the message quotes it.
+pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    DateTime::parse_from_rfc3339(t)
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%z"))
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| format!("not an ISO 8601 date-time: {text:?}"))
+}
+
+/// The normalized text of a date-time.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses and normalizes in one step.
+///
+/// # Errors
+/// As [`parse`].
+pub fn normalize(text: &str) -> Result<String, String> {
+    parse(text).map(iso)
+}
+
+/// Now, normalized.
+pub fn now_iso() -> String {
+    iso(Utc::now())
+}
+
+/// True when `text` is already in the normalized form.
+pub fn is_normalized(text: &str) -> bool {
+    text.len() == 20 && text.ends_with('Z') && normalize(text).as_deref() == Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_both_offset_forms() {
+        assert_eq!(normalize("2022-01-11T23:32:00+0000").unwrap(), "2022-01-11T23:32:00Z");
+        assert_eq!(normalize("2024-05-01T11:00:00+02:00").unwrap(), "2024-05-01T09:00:00Z");
+        assert_eq!(normalize("2024-05-01T09:00:00.250Z").unwrap(), "2024-05-01T09:00:00Z");
+        assert_eq!(normalize("2024-05-01T09:00:00.5-0100").unwrap(), "2024-05-01T10:00:00Z");
+        assert_eq!(
+            normalize("yesterday").unwrap_err(),
+            "not an ISO 8601 date-time: \"yesterday\""
+        );
+    }
+
+    #[test]
+    fn normalized_form_is_recognized() {
+        assert!(is_normalized("2022-01-11T23:32:00Z"));
+        assert!(!is_normalized("2022-01-11T23:32:00+0000"));
+        assert!(!is_normalized("2022-01-11"));
+    }
+}

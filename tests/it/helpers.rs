@@ -1,0 +1,80 @@
+//! Shared test set-up: the Neo4j handle and per-test isolation.
+
+use std::sync::OnceLock;
+
+use mimecast_graph::config::Neo4jConfig;
+use mimecast_graph::sink::Sink;
+
+/// Where the test Neo4j is. Resolved once per test binary.
+static NEO4J: OnceLock<Neo4jConfig> = OnceLock::new();
+
+/// The Neo4j configuration for tests: NEO4J_TEST_URI / NEO4J_TEST_USER /
+/// NEO4J_TEST_PASSWORD; otherwise a Neo4j 5 container when a Docker engine answers;
+/// otherwise the test fails, saying how to start one. Never a skip.
+pub fn neo4j_config() -> Neo4jConfig {
+    NEO4J
+        .get_or_init(|| {
+            if let Ok(uri) = std::env::var("NEO4J_TEST_URI") {
+                let user = std::env::var("NEO4J_TEST_USER").unwrap_or_else(|_| "neo4j".into());
+                let password = std::env::var("NEO4J_TEST_PASSWORD").unwrap_or_default();
+                let mut cfg = Neo4jConfig::new(&uri, &user, &password);
+                cfg.batch_size = 500;
+                return cfg;
+            }
+            match docker::start_neo4j() {
+                Ok(cfg) => cfg,
+                Err(why) => panic!(
+                    "integration tests need a Neo4j 5 server and none is configured ({why}).\n\
+                     Run `scripts/test` (it starts one), or start one with `scripts/neo4j start` and \
+                     export the NEO4J_TEST_URI, NEO4J_TEST_USER and NEO4J_TEST_PASSWORD lines it prints."
+                ),
+            }
+        })
+        .clone()
+}
+
+/// A connected sink for one test (each test has its own runtime, so its own pool).
+pub async fn sink() -> Sink {
+    let cfg = neo4j_config();
+    Sink::connect(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test Neo4j at {}: {e}", cfg.uri))
+}
+
+/// A fresh account code, so tests sharing one server never see each other's data.
+pub fn unique_account(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("C{prefix}{}", &id[..10])
+}
+
+mod docker {
+    use mimecast_graph::config::Neo4jConfig;
+    use testcontainers::core::{IntoContainerPort, WaitFor};
+    use testcontainers::runners::SyncRunner;
+    use testcontainers::{Container, GenericImage, ImageExt};
+
+    static CONTAINER: std::sync::OnceLock<Container<GenericImage>> = std::sync::OnceLock::new();
+
+    /// Starts `neo4j:5.26-community` when a Docker engine is reachable. The container
+    /// lives as long as the test process.
+    pub fn start_neo4j() -> Result<Neo4jConfig, String> {
+        let socket = std::path::Path::new("/var/run/docker.sock");
+        if std::env::var_os("DOCKER_HOST").is_none() && !socket.exists() {
+            return Err("NEO4J_TEST_URI is unset and no Docker engine is available".into());
+        }
+        let password = "test-password-1";
+        let container = GenericImage::new("neo4j", "5.26-community")
+            .with_exposed_port(7687.tcp())
+            .with_wait_for(WaitFor::message_on_stdout("Started."))
+            .with_env_var("NEO4J_AUTH", format!("neo4j/{password}"))
+            .start()
+            .map_err(|e| format!("NEO4J_TEST_URI is unset and Docker could not start neo4j:5.26-community: {e}"))?;
+        let port = container
+            .get_host_port_ipv4(7687.tcp())
+            .map_err(|e| format!("cannot read the container's Bolt port: {e}"))?;
+        let _ = CONTAINER.set(container);
+        let mut cfg = Neo4jConfig::new(&format!("bolt://127.0.0.1:{port}"), "neo4j", password);
+        cfg.batch_size = 500;
+        Ok(cfg)
+    }
+}

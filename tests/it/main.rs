@@ -1,0 +1,6 @@
+//! The integration test binary: end-to-end tests against a real Neo4j and the
+//! Mimecast simulator. Neo4j comes from NEO4J_TEST_URI (+ NEO4J_TEST_USER,
+//! NEO4J_TEST_PASSWORD); `scripts/test` starts a local one and sets them.
+
+mod helpers;
+mod sink_roundtrip;
