@@ -11,6 +11,8 @@
 //! - [`config`]: TOML file plus environment, secrets wrapped, a pure `validate()`.
 //! - [`telemetry`]: tracing set-up (text or JSON lines on stderr).
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
+//! - [`mimecast`]: the API client (auth, envelope, paging, retries, read-only allowlist)
+//!   and its typed records.
 //! - [`graph`]: entities, relationships and property values.
 //! - [`sink`]: the only code that writes Cypher: connect, batched upserts.
 //! - [`exit`]: the process exit codes README.md documents.
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod graph;
+pub mod mimecast;
 pub mod sink;
 pub mod telemetry;
 pub mod time;

@@ -1,0 +1,803 @@
+//! The HTTP client: one typed `call()` for every endpoint, one pagination helper,
+//! retries with backoff, one concurrency limit per connection.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value as Json};
+use tokio::sync::{Mutex, Semaphore};
+use tracing::{debug, warn};
+
+use super::auth::{self, CachedToken, Credentials, TokenResponse};
+use super::endpoints::Endpoint;
+use super::envelope::{self, DecodeOutcome, Envelope};
+use super::error::{ApiError, FailError, BEARER_HINT, HMAC_HINT, TOKEN_HINT};
+use super::records::{
+    Account, CampaignUserData, CampaignsPage, InternalDomain, InternalUser, ItemsPage, PerformanceDetail,
+    PhishingCampaign, PhishingUserData, SafeScore, TrainingCampaign, UsersPage, WatchlistDetail,
+};
+use crate::config::{AuthConfig, ConnectionConfig, Secret};
+
+/// A paged result: one `Vec` per page.
+pub type Pages<T> = BoxStream<'static, Result<Vec<T>, ApiError>>;
+
+/// Counters for tests, benchmarks and the run summary.
+#[derive(Debug, Default)]
+struct Stats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    token_requests: AtomicU64,
+    reauthentications: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// A snapshot of a client's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    /// HTTP requests to `/api/...`, retries included.
+    pub requests: u64,
+    /// Requests repeated after 429, 5xx, timeouts or malformed bodies.
+    pub retries: u64,
+    /// Requests to `/oauth/token`.
+    pub token_requests: u64,
+    /// Renewals after a `token_expired` 401.
+    pub reauthentications: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+}
+
+/// A Mimecast API client for one connection. Cheap to clone; clones share the token,
+/// the concurrency limit and the counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: String,
+    base_url: String,
+    http: reqwest::Client,
+    credentials: Credentials,
+    page_size: u32,
+    max_attempts: u32,
+    limiter: Semaphore,
+    backoff_base: Duration,
+    max_wait: Duration,
+    stats: Stats,
+    jitter: AtomicU64,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.inner.credentials {
+            Credentials::OAuth2 { .. } => "oauth2",
+            Credentials::Hmac { .. } => "hmac",
+        };
+        f.debug_struct("Client")
+            .field("connection", &self.inner.connection)
+            .field("base_url", &self.inner.base_url)
+            .field("auth", &mode)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Retry {
+    Network(String),
+    Status(StatusCode, Option<Duration>),
+    Malformed(String),
+    Retryable(Vec<FailError>),
+}
+
+fn required(secret: &Secret, connection: &str) -> Result<SecretString, ApiError> {
+    secret.value.clone().ok_or_else(|| ApiError::Setup {
+        connection: connection.to_owned(),
+        detail: format!("environment variable {} is not set", secret.env),
+    })
+}
+
+impl Client {
+    /// Builds a client from a validated connection configuration.
+    ///
+    /// # Errors
+    /// [`ApiError::Setup`] for a missing secret, an unknown region or a bad proxy URL.
+    pub fn new(cfg: &ConnectionConfig) -> Result<Client, ApiError> {
+        let setup = |detail: String| ApiError::Setup {
+            connection: cfg.name.clone(),
+            detail,
+        };
+        let base_url = cfg
+            .resolved_base_url()
+            .ok_or_else(|| setup(format!("unknown region {:?}", cfg.region)))?;
+        let credentials = match &cfg.auth {
+            AuthConfig::OAuth2 {
+                client_id,
+                client_secret,
+            } => Credentials::OAuth2 {
+                client_id: required(client_id, &cfg.name)?,
+                client_secret: required(client_secret, &cfg.name)?,
+                cache: Mutex::new(None),
+            },
+            AuthConfig::Hmac {
+                app_id,
+                app_key,
+                access_key,
+                secret_key,
+            } => Credentials::Hmac {
+                app_id: required(app_id, &cfg.name)?,
+                app_key: required(app_key, &cfg.name)?,
+                access_key: required(access_key, &cfg.name)?,
+                secret_key: required(secret_key, &cfg.name)?,
+            },
+        };
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .user_agent(concat!("mimecast-graph/", env!("CARGO_PKG_VERSION")))
+            .danger_accept_invalid_certs(cfg.tls_insecure_skip_verify)
+            .no_proxy();
+        if let Some(proxy) = &cfg.proxy {
+            let p = reqwest::Proxy::all(proxy)
+                .map_err(|e| setup(format!("invalid proxy {proxy:?}: {e}")))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(p);
+        }
+        let http = builder.build().map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                connection: cfg.name.clone(),
+                base_url,
+                http,
+                credentials,
+                page_size: cfg.page_size.clamp(1, 500),
+                max_attempts: cfg.max_attempts.max(1),
+                limiter: Semaphore::new(cfg.max_concurrent_requests.max(1)),
+                backoff_base: Duration::from_millis(500),
+                max_wait: Duration::from_secs(60),
+                stats: Stats::default(),
+                jitter: AtomicU64::new(seed),
+            }),
+        })
+    }
+
+    /// Shortens the retry waits (tests use milliseconds instead of seconds).
+    ///
+    /// # Panics
+    /// When called on a client that has been cloned.
+    #[must_use]
+    pub fn with_backoff(mut self, base: Duration, max_wait: Duration) -> Client {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_backoff before the client is shared");
+        inner.backoff_base = base;
+        inner.max_wait = max_wait;
+        self
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.inner.connection
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        let s = &self.inner.stats;
+        ClientStats {
+            requests: s.requests.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            token_requests: s.token_requests.load(Ordering::Relaxed),
+            reauthentications: s.reauthentications.load(Ordering::Relaxed),
+            rate_limited: s.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+
+    // ---- typed endpoints ------------------------------------------------------------
+
+    /// `account/get-account`.
+    ///
+    /// # Errors
+    /// Any [`ApiError`]; an empty `data` is a decode error.
+    pub async fn get_account(&self) -> Result<Account, ApiError> {
+        let env = self.call::<Account>(Endpoint::GetAccount, &json!({"data": []})).await?;
+        env.data.into_iter().next().ok_or_else(|| ApiError::Decode {
+            connection: self.inner.connection.clone(),
+            endpoint: Endpoint::GetAccount,
+            detail: "data is empty: no account".into(),
+        })
+    }
+
+    /// `domain/get-internal-domain`: every internal domain (no paging).
+    ///
+    /// # Errors
+    /// Any [`ApiError`].
+    pub async fn get_internal_domains(&self) -> Result<Vec<InternalDomain>, ApiError> {
+        Ok(self
+            .call::<InternalDomain>(Endpoint::GetInternalDomain, &json!({"data": []}))
+            .await?
+            .data)
+    }
+
+    /// `user/get-internal-users` for one domain, page by page.
+    pub fn internal_users(&self, domain: &str) -> Pages<InternalUser> {
+        self.paged(Endpoint::GetInternalUsers, Some(json!({"domain": domain})), |pages: Vec<UsersPage>| {
+            pages.into_iter().flat_map(|p| p.users).collect()
+        })
+    }
+
+    /// `awareness-training/campaign/get-campaigns` (documented for API 1.0).
+    ///
+    /// # Errors
+    /// Any [`ApiError`]; see [`ApiError::is_unavailable`].
+    pub async fn get_training_campaigns(&self) -> Result<Vec<TrainingCampaign>, ApiError> {
+        let env = self.call::<CampaignsPage>(Endpoint::GetCampaigns, &json!({"data": []})).await?;
+        Ok(env.data.into_iter().flat_map(|p| p.campaigns).collect())
+    }
+
+    /// `awareness-training/campaign/get-user-data` for one campaign, page by page.
+    pub fn training_campaign_user_data(&self, campaign_id: &str) -> Pages<CampaignUserData> {
+        self.paged(Endpoint::GetCampaignUserData, Some(json!({"id": campaign_id})), items)
+    }
+
+    /// `awareness-training/phishing/campaign/get-campaign`: every phishing campaign.
+    ///
+    /// # Errors
+    /// Any [`ApiError`].
+    pub async fn get_phishing_campaigns(&self) -> Result<Vec<PhishingCampaign>, ApiError> {
+        Ok(self
+            .call::<PhishingCampaign>(Endpoint::GetPhishingCampaign, &json!({"data": []}))
+            .await?
+            .data)
+    }
+
+    /// `awareness-training/phishing/campaign/get-user-data` for one campaign.
+    pub fn phishing_user_data(&self, campaign_id: &str) -> Pages<PhishingUserData> {
+        self.paged(Endpoint::GetPhishingUserData, Some(json!({"id": campaign_id})), items)
+    }
+
+    /// `awareness-training/company/get-safe-score-details`.
+    pub fn safe_score_details(&self) -> Pages<SafeScore> {
+        self.paged(Endpoint::GetSafeScoreDetails, None, |v| v)
+    }
+
+    /// `awareness-training/company/get-performance-details`, with user details.
+    pub fn performance_details(&self) -> Pages<PerformanceDetail> {
+        self.paged(Endpoint::GetPerformanceDetails, Some(json!({"includeUserDetails": true})), |v| v)
+    }
+
+    /// `awareness-training/company/get-watchlist-details`.
+    pub fn watchlist_details(&self) -> Pages<WatchlistDetail> {
+        self.paged(Endpoint::GetWatchlistDetails, None, |v| v)
+    }
+
+    /// Posts to a path given as text: the allowlist check for callers outside the
+    /// typed methods. Anything not on the list is refused before any I/O.
+    ///
+    /// # Errors
+    /// [`ApiError::NotAllowed`] for a path off the list; otherwise as the endpoint.
+    pub async fn post_path(&self, path: &str, body: &Json) -> Result<Envelope<Json>, ApiError> {
+        let endpoint = Endpoint::from_path(path).ok_or_else(|| ApiError::NotAllowed { path: path.to_owned() })?;
+        self.call::<Json>(endpoint, body).await
+    }
+
+    // ---- the machinery --------------------------------------------------------------
+
+    /// Follows `meta.pagination.next` until it is absent or a page is empty; a token
+    /// seen before is an error, not a loop.
+    fn paged<E, I, F>(&self, endpoint: Endpoint, params: Option<Json>, unwrap: F) -> Pages<I>
+    where
+        E: DeserializeOwned + Send + 'static,
+        I: Send + 'static,
+        F: Fn(Vec<E>) -> Vec<I> + Send + Sync + 'static,
+    {
+        struct State {
+            token: Option<String>,
+            seen: HashSet<String>,
+            done: bool,
+        }
+        let client = self.clone();
+        let unwrap = Arc::new(unwrap);
+        let start = State {
+            token: None,
+            seen: HashSet::new(),
+            done: false,
+        };
+        futures::stream::try_unfold(start, move |mut st| {
+            let client = client.clone();
+            let params = params.clone();
+            let unwrap = unwrap.clone();
+            async move {
+                if st.done {
+                    return Ok(None);
+                }
+                let mut pagination = json!({"pageSize": client.inner.page_size});
+                if let Some(t) = &st.token {
+                    pagination["pageToken"] = Json::String(t.clone());
+                }
+                // Resend the same data with the token, as Sentinel and JupiterOne do.
+                let body = json!({"meta": {"pagination": pagination}, "data": params.into_iter().collect::<Vec<_>>()});
+                let env = client.call::<E>(endpoint, &body).await?;
+                let next = env.next_token().map(str::to_owned);
+                let page = unwrap(env.data);
+                match next {
+                    Some(t) if !page.is_empty() => {
+                        if !st.seen.insert(t.clone()) {
+                            return Err(ApiError::PaginationLoop {
+                                connection: client.inner.connection.clone(),
+                                endpoint,
+                            });
+                        }
+                        st.token = Some(t);
+                    }
+                    _ => st.done = true,
+                }
+                Ok(Some((page, st)))
+            }
+        })
+        .boxed()
+    }
+
+    /// One typed POST with auth, the concurrency limit and bounded retries.
+    async fn call<E: DeserializeOwned>(&self, endpoint: Endpoint, body: &Json) -> Result<Envelope<E>, ApiError> {
+        let inner = &self.inner;
+        let url = format!("{}{}", inner.base_url, endpoint.path());
+        let mut attempt: u32 = 0;
+        let mut reauthenticated = false;
+        loop {
+            attempt += 1;
+            let (headers, generation) = self.auth_headers(endpoint.path()).await?;
+            inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = {
+                let _permit = inner.limiter.acquire().await.map_err(|_| ApiError::Setup {
+                    connection: inner.connection.clone(),
+                    detail: "the request limiter was closed".into(),
+                })?;
+                debug!(connection = %inner.connection, endpoint = endpoint.path(), attempt, "POST");
+                match inner.http.post(&url).headers(headers).json(body).send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let resp_headers = resp.headers().clone();
+                        resp.bytes().await.map(|b| (status, resp_headers, b))
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let retry = match sent {
+                Err(e) => Retry::Network(network_detail(&e)),
+                Ok((status, headers, bytes)) => match status.as_u16() {
+                    200..=299 => match envelope::decode::<E>(&bytes) {
+                        Ok(env) => {
+                            let errors = env.fail_errors();
+                            if errors.is_empty() {
+                                return Ok(env);
+                            }
+                            self.classify_fail(endpoint, errors)?
+                        }
+                        Err(DecodeOutcome::Fail(errors)) => self.classify_fail(endpoint, errors)?,
+                        Err(DecodeOutcome::Shape(detail)) => {
+                            return Err(ApiError::Decode {
+                                connection: inner.connection.clone(),
+                                endpoint,
+                                detail,
+                            })
+                        }
+                        Err(DecodeOutcome::Malformed(detail)) => Retry::Malformed(detail),
+                    },
+                    401 => {
+                        let errors = envelope::error_body(&bytes);
+                        let expired = errors.iter().any(|e| {
+                            e.code == "token_expired" || e.message.contains("Access Token Expired")
+                        });
+                        if expired && !reauthenticated && generation.is_some() {
+                            // One renewal and one retry, not counted as an attempt.
+                            reauthenticated = true;
+                            attempt -= 1;
+                            inner.stats.reauthentications.fetch_add(1, Ordering::Relaxed);
+                            self.invalidate_token(generation).await;
+                            debug!(connection = %inner.connection, "token expired; renewing once");
+                            continue;
+                        }
+                        let hint = match inner.credentials {
+                            Credentials::Hmac { .. } => HMAC_HINT,
+                            Credentials::OAuth2 { .. } => BEARER_HINT,
+                        };
+                        return Err(ApiError::Auth {
+                            connection: inner.connection.clone(),
+                            url: url.clone(),
+                            status: 401,
+                            detail: self.redact(envelope::describe_error(401, &bytes)),
+                            hint,
+                        });
+                    }
+                    403 => {
+                        return Err(ApiError::Forbidden {
+                            connection: inner.connection.clone(),
+                            endpoint,
+                            status: 403,
+                            detail: self.redact(envelope::describe_error(403, &bytes)),
+                        })
+                    }
+                    404 => {
+                        return Err(ApiError::NotFound {
+                            connection: inner.connection.clone(),
+                            endpoint,
+                        })
+                    }
+                    418 => {
+                        return Err(ApiError::BindingExpired {
+                            connection: inner.connection.clone(),
+                        })
+                    }
+                    429 => {
+                        inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        Retry::Status(status, retry_after(&headers))
+                    }
+                    500..=599 => Retry::Status(status, None),
+                    _ => {
+                        let mut errors = envelope::error_body(&bytes);
+                        if errors.is_empty() {
+                            errors.push(FailError {
+                                code: format!("http_{}", status.as_u16()),
+                                message: self.redact(envelope::describe_error(status.as_u16(), &bytes)),
+                                retryable: false,
+                            });
+                        }
+                        return Err(ApiError::Fail {
+                            connection: inner.connection.clone(),
+                            endpoint,
+                            errors,
+                        });
+                    }
+                },
+            };
+            if attempt >= inner.max_attempts {
+                return Err(self.exhausted(endpoint, &url, attempt, retry));
+            }
+            let wait = match &retry {
+                Retry::Status(_, Some(wait)) => (*wait).min(inner.max_wait),
+                _ => self.backoff(attempt),
+            };
+            let reason = match &retry {
+                Retry::Network(d) => d.clone(),
+                Retry::Status(s, _) => format!("HTTP {}", s.as_u16()),
+                Retry::Malformed(d) => format!("malformed body: {d}"),
+                Retry::Retryable(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            };
+            warn!(connection = %inner.connection, endpoint = endpoint.path(), attempt, wait_ms = wait.as_millis() as u64, reason = %reason, "retrying");
+            inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A 200 with `fail[]`: retry when Mimecast marks every error retryable.
+    fn classify_fail(&self, endpoint: Endpoint, errors: Vec<FailError>) -> Result<Retry, ApiError> {
+        let inner = &self.inner;
+        if errors.iter().any(|e| e.code == "err_developer_key") {
+            return Err(ApiError::Auth {
+                connection: inner.connection.clone(),
+                url: format!("{}{}", inner.base_url, endpoint.path()),
+                status: 200,
+                detail: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                hint: HMAC_HINT,
+            });
+        }
+        if errors.iter().all(|e| e.retryable) {
+            return Ok(Retry::Retryable(errors));
+        }
+        Err(ApiError::Fail {
+            connection: inner.connection.clone(),
+            endpoint,
+            errors,
+        })
+    }
+
+    fn exhausted(&self, endpoint: Endpoint, url: &str, attempts: u32, retry: Retry) -> ApiError {
+        let connection = self.inner.connection.clone();
+        match retry {
+            Retry::Network(detail) => ApiError::Network {
+                connection,
+                url: url.to_owned(),
+                detail,
+                attempts,
+            },
+            Retry::Status(s, _) if s == StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited {
+                connection,
+                endpoint,
+                attempts,
+            },
+            Retry::Status(s, _) => ApiError::Server {
+                connection,
+                endpoint,
+                status: s.as_u16(),
+                attempts,
+            },
+            Retry::Malformed(detail) => ApiError::Decode {
+                connection,
+                endpoint,
+                detail: format!("malformed body on all {attempts} attempts: {detail}"),
+            },
+            Retry::Retryable(errors) => ApiError::Fail {
+                connection,
+                endpoint,
+                errors,
+            },
+        }
+    }
+
+    /// Exponential backoff with jitter: base * 2^(attempt-1), at most `max_wait`,
+    /// scaled by a random factor in [0.5, 1.0).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let inner = &self.inner;
+        let exp = inner
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
+            .min(inner.max_wait);
+        let mut x = inner.jitter.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        inner.jitter.store(x, Ordering::Relaxed);
+        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64 * 0.5;
+        exp.mul_f64(factor)
+    }
+
+    /// Headers for one request, and the token generation they used (OAuth2 only).
+    async fn auth_headers(&self, path: &str) -> Result<(HeaderMap, Option<u64>), ApiError> {
+        let inner = &self.inner;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let generation = match &inner.credentials {
+            Credentials::OAuth2 { .. } => {
+                let (token, generation) = self.bearer().await?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+                    ApiError::Setup {
+                        connection: inner.connection.clone(),
+                        detail: "the access token holds characters not allowed in a header".into(),
+                    }
+                })?;
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+                Some(generation)
+            }
+            Credentials::Hmac {
+                app_id,
+                app_key,
+                access_key,
+                secret_key,
+            } => {
+                let pairs = auth::hmac_headers(path, app_id, app_key, access_key, secret_key).map_err(|detail| {
+                    ApiError::Setup {
+                        connection: inner.connection.clone(),
+                        detail,
+                    }
+                })?;
+                for (name, v) in pairs {
+                    let mut value = HeaderValue::from_str(&v).map_err(|_| ApiError::Setup {
+                        connection: inner.connection.clone(),
+                        detail: format!("a credential holds characters not allowed in the {name} header"),
+                    })?;
+                    value.set_sensitive(true);
+                    headers.insert(name, value);
+                }
+                None
+            }
+        };
+        Ok((headers, generation))
+    }
+
+    /// The cached token, fetched or renewed when due. The cache lock is held while a
+    /// token is fetched, so concurrent calls wait for one request instead of each
+    /// making their own.
+    async fn bearer(&self) -> Result<(SecretString, u64), ApiError> {
+        let Credentials::OAuth2 { cache, .. } = &self.inner.credentials else {
+            unreachable!("bearer() is only called for OAuth2 credentials")
+        };
+        let mut cached = cache.lock().await;
+        if let Some(t) = cached.as_ref() {
+            if Instant::now() < t.renew_at {
+                return Ok((t.value.clone(), t.generation));
+            }
+        }
+        let generation = cached.as_ref().map_or(1, |t| t.generation + 1);
+        let response = self.fetch_token().await?;
+        let token = CachedToken {
+            value: SecretString::from(response.access_token.clone()),
+            renew_at: Instant::now() + response.renew_after(),
+            generation,
+        };
+        let out = (token.value.clone(), generation);
+        *cached = Some(token);
+        Ok(out)
+    }
+
+    async fn invalidate_token(&self, generation: Option<u64>) {
+        if let Credentials::OAuth2 { cache, .. } = &self.inner.credentials {
+            let mut cached = cache.lock().await;
+            if cached.as_ref().map(|t| t.generation) == generation {
+                if let Some(t) = cached.as_mut() {
+                    t.renew_at = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// `POST {base}/oauth/token` with the client credentials, form-encoded. Network
+    /// errors, 429 and 5xx are retried; any other refusal is an auth error.
+    async fn fetch_token(&self) -> Result<TokenResponse, ApiError> {
+        let inner = &self.inner;
+        let Credentials::OAuth2 {
+            client_id,
+            client_secret,
+            ..
+        } = &inner.credentials
+        else {
+            unreachable!("fetch_token() is only called for OAuth2 credentials")
+        };
+        let url = format!("{}/oauth/token", inner.base_url);
+        let form = [
+            ("client_id", client_id.expose_secret()),
+            ("client_secret", client_secret.expose_secret()),
+            ("grant_type", "client_credentials"),
+        ];
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            inner.stats.token_requests.fetch_add(1, Ordering::Relaxed);
+            let sent = match inner.http.post(&url).form(&form).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    resp.bytes().await.map(|b| (status, headers, b))
+                }
+                Err(e) => Err(e),
+            };
+            let (detail, wait) = match sent {
+                Err(e) => (network_detail(&e), None),
+                Ok((status, _, bytes)) if status.is_success() => {
+                    return serde_json::from_slice::<TokenResponse>(&bytes).map_err(|e| ApiError::Auth {
+                        connection: inner.connection.clone(),
+                        url,
+                        status: status.as_u16(),
+                        detail: format!("the token response has no access_token: {e}"),
+                        hint: TOKEN_HINT,
+                    });
+                }
+                Ok((status, headers, _)) if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() => {
+                    (format!("HTTP {}", status.as_u16()), retry_after(&headers))
+                }
+                Ok((status, _, bytes)) => {
+                    return Err(ApiError::Auth {
+                        connection: inner.connection.clone(),
+                        url,
+                        status: status.as_u16(),
+                        detail: self.redact(envelope::describe_error(status.as_u16(), &bytes)),
+                        hint: TOKEN_HINT,
+                    });
+                }
+            };
+            if attempt >= inner.max_attempts {
+                return Err(ApiError::Network {
+                    connection: inner.connection.clone(),
+                    url,
+                    detail,
+                    attempts: attempt,
+                });
+            }
+            let wait = wait.map_or_else(|| self.backoff(attempt), |w| w.min(inner.max_wait));
+            warn!(connection = %inner.connection, attempt, wait_ms = wait.as_millis() as u64, reason = %detail, "retrying the token request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Removes any credential an error body might echo back.
+    fn redact(&self, text: String) -> String {
+        let secrets: Vec<&str> = match &self.inner.credentials {
+            Credentials::OAuth2 {
+                client_id,
+                client_secret,
+                ..
+            } => vec![client_id.expose_secret(), client_secret.expose_secret()],
+            Credentials::Hmac {
+                app_key,
+                access_key,
+                secret_key,
+                ..
+            } => vec![app_key.expose_secret(), access_key.expose_secret(), secret_key.expose_secret()],
+        };
+        secrets
+            .into_iter()
+            .filter(|s| s.len() >= 4)
+            .fold(text, |t, s| t.replace(s, "[redacted]"))
+    }
+}
+
+fn items<T>(pages: Vec<ItemsPage<T>>) -> Vec<T> {
+    pages.into_iter().flat_map(|p| p.items).collect()
+}
+
+/// `Retry-After` (seconds), else `X-RateLimit-Reset` (milliseconds).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    number("retry-after")
+        .map(Duration::from_secs_f64)
+        .or_else(|| number("x-ratelimit-reset").map(|ms| Duration::from_secs_f64(ms / 1000.0)))
+}
+
+fn network_detail(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the request timed out (request_timeout_secs)".into()
+    } else if e.is_connect() {
+        format!("connection failed: {}", std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string))
+    } else {
+        // reqwest's message names the URL, never headers or bodies.
+        e.to_string()
+    }
+}
+
+/// Collects every page of a paged result.
+///
+/// # Errors
+/// The first page that fails.
+pub async fn all<T: Send + 'static>(pages: Pages<T>) -> Result<Vec<T>, ApiError> {
+    pages.try_concat().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_prefers_seconds_then_reset_milliseconds() {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("2500"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(2500)));
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        let cfg = ConnectionConfig::oauth2("t", "http://127.0.0.1:1", "id", "secret");
+        let c = Client::new(&cfg).unwrap().with_backoff(Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 1..=10 {
+            let exp = Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(1));
+            let w = c.backoff(attempt);
+            assert!(w >= exp / 2 && w <= exp, "attempt {attempt}: {w:?} not in [{:?}, {exp:?}]", exp / 2);
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let cfg = ConnectionConfig::oauth2("prod", "http://127.0.0.1:1", "the-client-id", "the-client-secret");
+        let c = Client::new(&cfg).unwrap();
+        let d = format!("{c:?}");
+        assert_eq!(d, "Client { connection: \"prod\", base_url: \"http://127.0.0.1:1\", auth: \"oauth2\", .. }");
+    }
+
+    #[test]
+    fn redaction_removes_echoed_secrets() {
+        let cfg = ConnectionConfig::oauth2("prod", "http://127.0.0.1:1", "the-client-id", "the-client-secret");
+        let c = Client::new(&cfg).unwrap();
+        assert_eq!(
+            c.redact("bad secret the-client-secret for the-client-id".into()),
+            "bad secret [redacted] for [redacted]"
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! The read-only allowlist: the only endpoints the client will call.
+
+use std::fmt;
+
+/// The product area an endpoint belongs to; it decides permission hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Account,
+    Directory,
+    AwarenessTraining,
+}
+
+/// Every endpoint the worker may call. All are reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    GetAccount,
+    GetInternalDomain,
+    GetInternalUsers,
+    GetCampaigns,
+    GetCampaignUserData,
+    GetPhishingCampaign,
+    GetPhishingUserData,
+    GetSafeScoreDetails,
+    GetPerformanceDetails,
+    GetWatchlistDetails,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 10] = [
+        Endpoint::GetAccount,
+        Endpoint::GetInternalDomain,
+        Endpoint::GetInternalUsers,
+        Endpoint::GetCampaigns,
+        Endpoint::GetCampaignUserData,
+        Endpoint::GetPhishingCampaign,
+        Endpoint::GetPhishingUserData,
+        Endpoint::GetSafeScoreDetails,
+        Endpoint::GetPerformanceDetails,
+        Endpoint::GetWatchlistDetails,
+    ];
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::GetAccount => "/api/account/get-account",
+            Endpoint::GetInternalDomain => "/api/domain/get-internal-domain",
+            Endpoint::GetInternalUsers => "/api/user/get-internal-users",
+            Endpoint::GetCampaigns => "/api/awareness-training/campaign/get-campaigns",
+            Endpoint::GetCampaignUserData => "/api/awareness-training/campaign/get-user-data",
+            Endpoint::GetPhishingCampaign => "/api/awareness-training/phishing/campaign/get-campaign",
+            Endpoint::GetPhishingUserData => "/api/awareness-training/phishing/campaign/get-user-data",
+            Endpoint::GetSafeScoreDetails => "/api/awareness-training/company/get-safe-score-details",
+            Endpoint::GetPerformanceDetails => "/api/awareness-training/company/get-performance-details",
+            Endpoint::GetWatchlistDetails => "/api/awareness-training/company/get-watchlist-details",
+        }
+    }
+
+    /// The allowlist check: `Some` only for the read endpoints above.
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.path() == path)
+    }
+
+    pub fn area(self) -> Area {
+        match self {
+            Endpoint::GetAccount => Area::Account,
+            Endpoint::GetInternalDomain | Endpoint::GetInternalUsers => Area::Directory,
+            _ => Area::AwarenessTraining,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_holds_only_reads() {
+        for e in Endpoint::ALL {
+            assert_eq!(Endpoint::from_path(e.path()), Some(e));
+            let action = e.path().rsplit('/').next().unwrap();
+            assert!(action.starts_with("get-"), "{action} is not a read");
+        }
+        assert_eq!(Endpoint::from_path("/api/user/delete-user"), None);
+        assert_eq!(Endpoint::from_path("/api/account/get-account/../../user/create-user"), None);
+    }
+}

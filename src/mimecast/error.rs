@@ -1,0 +1,144 @@
+//! Typed errors of the Mimecast client. Each message says what to fix. None of them
+//! ever carries a credential, a token or a signature.
+
+use std::fmt;
+
+use super::endpoints::{Area, Endpoint};
+
+/// One error entry of a `fail[]` array, in either shape: API 1.0 and function-level
+/// errors (`fail[].errors[]{code,message,retryable}`) or API 2.0 auth errors
+/// (`fail[]{code,message}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailError {
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl fmt::Display for FailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+fn join(errors: &[FailError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{path} is not on the client's read-only allowlist; the worker never writes to Mimecast")]
+    NotAllowed { path: String },
+
+    #[error("Mimecast refused the credentials of connection {connection} at {url} (HTTP {status}): {detail}. {hint}")]
+    Auth {
+        connection: String,
+        url: String,
+        status: u16,
+        detail: String,
+        hint: &'static str,
+    },
+
+    #[error("Mimecast refused access to {endpoint} for connection {connection} (HTTP {status}: {detail}). {hint}", endpoint = endpoint.path(), hint = forbidden_hint(endpoint.area()))]
+    Forbidden {
+        connection: String,
+        endpoint: Endpoint,
+        status: u16,
+        detail: String,
+    },
+
+    #[error("{endpoint} answered HTTP 404 for connection {connection}: {hint}", endpoint = endpoint.path(), hint = not_found_hint(*endpoint))]
+    NotFound { connection: String, endpoint: Endpoint },
+
+    #[error("Mimecast kept rate-limiting {endpoint} for connection {connection} (HTTP 429 on all {attempts} attempts); lower max_concurrent_requests or run less often", endpoint = endpoint.path())]
+    RateLimited {
+        connection: String,
+        endpoint: Endpoint,
+        attempts: u32,
+    },
+
+    #[error("Mimecast answered HTTP {status} for {endpoint} on all {attempts} attempts (connection {connection}); the service may be degraded, try again later", endpoint = endpoint.path())]
+    Server {
+        connection: String,
+        endpoint: Endpoint,
+        status: u16,
+        attempts: u32,
+    },
+
+    #[error("cannot reach Mimecast at {url} for connection {connection} after {attempts} attempts: {detail}. Check the region or base_url, the proxy and the network")]
+    Network {
+        connection: String,
+        url: String,
+        detail: String,
+        attempts: u32,
+    },
+
+    #[error("Mimecast reported an error for {endpoint} (connection {connection}): {errors}", endpoint = endpoint.path(), errors = join(.errors))]
+    Fail {
+        connection: String,
+        endpoint: Endpoint,
+        errors: Vec<FailError>,
+    },
+
+    #[error("cannot decode the response of {endpoint} (connection {connection}): {detail}", endpoint = endpoint.path())]
+    Decode {
+        connection: String,
+        endpoint: Endpoint,
+        detail: String,
+    },
+
+    #[error("pagination of {endpoint} returned a page token it had already returned (connection {connection}); stopping instead of looping", endpoint = endpoint.path())]
+    PaginationLoop { connection: String, endpoint: Endpoint },
+
+    #[error("the API 1.0 binding of connection {connection} has expired (HTTP 418); create new access and secret keys, with the user's authentication cache TTL set to never expire")]
+    BindingExpired { connection: String },
+
+    #[error("connection {connection}: {detail}")]
+    Setup { connection: String, detail: String },
+}
+
+impl ApiError {
+    /// The endpoint is not available to this tenant (403 or 404 on an Awareness
+    /// Training endpoint): report it as unavailable instead of failing loudly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ApiError::Forbidden { endpoint, .. } | ApiError::NotFound { endpoint, .. } => {
+                endpoint.area() == Area::AwarenessTraining
+            }
+            _ => false,
+        }
+    }
+
+    /// A credential problem: nothing else will work for this connection.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ApiError::Auth { .. } | ApiError::BindingExpired { .. })
+    }
+}
+
+fn forbidden_hint(area: Area) -> &'static str {
+    match area {
+        Area::Account => "Grant the API application's role Accounts | Dashboard | Read",
+        Area::Directory => "Grant the API application's role Directories | Internal | Read",
+        Area::AwarenessTraining => {
+            "The Awareness Training package is missing from the tenant, or the API application is not allowed the Awareness Training product or its role lacks Awareness Training | Dashboard | Read"
+        }
+    }
+}
+
+fn not_found_hint(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::GetCampaigns | Endpoint::GetCampaignUserData => {
+            "training-campaign endpoints are documented for API 1.0 only; this tenant does not serve them, so training campaigns are unavailable"
+        }
+        _ => "the endpoint is unknown at this host; check the region or base_url",
+    }
+}
+
+/// The hint for a refused token request.
+pub(crate) const TOKEN_HINT: &str = "Check the client id and secret (mistyped, revoked or expired?) and the region: use the host of the application's region (global, us or uk) or set base_url";
+
+/// The hint for a refused API 1.0 signature.
+pub(crate) const HMAC_HINT: &str = "Check the application id and key and the access and secret keys of the API 1.0 binding, and the 1.0 region host";
+
+/// The hint for a refused bearer token on a data call.
+pub(crate) const BEARER_HINT: &str = "The token was refused although it was just issued; check that the API application is enabled and allowed the products used";
