@@ -13,15 +13,19 @@
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
 //! - [`mimecast`]: the API client (auth, envelope, paging, retries, read-only allowlist)
 //!   and its typed records.
-//! - [`graph`]: entities, relationships and property values.
+//! - [`schema`]: graph-schema/schema.toml, embedded: types, labels, properties.
+//! - [`graph`]: entities and relationships, the petgraph store, integrity validation.
+//! - [`converters`]: pure functions from API records to entities and relationships.
 //! - [`sink`]: the only code that writes Cypher: connect, batched upserts.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
 pub mod config;
+pub mod converters;
 pub mod exit;
 pub mod graph;
 pub mod mimecast;
+pub mod schema;
 pub mod sink;
 pub mod telemetry;
 pub mod time;

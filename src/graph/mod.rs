@@ -1,6 +1,10 @@
 //! The in-memory graph: entities and relationships (J1 shape), the petgraph store
-//! with a key index, and integrity validation.
+//! with a key index, and integrity validation against graph-schema/.
 
 mod model;
+mod store;
+mod validate;
 
 pub use model::{relationship_key, Entity, Properties, Relationship, Value};
+pub use store::{DuplicateKey, GraphStore, Observation};
+pub use validate::{validate, Finding, IntegrityReport, KINDS, SAMPLES, UNKNOWN_PARTICIPANT};

@@ -1,0 +1,307 @@
+//! The in-memory graph: a petgraph `StableDiGraph` of entities whose edges are the
+//! relationships, with key indexes. A duplicate key is refused (as in the J1 SDK) and
+//! remembered for the integrity report; a relationship whose endpoint is not (yet)
+//! present is kept aside and checked again at validation.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
+
+use super::{Entity, Relationship};
+
+/// The error a step gets when it adds a key that is already present.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("duplicate {kind} key {key:?} (type {element_type})")]
+pub struct DuplicateKey {
+    pub kind: &'static str,
+    pub key: String,
+    pub element_type: String,
+}
+
+/// Facts the converters report instead of dropping data silently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// `unknown_participant`, ...
+    pub kind: &'static str,
+    /// The types whose completeness it affects.
+    pub element_type: String,
+    pub sample: String,
+}
+
+#[derive(Default)]
+pub struct GraphStore {
+    graph: StableDiGraph<Entity, Relationship>,
+    nodes: HashMap<String, NodeIndex>,
+    edges: HashMap<String, EdgeIndex>,
+    /// Relationships whose endpoints were missing when added.
+    detached: Vec<Relationship>,
+    detached_keys: HashSet<String>,
+    pub(crate) duplicates: Vec<DuplicateKey>,
+    pub(crate) observations: Vec<Observation>,
+}
+
+impl GraphStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an entity.
+    ///
+    /// # Errors
+    /// [`DuplicateKey`] when the key is present; the first entity stays.
+    pub fn add_entity(&mut self, entity: Entity) -> Result<(), DuplicateKey> {
+        if self.nodes.contains_key(&entity.key) {
+            let dup = DuplicateKey {
+                kind: "entity",
+                key: entity.key.clone(),
+                element_type: entity.entity_type.clone(),
+            };
+            self.duplicates.push(dup.clone());
+            return Err(dup);
+        }
+        let key = entity.key.clone();
+        let idx = self.graph.add_node(entity);
+        self.nodes.insert(key, idx);
+        Ok(())
+    }
+
+    /// Adds a relationship.
+    ///
+    /// # Errors
+    /// [`DuplicateKey`] when the key is present; the first relationship stays.
+    pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), DuplicateKey> {
+        if self.edges.contains_key(&rel.key) || self.detached_keys.contains(&rel.key) {
+            let dup = DuplicateKey {
+                kind: "relationship",
+                key: rel.key.clone(),
+                element_type: rel.relationship_type.clone(),
+            };
+            self.duplicates.push(dup.clone());
+            return Err(dup);
+        }
+        match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
+            (Some(&a), Some(&b)) => {
+                let key = rel.key.clone();
+                let idx = self.graph.add_edge(a, b, rel);
+                self.edges.insert(key, idx);
+            }
+            _ => {
+                self.detached_keys.insert(rel.key.clone());
+                self.detached.push(rel);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records something the converters could not turn into graph elements.
+    pub fn observe(&mut self, kind: &'static str, element_type: &str, sample: String) {
+        self.observations.push(Observation {
+            kind,
+            element_type: element_type.to_owned(),
+            sample,
+        });
+    }
+
+    pub fn observations(&self) -> &[Observation] {
+        &self.observations
+    }
+
+    pub fn entity(&self, key: &str) -> Option<&Entity> {
+        self.nodes.get(key).map(|&i| &self.graph[i])
+    }
+
+    pub fn entity_mut(&mut self, key: &str) -> Option<&mut Entity> {
+        self.nodes.get(key).copied().map(move |i| &mut self.graph[i])
+    }
+
+    pub fn has_entity(&self, key: &str) -> bool {
+        self.nodes.contains_key(key)
+    }
+
+    pub fn relationship(&self, key: &str) -> Option<&Relationship> {
+        self.edges
+            .get(key)
+            .map(|&i| &self.graph[i])
+            .or_else(|| self.detached.iter().find(|r| r.key == key))
+    }
+
+    pub fn entities(&self) -> impl Iterator<Item = &Entity> {
+        self.graph.node_weights()
+    }
+
+    /// Every relationship, attached or not.
+    pub fn relationships(&self) -> impl Iterator<Item = &Relationship> {
+        self.graph.edge_weights().chain(self.detached.iter())
+    }
+
+    pub fn entity_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn relationship_count(&self) -> usize {
+        self.graph.edge_count() + self.detached.len()
+    }
+
+    /// Relationships leaving `key`.
+    pub fn outgoing(&self, key: &str) -> Vec<&Relationship> {
+        match self.nodes.get(key) {
+            Some(&i) => self.graph.edges(i).map(|e| e.weight()).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Entity counts by `_type`, sorted.
+    pub fn entity_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for e in self.entities() {
+            *counts.entry(e.entity_type.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Relationship counts by `_type`, sorted.
+    pub fn relationship_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for r in self.relationships() {
+            *counts.entry(r.relationship_type.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Attaches relationships whose endpoints have arrived since; returns the ones
+    /// still dangling.
+    pub(crate) fn reattach(&mut self) -> Vec<Relationship> {
+        let detached = std::mem::take(&mut self.detached);
+        self.detached_keys.clear();
+        let mut dangling = Vec::new();
+        for rel in detached {
+            match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
+                (Some(&a), Some(&b)) => {
+                    let key = rel.key.clone();
+                    let idx = self.graph.add_edge(a, b, rel);
+                    self.edges.insert(key, idx);
+                }
+                _ => dangling.push(rel),
+            }
+        }
+        dangling
+    }
+
+    /// Removes an entity and the relationships touching it; returns those relationships.
+    pub(crate) fn remove_entity(&mut self, key: &str) -> Vec<Relationship> {
+        let Some(idx) = self.nodes.remove(key) else { return Vec::new() };
+        let touching: Vec<EdgeIndex> = self
+            .graph
+            .edges_directed(idx, petgraph::Direction::Outgoing)
+            .chain(self.graph.edges_directed(idx, petgraph::Direction::Incoming))
+            .map(|e| e.id())
+            .collect();
+        let mut removed = Vec::new();
+        for e in touching {
+            if let Some(rel) = self.graph.remove_edge(e) {
+                self.edges.remove(&rel.key);
+                removed.push(rel);
+            }
+        }
+        self.graph.remove_node(idx);
+        removed
+    }
+
+    pub(crate) fn remove_relationship(&mut self, key: &str) -> Option<Relationship> {
+        let idx = self.edges.remove(key)?;
+        self.graph.remove_edge(idx)
+    }
+
+    /// Moves everything from `other` into this store (several tenants into one graph).
+    /// Keys are namespaced by account, so a collision is a duplicate like any other.
+    pub fn absorb(&mut self, other: GraphStore) {
+        let GraphStore {
+            mut graph,
+            detached,
+            duplicates,
+            observations,
+            ..
+        } = other;
+        let node_ids: Vec<NodeIndex> = graph.node_indices().collect();
+        let edge_ids: Vec<EdgeIndex> = graph.edge_indices().collect();
+        let mut rels = Vec::with_capacity(edge_ids.len() + detached.len());
+        for e in edge_ids {
+            if let Some(r) = graph.remove_edge(e) {
+                rels.push(r);
+            }
+        }
+        for n in node_ids {
+            if let Some(entity) = graph.remove_node(n) {
+                let _ = self.add_entity(entity);
+            }
+        }
+        for r in rels.into_iter().chain(detached) {
+            let _ = self.add_relationship(r);
+        }
+        self.duplicates.extend(duplicates);
+        self.observations.extend(observations);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(key: &str) -> Entity {
+        Entity::new(key, "mimecast_user", "User")
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_and_remembered() {
+        let mut s = GraphStore::new();
+        s.add_entity(user("u1").with("name", "first")).unwrap();
+        let err = s.add_entity(user("u1").with("name", "second")).unwrap_err();
+        assert_eq!(err.to_string(), "duplicate entity key \"u1\" (type mimecast_user)");
+        assert_eq!(s.entity("u1").unwrap().str("name"), Some("first"));
+        assert_eq!(s.entity_count(), 1);
+        assert_eq!(s.duplicates.len(), 1);
+    }
+
+    #[test]
+    fn relationships_attach_when_their_endpoints_arrive() {
+        let mut s = GraphStore::new();
+        s.add_entity(user("a")).unwrap();
+        s.add_relationship(Relationship::new("t", "HAS", "a", "b")).unwrap();
+        assert_eq!(s.outgoing("a").len(), 0);
+        s.add_entity(user("b")).unwrap();
+        assert!(s.reattach().is_empty());
+        assert_eq!(s.outgoing("a").len(), 1);
+        s.add_relationship(Relationship::new("t", "HAS", "a", "zz")).unwrap();
+        let dangling = s.reattach();
+        assert_eq!(dangling.len(), 1);
+        assert_eq!(dangling[0].to_key, "zz");
+    }
+
+    #[test]
+    fn removing_an_entity_removes_its_relationships() {
+        let mut s = GraphStore::new();
+        s.add_entity(user("a")).unwrap();
+        s.add_entity(user("b")).unwrap();
+        s.add_relationship(Relationship::new("t", "HAS", "a", "b")).unwrap();
+        let removed = s.remove_entity("b");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(s.relationship_count(), 0);
+        assert!(s.relationship("a|has|b").is_none());
+    }
+
+    #[test]
+    fn absorb_merges_stores() {
+        let mut a = GraphStore::new();
+        a.add_entity(user("a")).unwrap();
+        let mut b = GraphStore::new();
+        b.add_entity(user("b")).unwrap();
+        b.add_entity(user("c")).unwrap();
+        b.add_relationship(Relationship::new("t", "HAS", "b", "c")).unwrap();
+        b.observe("unknown_participant", "t", "x@gmail.com".into());
+        a.absorb(b);
+        assert_eq!(a.entity_count(), 3);
+        assert_eq!(a.relationship_count(), 1);
+        assert_eq!(a.observations().len(), 1);
+    }
+}

@@ -1,0 +1,373 @@
+//! Integrity validation, run before any output. Elements that break a rule are taken
+//! out of the graph (they could not be written correctly) and counted with samples in
+//! the report; their types are returned so the run marks them partial and never
+//! cleans them up on incomplete data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::store::GraphStore;
+use super::{Entity, Properties, Relationship};
+use crate::schema::{PropSpec, PropType, Schema};
+
+/// The observation kind for enrollments and phishing results whose address is not an
+/// internal user of the tenant.
+pub const UNKNOWN_PARTICIPANT: &str = "unknown_participant";
+
+/// How many samples a finding keeps.
+pub const SAMPLES: usize = 5;
+
+/// The kinds of findings, in report order.
+pub const KINDS: [&str; 7] = [
+    "duplicate_key",
+    "dangling_relationship",
+    "disallowed_endpoint",
+    "unknown_type",
+    "missing_property",
+    "mistyped_property",
+    "unknown_participant",
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub count: usize,
+    pub samples: Vec<String>,
+}
+
+impl Finding {
+    fn add(&mut self, sample: String) {
+        self.count += 1;
+        if self.samples.len() < SAMPLES {
+            self.samples.push(sample);
+        }
+    }
+}
+
+/// Counts by kind, with a few samples each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IntegrityReport {
+    pub findings: BTreeMap<String, Finding>,
+    /// Types whose data is incomplete because elements were removed.
+    pub affected_types: BTreeSet<String>,
+}
+
+impl IntegrityReport {
+    pub fn count(&self, kind: &str) -> usize {
+        self.findings.get(kind).map_or(0, |f| f.count)
+    }
+
+    pub fn add(&mut self, kind: &str, sample: String) {
+        self.findings.entry(kind.to_owned()).or_default().add(sample);
+    }
+
+    /// Findings that point at a defect (every kind but unknown participants, which
+    /// real tenants have and which the configured policy handles).
+    pub fn defects(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|(k, _)| k.as_str() != UNKNOWN_PARTICIPANT)
+            .map(|(_, f)| f.count)
+            .sum()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.findings.values().all(|f| f.count == 0)
+    }
+
+    pub fn merge(&mut self, other: IntegrityReport) {
+        for (kind, f) in other.findings {
+            let mine = self.findings.entry(kind).or_default();
+            mine.count += f.count;
+            for s in f.samples {
+                if mine.samples.len() < SAMPLES {
+                    mine.samples.push(s);
+                }
+            }
+        }
+        self.affected_types.extend(other.affected_types);
+    }
+
+    /// One line per kind with findings, for humans.
+    pub fn lines(&self) -> Vec<String> {
+        KINDS
+            .iter()
+            .filter_map(|k| self.findings.get(*k).filter(|f| f.count > 0).map(|f| (k, f)))
+            .map(|(k, f)| format!("{k}: {} (e.g. {})", f.count, f.samples.join("; ")))
+            .collect()
+    }
+}
+
+/// Checks a property map against the declared properties. Returns the missing and
+/// mistyped property descriptions.
+fn check_properties(
+    props: &Properties,
+    specs: &[PropSpec],
+    additional: Option<PropType>,
+    owner: &str,
+    report: &mut IntegrityReport,
+) -> bool {
+    let mut ok = true;
+    for spec in specs {
+        match props.get(&spec.name) {
+            None if spec.required => {
+                report.add("missing_property", format!("{owner}: {} ({})", spec.name, spec.prop_type.name()));
+                ok = false;
+            }
+            None => {}
+            Some(v) if !spec.prop_type.accepts(v) => {
+                report.add(
+                    "mistyped_property",
+                    format!("{owner}: {} is {} {v:?}, expected {}", spec.name, v.kind(), spec.prop_type.name()),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, v) in props {
+        if specs.iter().any(|s| &s.name == name) {
+            continue;
+        }
+        match additional {
+            Some(t) if t.accepts(v) => {}
+            Some(t) => {
+                report.add("mistyped_property", format!("{owner}: {name} is {} {v:?}, expected {}", v.kind(), t.name()));
+                ok = false;
+            }
+            None => {
+                report.add("mistyped_property", format!("{owner}: {name} is not declared in graph-schema"));
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool {
+    let Some(spec) = schema.entity(&e.entity_type) else {
+        report.add("unknown_type", format!("entity {} has type {:?}", e.key, e.entity_type));
+        return false;
+    };
+    if e.class != spec.class {
+        report.add("unknown_type", format!("entity {} has class {:?}, schema says {:?}", e.key, e.class, spec.class));
+        return false;
+    }
+    check_properties(&e.properties, &spec.properties, spec.additional_properties, &e.key, report)
+}
+
+fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
+    let Some(spec) = schema.relationship(&r.relationship_type) else {
+        report.add("unknown_type", format!("relationship {} has type {:?}", r.key, r.relationship_type));
+        return false;
+    };
+    if r.class != spec.class {
+        report.add("unknown_type", format!("relationship {} has class {:?}, schema says {:?}", r.key, r.class, spec.class));
+        return false;
+    }
+    let from = store.entity(&r.from_key).map(|e| e.entity_type.as_str());
+    let to = store.entity(&r.to_key).map(|e| e.entity_type.as_str());
+    if from != Some(spec.from.as_str()) || to != Some(spec.to.as_str()) {
+        report.add(
+            "disallowed_endpoint",
+            format!(
+                "{} joins {} to {}; {} allows {} to {}",
+                r.key,
+                from.unwrap_or("?"),
+                to.unwrap_or("?"),
+                r.relationship_type,
+                spec.from,
+                spec.to
+            ),
+        );
+        return false;
+    }
+    check_properties(&r.properties, &spec.properties, None, &r.key, report)
+}
+
+/// Validates the store against the schema, removes what breaks a rule, and reports.
+pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
+    let mut report = IntegrityReport::default();
+    for d in std::mem::take(&mut store.duplicates) {
+        report.add("duplicate_key", format!("{} {} ({})", d.kind, d.key, d.element_type));
+        report.affected_types.insert(d.element_type);
+    }
+    for o in std::mem::take(&mut store.observations) {
+        // Unknown participants are not defects of the graph: those elements cannot
+        // exist (there is no user to join), the types stay complete, and the
+        // configured policy decides what the run does.
+        if o.kind != UNKNOWN_PARTICIPANT {
+            report.affected_types.insert(o.element_type);
+        }
+        report.add(o.kind, o.sample);
+    }
+    for r in store.reattach() {
+        let missing = if store.has_entity(&r.from_key) { &r.to_key } else { &r.from_key };
+        report.add("dangling_relationship", format!("{} ({}): no entity {missing}", r.key, r.relationship_type));
+        report.affected_types.insert(r.relationship_type);
+    }
+    let bad_entities: Vec<(String, String)> = store
+        .entities()
+        .filter(|e| !entity_ok(e, schema, &mut report))
+        .map(|e| (e.key.clone(), e.entity_type.clone()))
+        .collect();
+    for (key, entity_type) in bad_entities {
+        for rel in store.remove_entity(&key) {
+            report.affected_types.insert(rel.relationship_type);
+        }
+        report.affected_types.insert(entity_type);
+    }
+    let bad_rels: Vec<(String, String)> = store
+        .relationships()
+        .filter(|r| !relationship_ok(r, store, schema, &mut report))
+        .map(|r| (r.key.clone(), r.relationship_type.clone()))
+        .collect();
+    for (key, rel_type) in bad_rels {
+        store.remove_relationship(&key);
+        report.affected_types.insert(rel_type);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{rels, schema, types};
+
+    fn account() -> Entity {
+        Entity::new("mimecast_account:C1", types::ACCOUNT, "Account")
+            .with("accountCode", "C1")
+            .with("displayName", "Acme")
+            .with("name", "Acme")
+            .with("awarenessTrainingLicensed", true)
+            .with("connection", "prod")
+    }
+
+    fn domain(name: &str) -> Entity {
+        Entity::new(format!("mimecast_domain:C1:{name}"), types::DOMAIN, "Domain")
+            .with("accountCode", "C1")
+            .with("displayName", name)
+            .with("name", name)
+            .with("domain", name)
+    }
+
+    fn has_domain(d: &Entity) -> Relationship {
+        Relationship::new(rels::ACCOUNT_HAS_DOMAIN, "HAS", "mimecast_account:C1", &d.key).with("accountCode", "C1")
+    }
+
+    fn store_with(entities: Vec<Entity>, relationships: Vec<Relationship>) -> GraphStore {
+        let mut s = GraphStore::new();
+        for e in entities {
+            let _ = s.add_entity(e);
+        }
+        for r in relationships {
+            let _ = s.add_relationship(r);
+        }
+        s
+    }
+
+    #[test]
+    fn a_valid_graph_is_clean_and_untouched() {
+        let d = domain("acme.com");
+        let mut s = store_with(vec![account(), d.clone()], vec![has_domain(&d)]);
+        let report = validate(&mut s, schema());
+        assert!(report.is_clean(), "{:?}", report);
+        assert_eq!((s.entity_count(), s.relationship_count()), (2, 1));
+    }
+
+    #[test]
+    fn duplicates_are_reported_and_the_first_kept() {
+        let d = domain("acme.com");
+        let mut s = store_with(vec![account(), d.clone(), d.clone().with("local", true)], vec![]);
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("duplicate_key"), 1);
+        assert_eq!(
+            report.findings["duplicate_key"].samples,
+            vec!["entity mimecast_domain:C1:acme.com (mimecast_domain)"]
+        );
+        assert_eq!(report.affected_types, BTreeSet::from(["mimecast_domain".to_owned()]));
+        assert_eq!(s.entity("mimecast_domain:C1:acme.com").unwrap().get("local"), None);
+    }
+
+    #[test]
+    fn dangling_relationships_are_removed_and_reported() {
+        let d = domain("gone.com");
+        let mut s = store_with(vec![account()], vec![has_domain(&d)]);
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("dangling_relationship"), 1);
+        assert_eq!(
+            report.findings["dangling_relationship"].samples[0],
+            "mimecast_account:C1|has|mimecast_domain:C1:gone.com (mimecast_account_has_domain): no entity mimecast_domain:C1:gone.com"
+        );
+        assert_eq!(s.relationship_count(), 0);
+        assert!(report.affected_types.contains(rels::ACCOUNT_HAS_DOMAIN));
+    }
+
+    #[test]
+    fn endpoint_types_must_be_allowed() {
+        let d = domain("acme.com");
+        let wrong = Relationship::new(rels::DOMAIN_HAS_USER, "HAS", "mimecast_account:C1", &d.key).with("accountCode", "C1");
+        let mut s = store_with(vec![account(), d], vec![wrong]);
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("disallowed_endpoint"), 1);
+        assert_eq!(
+            report.findings["disallowed_endpoint"].samples[0],
+            "mimecast_account:C1|has|mimecast_domain:C1:acme.com joins mimecast_account to mimecast_domain; mimecast_domain_has_user allows mimecast_domain to mimecast_user"
+        );
+        assert_eq!(s.relationship_count(), 0);
+    }
+
+    #[test]
+    fn unknown_types_and_classes_are_refused() {
+        let odd = Entity::new("x:1", "mimecast_mailbox", "Mailbox");
+        let wrong_class = domain("acme.com");
+        let wrong_class = Entity { class: "Host".into(), ..wrong_class };
+        let mut s = store_with(vec![account(), odd, wrong_class], vec![]);
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("unknown_type"), 2);
+        assert_eq!(s.entity_count(), 1);
+    }
+
+    #[test]
+    fn required_and_typed_properties_are_enforced() {
+        let mut missing = domain("a.com");
+        missing.properties.remove("domain");
+        let mistyped = domain("b.com").with("sendOnly", "no");
+        let bad_date = Entity::new("mimecast_awareness_campaign:C1:1", types::AWARENESS_CAMPAIGN, "Training")
+            .with("accountCode", "C1")
+            .with("displayName", "x")
+            .with("name", "x")
+            .with("id", "1")
+            .with("launchDate", "2022-01-11T23:32:00+0000");
+        let undeclared = domain("c.com").with("favouriteColour", "blue");
+        let d = missing.clone();
+        let mut s = store_with(vec![account(), missing, mistyped, bad_date, undeclared], vec![has_domain(&d)]);
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("missing_property"), 1);
+        assert_eq!(report.findings["missing_property"].samples[0], "mimecast_domain:C1:a.com: domain (string)");
+        assert_eq!(report.count("mistyped_property"), 3);
+        assert_eq!(
+            report.findings["mistyped_property"].samples,
+            vec![
+                "mimecast_domain:C1:b.com: sendOnly is string Str(\"no\"), expected boolean",
+                "mimecast_awareness_campaign:C1:1: launchDate is string Str(\"2022-01-11T23:32:00+0000\"), expected datetime",
+                "mimecast_domain:C1:c.com: favouriteColour is not declared in graph-schema",
+            ]
+        );
+        // The removed domain takes its HAS relationship with it, and both types are partial.
+        assert_eq!(s.entity_count(), 1);
+        assert_eq!(s.relationship_count(), 0);
+        assert!(report.affected_types.contains(rels::ACCOUNT_HAS_DOMAIN));
+        assert!(report.affected_types.contains(types::DOMAIN));
+    }
+
+    #[test]
+    fn unknown_participants_are_counted_but_leave_types_complete() {
+        let mut s = store_with(vec![account()], vec![]);
+        s.observe(UNKNOWN_PARTICIPANT, rels::USER_ASSIGNED_AWARENESS, "mdaum1993@gmail.com in J1 Test Campaign".into());
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count(UNKNOWN_PARTICIPANT), 1);
+        assert_eq!(report.defects(), 0);
+        assert!(report.affected_types.is_empty());
+    }
+}

@@ -1,0 +1,422 @@
+//! The graph model as data, loaded from `graph-schema/schema.toml` (embedded at
+//! build time). Labels, relationship types, constraints and validation all come from
+//! here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::graph::Value;
+
+/// Entity types, as the schema names them.
+pub mod types {
+    pub const ACCOUNT: &str = "mimecast_account";
+    pub const DOMAIN: &str = "mimecast_domain";
+    pub const USER: &str = "mimecast_user";
+    pub const AWARENESS_CAMPAIGN: &str = "mimecast_awareness_campaign";
+    pub const PHISHING_CAMPAIGN: &str = "mimecast_phishing_campaign";
+    pub const TRAINING_CATEGORY: &str = "training_category";
+    pub const PERSON: &str = "person";
+    pub const COMPLIANCE_QUERY: &str = "compliance_query";
+}
+
+/// Relationship types, as the schema names them.
+pub mod rels {
+    pub const ACCOUNT_HAS_DOMAIN: &str = "mimecast_account_has_domain";
+    pub const ACCOUNT_HAS_AWARENESS_CAMPAIGN: &str = "mimecast_account_has_awareness_campaign";
+    pub const ACCOUNT_HAS_PHISHING_CAMPAIGN: &str = "mimecast_account_has_phishing_campaign";
+    pub const DOMAIN_HAS_USER: &str = "mimecast_domain_has_user";
+    pub const USER_ASSIGNED_AWARENESS: &str = "mimecast_user_assigned_awareness_campaign";
+    pub const USER_COMPLETED_AWARENESS: &str = "mimecast_user_completed_awareness_campaign";
+    pub const USER_ASSIGNED_PHISHING: &str = "mimecast_user_assigned_phishing_campaign";
+    pub const CAMPAIGN_COVERS_CATEGORY: &str = "mimecast_awareness_campaign_covers_training_category";
+    pub const PERSON_IS_USER: &str = "person_is_mimecast_user";
+}
+
+/// The text of graph-schema/schema.toml.
+pub const SOURCE: &str = include_str!("../graph-schema/schema.toml");
+
+/// A property's declared type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    StringList,
+    DateTime,
+}
+
+impl PropType {
+    fn parse(s: &str) -> Option<PropType> {
+        Some(match s {
+            "string" => PropType::String,
+            "integer" => PropType::Integer,
+            "float" => PropType::Float,
+            "boolean" => PropType::Boolean,
+            "string[]" => PropType::StringList,
+            "datetime" => PropType::DateTime,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PropType::String => "string",
+            PropType::Integer => "integer",
+            PropType::Float => "float",
+            PropType::Boolean => "boolean",
+            PropType::StringList => "string[]",
+            PropType::DateTime => "datetime",
+        }
+    }
+
+    /// Whether `value` has this type (a datetime must be normalized ISO UTC text).
+    pub fn accepts(self, value: &Value) -> bool {
+        match (self, value) {
+            (PropType::String, Value::Str(_))
+            | (PropType::Integer, Value::Int(_))
+            | (PropType::Float, Value::Float(_))
+            | (PropType::Boolean, Value::Bool(_))
+            | (PropType::StringList, Value::StrList(_)) => true,
+            (PropType::DateTime, Value::Str(s)) => crate::time::is_normalized(s),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PropSpec {
+    pub name: String,
+    pub prop_type: PropType,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntitySchema {
+    pub entity_type: String,
+    pub class: String,
+    /// The type label, e.g. `MimecastUser`.
+    pub label: String,
+    pub key: String,
+    pub source: String,
+    pub description: String,
+    pub properties: Vec<PropSpec>,
+    pub additional_properties: Option<PropType>,
+}
+
+impl EntitySchema {
+    /// Neo4j labels: the type label, then the J1 class label when it differs.
+    pub fn labels(&self) -> Vec<&str> {
+        let mut labels = vec![self.label.as_str()];
+        if self.class != self.label {
+            labels.push(self.class.as_str());
+        }
+        labels
+    }
+
+    pub fn property(&self, name: &str) -> Option<&PropSpec> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Scoped types carry `accountCode`; cleanup is per account.
+    pub fn is_account_scoped(&self) -> bool {
+        self.property("accountCode").is_some_and(|p| p.required)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RelationshipSchema {
+    pub relationship_type: String,
+    /// Also the Neo4j relationship type.
+    pub class: String,
+    pub from: String,
+    pub to: String,
+    pub properties: Vec<PropSpec>,
+}
+
+impl RelationshipSchema {
+    pub fn property(&self, name: &str) -> Option<&PropSpec> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub entities: Vec<EntitySchema>,
+    pub relationships: Vec<RelationshipSchema>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    entity: Vec<RawEntity>,
+    relationship: Vec<RawRelationship>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntity {
+    #[serde(rename = "type")]
+    entity_type: String,
+    class: String,
+    label: String,
+    key: String,
+    source: String,
+    description: String,
+    additional_properties: Option<String>,
+    properties: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelationship {
+    #[serde(rename = "type")]
+    relationship_type: String,
+    class: String,
+    from: String,
+    to: String,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, String> {
+    raw.into_iter()
+        .map(|(name, t)| {
+            let (t, required) = match t.strip_suffix('!') {
+                Some(t) => (t, true),
+                None => (t.as_str(), false),
+            };
+            let prop_type = PropType::parse(t).ok_or_else(|| format!("{owner}.{name}: unknown type {t:?}"))?;
+            Ok(PropSpec { name, prop_type, required })
+        })
+        .collect()
+}
+
+impl Schema {
+    /// Parses and checks a schema text.
+    ///
+    /// # Errors
+    /// Bad TOML, unknown property types, labels that are not identifiers, duplicate
+    /// types, relationships naming unknown entity types.
+    pub fn parse(text: &str) -> Result<Schema, String> {
+        let raw: RawSchema = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut entities = Vec::new();
+        for e in raw.entity {
+            let properties = props(e.properties, &e.entity_type)?;
+            let additional_properties = match e.additional_properties {
+                Some(t) => Some(PropType::parse(&t).ok_or_else(|| format!("{}: unknown type {t:?}", e.entity_type))?),
+                None => None,
+            };
+            for name in [&e.label, &e.class] {
+                if !crate::sink::is_identifier(name) {
+                    return Err(format!("{}: label {name:?} is not an identifier", e.entity_type));
+                }
+            }
+            entities.push(EntitySchema {
+                entity_type: e.entity_type,
+                class: e.class,
+                label: e.label,
+                key: e.key,
+                source: e.source,
+                description: e.description,
+                properties,
+                additional_properties,
+            });
+        }
+        let mut relationships = Vec::new();
+        for r in raw.relationship {
+            for end in [&r.from, &r.to] {
+                if !entities.iter().any(|e| &e.entity_type == end) {
+                    return Err(format!("{}: unknown entity type {end:?}", r.relationship_type));
+                }
+            }
+            if !crate::sink::is_identifier(&r.class) {
+                return Err(format!("{}: class {:?} is not an identifier", r.relationship_type, r.class));
+            }
+            relationships.push(RelationshipSchema {
+                properties: props(r.properties, &r.relationship_type)?,
+                relationship_type: r.relationship_type,
+                class: r.class,
+                from: r.from,
+                to: r.to,
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for t in entities.iter().map(|e| &e.entity_type).chain(relationships.iter().map(|r| &r.relationship_type)) {
+            if !seen.insert(t.clone()) {
+                return Err(format!("type {t:?} is declared twice"));
+            }
+        }
+        Ok(Schema { entities, relationships })
+    }
+
+    pub fn entity(&self, entity_type: &str) -> Option<&EntitySchema> {
+        self.entities.iter().find(|e| e.entity_type == entity_type)
+    }
+
+    pub fn relationship(&self, relationship_type: &str) -> Option<&RelationshipSchema> {
+        self.relationships.iter().find(|r| r.relationship_type == relationship_type)
+    }
+
+    /// graph-schema/README.md, generated from the schema (never edited by hand).
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Graph schema\n");
+        let _ = writeln!(
+            out,
+            "Generated from `schema.toml` by `mimecast-graph schema docs`; do not edit by hand.\n\n\
+             Every node has `_key`, `_type`, `_class`, `displayName` and the sync bookkeeping \
+             `_firstSeenOn`, `_lastSeenOn`, `_lastSyncId`. Every relationship has `_key`, `_type`, \
+             `_class`, `_fromEntityKey`, `_toEntityKey` and the same bookkeeping. Date-times are ISO \
+             8601 UTC text (`2024-05-01T09:00:00Z`). `!` marks a required property.\n"
+        );
+        let _ = writeln!(out, "## Entities\n");
+        let _ = writeln!(out, "| `_type` | `_class` | Neo4j labels | `_key` | from |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for e in &self.entities {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | `{}` | {} |",
+                e.entity_type,
+                e.class,
+                e.labels().join(", "),
+                e.key,
+                e.source
+            );
+        }
+        for e in &self.entities {
+            let _ = writeln!(out, "\n### {} (`{}`)\n\n{}\n", e.label, e.entity_type, e.description);
+            let list: Vec<String> = e
+                .properties
+                .iter()
+                .map(|p| format!("`{}`: {}{}", p.name, p.prop_type.name(), if p.required { "!" } else { "" }))
+                .collect();
+            let _ = writeln!(out, "{}", list.join(", "));
+            if let Some(t) = e.additional_properties {
+                let _ = writeln!(out, "\nOther properties of type {} are allowed.", t.name());
+            }
+        }
+        let _ = writeln!(out, "\n## Relationships\n");
+        let _ = writeln!(out, "| `_type` | pattern | properties |");
+        let _ = writeln!(out, "|---|---|---|");
+        for r in &self.relationships {
+            let label = |t: &str| self.entity(t).map_or(t.to_owned(), |e| e.label.clone());
+            let list: Vec<String> = r
+                .properties
+                .iter()
+                .map(|p| format!("`{}`: {}{}", p.name, p.prop_type.name(), if p.required { "!" } else { "" }))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | `({})-[:{}]->({})` | {} |",
+                r.relationship_type,
+                label(&r.from),
+                r.class,
+                label(&r.to),
+                list.join(", ")
+            );
+        }
+        let _ = writeln!(out, "\n## Constraints and indexes\n");
+        let _ = writeln!(
+            out,
+            "For every entity label: a uniqueness constraint on `_key`, and indexes on \
+             `accountCode` and `_lastSyncId`. `mimecast-graph schema apply` creates them \
+             (idempotent); every sync applies them first."
+        );
+        out
+    }
+}
+
+/// The embedded schema.
+///
+/// # Panics
+/// When graph-schema/schema.toml is invalid; a unit test parses it, so a build that
+/// passed its tests cannot panic here.
+pub fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| Schema::parse(SOURCE).unwrap_or_else(|e| panic!("graph-schema/schema.toml: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_parses_and_names_every_constant() {
+        let s = Schema::parse(SOURCE).unwrap();
+        for t in [
+            types::ACCOUNT,
+            types::DOMAIN,
+            types::USER,
+            types::AWARENESS_CAMPAIGN,
+            types::PHISHING_CAMPAIGN,
+            types::TRAINING_CATEGORY,
+            types::PERSON,
+            types::COMPLIANCE_QUERY,
+        ] {
+            assert!(s.entity(t).is_some(), "{t} missing from graph-schema");
+        }
+        for r in [
+            rels::ACCOUNT_HAS_DOMAIN,
+            rels::ACCOUNT_HAS_AWARENESS_CAMPAIGN,
+            rels::ACCOUNT_HAS_PHISHING_CAMPAIGN,
+            rels::DOMAIN_HAS_USER,
+            rels::USER_ASSIGNED_AWARENESS,
+            rels::USER_COMPLETED_AWARENESS,
+            rels::USER_ASSIGNED_PHISHING,
+            rels::CAMPAIGN_COVERS_CATEGORY,
+            rels::PERSON_IS_USER,
+        ] {
+            assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
+        }
+        assert_eq!(s.entities.len(), 8);
+        assert_eq!(s.relationships.len(), 9);
+    }
+
+    #[test]
+    fn labels_follow_the_naming_rules() {
+        let s = schema();
+        assert_eq!(s.entity(types::USER).unwrap().labels(), vec!["MimecastUser", "User"]);
+        assert_eq!(s.entity(types::PERSON).unwrap().labels(), vec!["Person"]);
+        for e in &s.entities {
+            if e.entity_type.starts_with("mimecast_") {
+                assert!(e.label.starts_with("Mimecast"), "{} label {}", e.entity_type, e.label);
+            }
+        }
+        for r in &s.relationships {
+            assert_eq!(r.class, r.class.to_ascii_uppercase(), "{}", r.relationship_type);
+        }
+    }
+
+    #[test]
+    fn bad_schemas_are_refused_with_the_reason() {
+        let err = Schema::parse(
+            "[[entity]]\ntype='a'\nclass='A'\nlabel='A b'\nkey='a'\nsource=''\ndescription=''\n[entity.properties]\n\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n",
+        )
+        .unwrap_err();
+        assert_eq!(err, "a: label \"A b\" is not an identifier");
+        let err = Schema::parse(
+            "[[entity]]\ntype='a'\nclass='A'\nlabel='A'\nkey='a'\nsource=''\ndescription=''\n[entity.properties]\nx='text'\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n",
+        )
+        .unwrap_err();
+        assert_eq!(err, "a.x: unknown type \"text\"");
+    }
+
+    #[test]
+    fn generated_docs_match_the_committed_readme() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/graph-schema/README.md");
+        let expected = schema().markdown();
+        if std::env::var_os("UPDATE_SCHEMA_DOCS").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == expected,
+            "graph-schema/README.md is out of date; regenerate it with `mimecast-graph schema docs > graph-schema/README.md` \
+             (or UPDATE_SCHEMA_DOCS=1 cargo test schema)"
+        );
+    }
+}
