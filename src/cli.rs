@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{AuthConfig, Config, ConfigError};
+use crate::config::{AuthConfig, Config, ConfigError, Needs};
 use crate::exit;
 use crate::telemetry::{self, LogFormat};
 
@@ -63,9 +63,28 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fetch every configured tenant, build and validate the graph, and write
+    /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
+    Collect(CollectArgs),
+    /// The graph schema (graph-schema/).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Output folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print graph-schema/README.md, generated from graph-schema/schema.toml.
+    Docs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,13 +109,60 @@ pub fn main(cli: Cli) -> u8 {
 
 async fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Config(ConfigCommand::Check) => match Config::load(cli.global.config.as_deref()) {
+        Command::Collect(args) => collect(cli.global.config.as_deref(), &args).await,
+        Command::Schema(SchemaCommand::Docs) => {
+            print!("{}", crate::schema::schema().markdown());
+            exit::SUCCESS
+        }
+        Command::Config(ConfigCommand::Check) => match Config::load(cli.global.config.as_deref(), Needs::Both) {
             Ok(config) => {
                 print!("{}", describe(&config));
                 exit::SUCCESS
             }
             Err(e) => report_config_error(&e),
         },
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>, needs: Needs) -> Result<Config, u8> {
+    Config::load(path, needs).map_err(|e| report_config_error(&e))
+}
+
+async fn collect(config_path: Option<&std::path::Path>, args: &CollectArgs) -> u8 {
+    let config = match load_config(config_path, Needs::Mimecast) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = config.require_connections() {
+        return report_config_error(&e);
+    }
+    let progress = crate::steps::TerminalProgress::new();
+    let collection = crate::collect::collect(&config, &crate::collect::all_steps(), &progress).await;
+    if let Err(e) = collection.write_files(&args.out) {
+        eprintln!("error: {e:#}");
+        return exit::FAILURE;
+    }
+    print!("{}", collection.human());
+    println!(
+        "wrote {} ({} entities, {} relationships) and {}",
+        args.out.join("graph.json").display(),
+        collection.store.entity_count(),
+        collection.store.relationship_count(),
+        args.out.join("summary.json").display()
+    );
+    collection_exit_code(&collection)
+}
+
+/// The exit code of a collection, before anything is written to Neo4j.
+pub fn collection_exit_code(c: &crate::collect::Collection) -> u8 {
+    use crate::collect::RunStatus;
+    if c.policy_violation.is_some() {
+        return exit::INTEGRITY;
+    }
+    match c.status() {
+        RunStatus::Success => exit::SUCCESS,
+        RunStatus::Partial => exit::PARTIAL,
+        RunStatus::Failed => exit::MIMECAST,
     }
 }
 

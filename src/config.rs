@@ -353,12 +353,33 @@ struct RawCompliance {
     domain_aliases: BTreeMap<String, String>,
 }
 
+/// What a command will use, so that validation only demands what it needs
+/// (`collect` needs no Neo4j password, `queries` no Mimecast credentials).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Mimecast,
+    Neo4j,
+    Both,
+}
+
+impl Needs {
+    fn wants(self, field: &str) -> bool {
+        let neo4j = field.starts_with("neo4j");
+        match self {
+            Needs::Both => true,
+            Needs::Mimecast => !neo4j,
+            Needs::Neo4j => neo4j,
+        }
+    }
+}
+
 impl Config {
-    /// Reads the file (when given), applies the environment, and validates.
+    /// Reads the file (when given), applies the environment, and validates what
+    /// `needs` says the command uses.
     ///
     /// # Errors
     /// The file cannot be read or parsed, or [`Config::validate`] finds problems.
-    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn load(path: Option<&Path>, needs: Needs) -> Result<Config, ConfigError> {
         let text = match path {
             Some(p) => Some(std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                 path: p.to_owned(),
@@ -368,10 +389,15 @@ impl Config {
         };
         let env = |name: &str| std::env::var(name).ok();
         let config = Config::from_sources(path, text.as_deref(), &env)?;
-        config.validate().map_err(|errors| ConfigError::Invalid {
-            source_name: path.map(|p| p.display().to_string()),
-            errors,
-        })?;
+        if let Err(errors) = config.validate() {
+            let errors: Vec<FieldError> = errors.into_iter().filter(|e| needs.wants(&e.field)).collect();
+            if !errors.is_empty() {
+                return Err(ConfigError::Invalid {
+                    source_name: path.map(|p| p.display().to_string()),
+                    errors,
+                });
+            }
+        }
         Ok(config)
     }
 

@@ -16,10 +16,13 @@
 //! - [`schema`]: graph-schema/schema.toml, embedded: types, labels, properties.
 //! - [`graph`]: entities and relationships, the petgraph store, integrity validation.
 //! - [`converters`]: pure functions from API records to entities and relationships.
+//! - [`steps`]: J1-style steps and the executor that orders and runs them.
+//! - [`collect`]: one run over every connection into one validated graph; graph.json.
 //! - [`sink`]: the only code that writes Cypher: connect, batched upserts.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod converters;
 pub mod exit;
@@ -27,5 +30,6 @@ pub mod graph;
 pub mod mimecast;
 pub mod schema;
 pub mod sink;
+pub mod steps;
 pub mod telemetry;
 pub mod time;

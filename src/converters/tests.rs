@@ -205,3 +205,24 @@ fn recorded_auth_errors_decode_in_both_shapes() {
     assert_eq!(env.fail_errors()[0].code, "err_xdk_invalid_signature");
     assert_eq!(env.fail_errors()[0].message, "0004 Invalid Signature");
 }
+
+#[test]
+fn key_functions_match_the_schema_templates() {
+    let render = |entity_type: &str, vars: &[(&str, &str)]| {
+        let mut key = schema().entity(entity_type).unwrap().key.clone();
+        for (name, value) in vars {
+            key = key.replace(&format!("{{{name}}}"), value);
+        }
+        assert!(!key.contains('{'), "{entity_type}: unfilled template {key}");
+        key
+    };
+    use crate::schema::types as t;
+    assert_eq!(keys::account("C1"), render(t::ACCOUNT, &[("accountCode", "C1")]));
+    assert_eq!(keys::domain("C1", "Acme.COM"), render(t::DOMAIN, &[("accountCode", "C1"), ("domain", "acme.com")]));
+    assert_eq!(keys::user("C1", " Ann.Lee@Acme.com"), render(t::USER, &[("accountCode", "C1"), ("email", "ann.lee@acme.com")]));
+    assert_eq!(keys::awareness_campaign("C1", "eNo1"), render(t::AWARENESS_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo1")]));
+    assert_eq!(keys::phishing_campaign("C1", "eNo2"), render(t::PHISHING_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo2")]));
+    assert_eq!(keys::training_category("C1", "hipaa"), render(t::TRAINING_CATEGORY, &[("accountCode", "C1"), ("category", "hipaa")]));
+    assert_eq!(keys::person("C1", "ann@acme.com"), render(t::PERSON, &[("accountCode", "C1"), ("email", "ann@acme.com")]));
+    assert_eq!(keys::compliance_query("q1"), render(t::COMPLIANCE_QUERY, &[("id", "q1")]));
+}

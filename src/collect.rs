@@ -1,0 +1,292 @@
+//! One collection run: every connection's steps (tenants concurrently, each in its own
+//! account namespace, one failing never stopping the others), then one graph and its
+//! integrity validation. `collect` writes it to files; `sync` writes it to Neo4j.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::{Config, ConnectionConfig, UnknownParticipants};
+use crate::graph::{validate, GraphStore, IntegrityReport, UNKNOWN_PARTICIPANT};
+use crate::mimecast::{Client, ClientStats};
+use crate::schema::schema;
+use crate::steps::{self, Progress, Step, StepResult, StepStatus, TenantState};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    Partial,
+    Failed,
+}
+
+/// What happened for one connection.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantRun {
+    pub connection: String,
+    pub account_code: Option<String>,
+    pub status: RunStatus,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub steps: Vec<StepResult>,
+    pub partial_types: BTreeSet<String>,
+    pub api: ClientStats,
+}
+
+/// The result of collecting every connection.
+pub struct Collection {
+    pub store: GraphStore,
+    pub tenants: Vec<TenantRun>,
+    pub integrity: IntegrityReport,
+    /// Set when the unknown-participant policy is `fail` and some were found.
+    pub policy_violation: Option<String>,
+    pub started_on: String,
+    pub duration_ms: u64,
+}
+
+/// Every step of a run: the Mimecast steps, then the compliance steps.
+pub fn all_steps() -> Vec<Step> {
+    steps::mimecast_steps()
+}
+
+async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dyn Progress) -> (TenantRun, GraphStore) {
+    let t0 = Instant::now();
+    let failed = |error: String, steps: Vec<StepResult>, api: ClientStats| TenantRun {
+        connection: connection.name.clone(),
+        account_code: None,
+        status: RunStatus::Failed,
+        duration_ms: t0.elapsed().as_millis() as u64,
+        error: Some(error),
+        steps,
+        partial_types: BTreeSet::new(),
+        api,
+    };
+    let client = match Client::new(connection) {
+        Ok(c) => c,
+        Err(e) => return (failed(e.to_string(), Vec::new(), ClientStats::default()), GraphStore::new()),
+    };
+    let cfg = Arc::new(connection.clone());
+    let tenant = Arc::new(TenantState::new());
+    let (results, partial_types) = match steps::execute(steps, &client, &cfg, &tenant, progress).await {
+        Ok(r) => r,
+        Err(e) => return (failed(e.to_string(), Vec::new(), client.stats()), GraphStore::new()),
+    };
+    let account_code = tenant.account().map(|a| a.code.clone());
+    let tenant = Arc::try_unwrap(tenant).unwrap_or_else(|_| unreachable!("every step has finished"));
+    let store = tenant.into_store();
+    let Some(account_code) = account_code else {
+        // Without the account there is no namespace: nothing of this tenant is usable.
+        let why = results
+            .iter()
+            .find(|r| r.id == steps::FETCH_ACCOUNT)
+            .and_then(|r| r.error.clone())
+            .unwrap_or_else(|| "fetch-account did not run".into());
+        return (failed(why, results, client.stats()), GraphStore::new());
+    };
+    let status = if results.iter().any(|r| r.status == StepStatus::Failed) {
+        RunStatus::Partial
+    } else {
+        RunStatus::Success
+    };
+    let run = TenantRun {
+        connection: connection.name.clone(),
+        account_code: Some(account_code),
+        status,
+        duration_ms: t0.elapsed().as_millis() as u64,
+        error: None,
+        steps: results,
+        partial_types,
+        api: client.stats(),
+    };
+    (run, store)
+}
+
+/// Collects every configured connection into one validated graph.
+pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -> Collection {
+    let started_on = crate::time::now_iso();
+    let t0 = Instant::now();
+    let runs = futures::future::join_all(config.connections.iter().map(|c| run_tenant(c, steps, progress))).await;
+
+    let mut store = GraphStore::new();
+    let mut tenants = Vec::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (mut run, tenant_store) in runs {
+        if let Some(code) = &run.account_code {
+            if let Some(first) = seen.get(code) {
+                run.status = RunStatus::Failed;
+                run.error = Some(format!(
+                    "account {code} is already collected by connection {first:?}; two connections point at the same tenant"
+                ));
+                tenants.push(run);
+                continue;
+            }
+            seen.insert(code.clone(), run.connection.clone());
+        }
+        store.absorb(tenant_store);
+        tenants.push(run);
+    }
+
+    let integrity = validate(&mut store, schema());
+    let unknown = integrity.count(UNKNOWN_PARTICIPANT);
+    let policy_violation = (config.sync.unknown_participants == UnknownParticipants::Fail && unknown > 0).then(|| {
+        format!(
+            "{unknown} enrollments, phishing results or scores name addresses that are not internal users, and [sync] unknown_participants = \"fail\""
+        )
+    });
+    Collection {
+        store,
+        tenants,
+        integrity,
+        policy_violation,
+        started_on,
+        duration_ms: t0.elapsed().as_millis() as u64,
+    }
+}
+
+impl Collection {
+    /// Failed when no tenant produced data; partial when any tenant or step failed or
+    /// validation removed elements; success otherwise.
+    pub fn status(&self) -> RunStatus {
+        if self.tenants.is_empty() || self.tenants.iter().all(|t| t.status == RunStatus::Failed) {
+            RunStatus::Failed
+        } else if self.tenants.iter().any(|t| t.status != RunStatus::Success) || self.integrity.defects() > 0 {
+            RunStatus::Partial
+        } else {
+            RunStatus::Success
+        }
+    }
+
+    /// The types of one account that must not be cleaned up: its partial steps, and
+    /// whatever validation had to remove.
+    pub fn partial_types(&self, account_code: &str) -> BTreeSet<String> {
+        let mut types: BTreeSet<String> = self
+            .tenants
+            .iter()
+            .filter(|t| t.account_code.as_deref() == Some(account_code))
+            .flat_map(|t| t.partial_types.iter().cloned())
+            .collect();
+        types.extend(self.integrity.affected_types.iter().cloned());
+        types
+    }
+
+    /// Tenants whose data can be written (not failed).
+    pub fn usable_tenants(&self) -> impl Iterator<Item = &TenantRun> {
+        self.tenants.iter().filter(|t| t.status != RunStatus::Failed)
+    }
+
+    /// graph.json: entities and relationships sorted by key, one per line.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub fn write_graph(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut entities: Vec<_> = self.store.entities().collect();
+        entities.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut relationships: Vec<_> = self.store.relationships().collect();
+        relationships.sort_by(|a, b| a.key.cmp(&b.key));
+        writeln!(out, "{{\n  \"entities\": [")?;
+        for (i, e) in entities.iter().enumerate() {
+            let sep = if i + 1 < entities.len() { "," } else { "" };
+            writeln!(out, "    {}{sep}", serde_json::to_string(e)?)?;
+        }
+        writeln!(out, "  ],\n  \"relationships\": [")?;
+        for (i, r) in relationships.iter().enumerate() {
+            let sep = if i + 1 < relationships.len() { "," } else { "" };
+            writeln!(out, "    {}{sep}", serde_json::to_string(r)?)?;
+        }
+        writeln!(out, "  ]\n}}")
+    }
+
+    /// summary.json.
+    pub fn summary(&self) -> serde_json::Value {
+        let partial: BTreeMap<&str, BTreeSet<String>> = self
+            .usable_tenants()
+            .filter_map(|t| t.account_code.as_deref())
+            .map(|code| (code, self.partial_types(code)))
+            .collect();
+        json!({
+            "startedOn": self.started_on,
+            "durationMs": self.duration_ms,
+            "status": self.status(),
+            "tenants": self.tenants,
+            "counts": {
+                "entities": self.store.entity_counts(),
+                "relationships": self.store.relationship_counts(),
+            },
+            "partialTypes": partial,
+            "integrity": self.integrity,
+            "policyViolation": self.policy_violation,
+        })
+    }
+
+    /// A short human summary.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "collected {} tenant(s) in {:.1}s: {:?}",
+            self.tenants.len(),
+            self.duration_ms as f64 / 1000.0,
+            self.status()
+        );
+        for t in &self.tenants {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {:?}{}",
+                t.connection,
+                t.account_code.as_deref().unwrap_or("no account"),
+                t.status,
+                t.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            );
+            for s in t.steps.iter().filter(|s| s.status != StepStatus::Success) {
+                let _ = writeln!(out, "    {} {:?}: {}", s.id, s.status, s.error.as_deref().unwrap_or(""));
+            }
+            if !t.partial_types.is_empty() {
+                let list: Vec<&str> = t.partial_types.iter().map(String::as_str).collect();
+                let _ = writeln!(out, "    partial types: {}", list.join(", "));
+            }
+        }
+        let entities: Vec<String> = self.store.entity_counts().iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let rels: Vec<String> = self.store.relationship_counts().iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "  entities: {}", if entities.is_empty() { "none".into() } else { entities.join(", ") });
+        let _ = writeln!(out, "  relationships: {}", if rels.is_empty() { "none".into() } else { rels.join(", ") });
+        let lines = self.integrity.lines();
+        if lines.is_empty() {
+            let _ = writeln!(out, "  integrity: clean");
+        } else {
+            let _ = writeln!(out, "  integrity findings:");
+            for l in lines {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
+        if let Some(v) = &self.policy_violation {
+            let _ = writeln!(out, "  POLICY: {v}");
+        }
+        out
+    }
+
+    /// Writes `dir/graph.json` and `dir/summary.json`.
+    ///
+    /// # Errors
+    /// The folder cannot be created or a file cannot be written.
+    pub fn write_files(&self, dir: &Path) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let graph_path = dir.join("graph.json");
+        let file = std::fs::File::create(&graph_path).with_context(|| format!("cannot write {}", graph_path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        self.write_graph(&mut w).with_context(|| format!("cannot write {}", graph_path.display()))?;
+        w.flush()?;
+        let summary_path = dir.join("summary.json");
+        let text = serde_json::to_string_pretty(&self.summary())? + "\n";
+        std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
+        Ok(())
+    }
+}

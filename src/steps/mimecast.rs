@@ -1,0 +1,337 @@
+//! The steps that read the tenant: account, domains, users (with SAFE score,
+//! performance and watchlist enrichment), awareness campaigns and enrollments,
+//! phishing campaigns with per-user results.
+
+use std::collections::HashSet;
+
+use anyhow::anyhow;
+use futures::stream::{self, StreamExt};
+
+use super::{AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
+use crate::converters::{self as conv, keys};
+use crate::mimecast::{all, ApiError};
+use crate::schema::{rels, types};
+
+pub const FETCH_ACCOUNT: &str = "fetch-account";
+pub const FETCH_DOMAINS: &str = "fetch-domains";
+pub const FETCH_USERS: &str = "fetch-users";
+pub const FETCH_AWARENESS_CAMPAIGNS: &str = "fetch-awareness-campaigns";
+pub const FETCH_ENROLLMENTS: &str = "fetch-awareness-campaign-enrollments";
+pub const FETCH_PHISHING: &str = "fetch-phishing-campaigns";
+
+/// How many domains or campaigns are fetched at once (the client's own limit still
+/// caps the HTTP requests).
+const FAN_OUT: usize = 4;
+
+/// The steps that read Mimecast, in declaration order.
+pub fn mimecast_steps() -> Vec<Step> {
+    vec![
+        Step {
+            spec: StepSpec {
+                id: FETCH_ACCOUNT,
+                name: "Fetch the account",
+                depends_on: &[],
+                entity_types: &[types::ACCOUNT],
+                relationship_types: &[],
+            },
+            run: fetch_account,
+        },
+        Step {
+            spec: StepSpec {
+                id: FETCH_DOMAINS,
+                name: "Fetch internal domains",
+                depends_on: &[FETCH_ACCOUNT],
+                entity_types: &[types::DOMAIN],
+                relationship_types: &[rels::ACCOUNT_HAS_DOMAIN],
+            },
+            run: fetch_domains,
+        },
+        Step {
+            spec: StepSpec {
+                id: FETCH_USERS,
+                name: "Fetch internal users with SAFE score, performance and watchlist data",
+                depends_on: &[FETCH_DOMAINS],
+                entity_types: &[types::USER],
+                relationship_types: &[rels::DOMAIN_HAS_USER],
+            },
+            run: fetch_users,
+        },
+        Step {
+            spec: StepSpec {
+                id: FETCH_AWARENESS_CAMPAIGNS,
+                name: "Fetch Awareness Training campaigns",
+                depends_on: &[FETCH_ACCOUNT],
+                entity_types: &[types::AWARENESS_CAMPAIGN],
+                relationship_types: &[rels::ACCOUNT_HAS_AWARENESS_CAMPAIGN],
+            },
+            run: fetch_awareness_campaigns,
+        },
+        Step {
+            spec: StepSpec {
+                id: FETCH_ENROLLMENTS,
+                name: "Fetch who is enrolled in and has completed each training campaign",
+                depends_on: &[FETCH_AWARENESS_CAMPAIGNS, FETCH_USERS],
+                entity_types: &[],
+                relationship_types: &[rels::USER_ASSIGNED_AWARENESS, rels::USER_COMPLETED_AWARENESS],
+            },
+            run: fetch_enrollments,
+        },
+        Step {
+            spec: StepSpec {
+                id: FETCH_PHISHING,
+                name: "Fetch phishing campaigns and per-user results",
+                depends_on: &[FETCH_USERS],
+                entity_types: &[types::PHISHING_CAMPAIGN],
+                relationship_types: &[rels::ACCOUNT_HAS_PHISHING_CAMPAIGN, rels::USER_ASSIGNED_PHISHING],
+            },
+            run: fetch_phishing,
+        },
+    ]
+}
+
+fn fetch_account(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        let account = ctx.client.get_account().await.map_err(|e| StepError::Failed(e.into()))?;
+        ctx.set_account(AccountInfo {
+            code: account.account_code.clone(),
+            awareness_training_licensed: account.has_awareness_training(),
+        });
+        ctx.add_entity(conv::account(&account, &ctx.connection.name));
+        Ok(())
+    })
+}
+
+fn fetch_domains(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        let code = ctx.account()?.code;
+        let domains = ctx.client.get_internal_domains().await.map_err(|e| StepError::Failed(e.into()))?;
+        for d in &domains {
+            let e = conv::domain(&code, d);
+            ctx.add_relationship(conv::account_has_domain(&code, &e.key));
+            ctx.add_entity(e);
+        }
+        Ok(())
+    })
+}
+
+/// Joins failures of several sub-requests into one step error, keeping every cause.
+fn failed(what: &str, errors: Vec<String>) -> StepError {
+    StepError::Failed(anyhow!("{what}: {}", errors.join("; ")))
+}
+
+fn fetch_users(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        let code = ctx.account()?.code;
+        let domains: Vec<String> = ctx
+            .entities_of_type(types::DOMAIN)
+            .into_iter()
+            .filter_map(|d| d.str("domain").map(str::to_owned))
+            .collect();
+        let fetched: Vec<(String, Result<Vec<_>, ApiError>)> = stream::iter(domains)
+            .map(|domain| async move {
+                let users = all(ctx.client.internal_users(&domain)).await;
+                (domain, users)
+            })
+            .buffer_unordered(FAN_OUT)
+            .collect()
+            .await;
+        let mut errors = Vec::new();
+        for (domain, result) in fetched {
+            match result {
+                Ok(users) => {
+                    let domain_key = keys::domain(&code, &domain);
+                    for u in &users {
+                        let e = conv::user(&code, u);
+                        ctx.add_relationship(conv::domain_has_user(&code, &domain_key, &e.key));
+                        ctx.add_entity(e);
+                    }
+                }
+                Err(e) => errors.push(format!("users of {domain}: {e}")),
+            }
+        }
+        let enrichment = enrich_users(ctx, &code).await;
+        if !errors.is_empty() {
+            return Err(failed("some domains' users could not be fetched", errors));
+        }
+        enrichment
+    })
+}
+
+/// SAFE score, performance and watchlist data onto the users. An endpoint the
+/// tenant does not offer is a note; any other failure fails the step, after all
+/// three have been tried.
+async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
+    match ctx.awareness_training_gate() {
+        Ok(()) => {}
+        Err(StepError::Failed(e)) => return Err(StepError::Failed(e)),
+        Err(skip) => {
+            ctx.note(format!("no SAFE score, performance or watchlist enrichment: {skip}"));
+            return Ok(());
+        }
+    }
+    let (safe, performance, watchlist) = tokio::join!(
+        all(ctx.client.safe_score_details()),
+        all(ctx.client.performance_details()),
+        all(ctx.client.watchlist_details())
+    );
+    let mut errors = Vec::new();
+    let mut outcome = |what: &str, r: Result<usize, ApiError>| match r {
+        Ok(_) => {}
+        Err(e) if e.is_unavailable() => ctx.note(format!("{what} unavailable: {e}")),
+        Err(e) => errors.push(format!("{what}: {e}")),
+    };
+    outcome(
+        "SAFE scores",
+        safe.map(|rows| {
+            for s in &rows {
+                let key = keys::user(code, &s.email_address);
+                if !ctx.update_entity(&key, |u| conv::apply_safe_score(u, s)) {
+                    ctx.unknown_participant(types::USER, format!("{} (SAFE score)", conv::email_key(&s.email_address)));
+                }
+            }
+            rows.len()
+        }),
+    );
+    outcome(
+        "performance details",
+        performance.map(|rows| {
+            for p in &rows {
+                let key = keys::user(code, &p.email);
+                if !ctx.update_entity(&key, |u| conv::apply_performance(u, p)) {
+                    ctx.unknown_participant(types::USER, format!("{} (performance)", conv::email_key(&p.email)));
+                }
+            }
+            rows.len()
+        }),
+    );
+    outcome(
+        "watchlist details",
+        watchlist.map(|rows| {
+            for w in &rows {
+                let key = keys::user(code, &w.email);
+                if !ctx.update_entity(&key, |u| conv::apply_watchlist(u, w)) {
+                    ctx.unknown_participant(types::USER, format!("{} (watchlist)", conv::email_key(&w.email)));
+                }
+            }
+            rows.len()
+        }),
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(failed("user enrichment failed", errors))
+    }
+}
+
+fn fetch_awareness_campaigns(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        ctx.awareness_training_gate()?;
+        let code = ctx.account()?.code;
+        let campaigns = ctx.client.get_training_campaigns().await?;
+        for c in &campaigns {
+            let e = conv::awareness_campaign(&code, c);
+            ctx.add_relationship(conv::account_has_awareness_campaign(&code, &e.key));
+            ctx.add_entity(e);
+        }
+        Ok(())
+    })
+}
+
+/// (id, key, display name) of the campaigns of one type already in the graph.
+fn campaigns(ctx: &StepContext, entity_type: &str) -> Vec<(String, String, String)> {
+    ctx.entities_of_type(entity_type)
+        .into_iter()
+        .filter_map(|e| {
+            let id = e.str("id")?.to_owned();
+            let name = e.str("name").unwrap_or(&id).to_owned();
+            Some((id, e.key, name))
+        })
+        .collect()
+}
+
+fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        ctx.awareness_training_gate()?;
+        let code = ctx.account()?.code;
+        let users: HashSet<String> = ctx.keys_of_type(types::USER);
+        let fetched: Vec<_> = stream::iter(campaigns(ctx, types::AWARENESS_CAMPAIGN))
+            .map(|(id, key, name)| async move {
+                let rows = all(ctx.client.training_campaign_user_data(&id)).await;
+                (key, name, rows)
+            })
+            .buffer_unordered(FAN_OUT)
+            .collect()
+            .await;
+        let mut errors = Vec::new();
+        let mut unavailable = None;
+        for (key, name, rows) in fetched {
+            match rows {
+                Ok(rows) => {
+                    let out = conv::enrollments(&code, &key, &rows, |k| users.contains(k));
+                    for email in out.unknown {
+                        ctx.unknown_participant(rels::USER_ASSIGNED_AWARENESS, format!("{email} in training campaign {name:?}"));
+                    }
+                    if out.merged > 0 {
+                        ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
+                    }
+                    for r in out.relationships {
+                        ctx.add_relationship(r);
+                    }
+                }
+                Err(e) if e.is_unavailable() => unavailable = Some(e.to_string()),
+                Err(e) => errors.push(format!("{name:?}: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(failed("enrollments of some campaigns could not be fetched", errors));
+        }
+        match unavailable {
+            Some(why) => Err(StepError::Unavailable(why)),
+            None => Ok(()),
+        }
+    })
+}
+
+fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        ctx.awareness_training_gate()?;
+        let code = ctx.account()?.code;
+        for p in &ctx.client.get_phishing_campaigns().await? {
+            let e = conv::phishing_campaign(&code, p);
+            ctx.add_relationship(conv::account_has_phishing_campaign(&code, &e.key));
+            ctx.add_entity(e);
+        }
+        let users: HashSet<String> = ctx.keys_of_type(types::USER);
+        let fetched: Vec<_> = stream::iter(campaigns(ctx, types::PHISHING_CAMPAIGN))
+            .map(|(id, key, name)| async move {
+                let rows = all(ctx.client.phishing_user_data(&id)).await;
+                (key, name, rows)
+            })
+            .buffer_unordered(FAN_OUT)
+            .collect()
+            .await;
+        let mut errors = Vec::new();
+        for (key, name, rows) in fetched {
+            match rows {
+                Ok(rows) => {
+                    let out = conv::phishing_results(&code, &key, &rows, |k| users.contains(k));
+                    for email in out.unknown {
+                        ctx.unknown_participant(rels::USER_ASSIGNED_PHISHING, format!("{email} in phishing campaign {name:?}"));
+                    }
+                    if out.merged > 0 {
+                        ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
+                    }
+                    for r in out.relationships {
+                        ctx.add_relationship(r);
+                    }
+                }
+                Err(e) => errors.push(format!("{name:?}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(failed("results of some phishing campaigns could not be fetched", errors))
+        }
+    })
+}

@@ -1,0 +1,258 @@
+//! J1-style steps. Each declares its id, what it depends on and the entity and
+//! relationship types it produces; the executor orders them with a petgraph
+//! toposort, runs independent steps concurrently and records per-step status. A
+//! step that does not succeed marks its types, and those of every step depending on
+//! it, partial: they are written but never cleaned up on that run.
+
+mod executor;
+mod mimecast;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use tracing::warn;
+
+use crate::config::{AwarenessTraining, ConnectionConfig};
+use crate::graph::{Entity, GraphStore, Relationship, UNKNOWN_PARTICIPANT};
+use crate::mimecast::{ApiError, Client};
+
+pub use executor::{execute, plan, PlanError, Progress, SilentProgress, TerminalProgress};
+pub use mimecast::{
+    mimecast_steps, FETCH_ACCOUNT, FETCH_AWARENESS_CAMPAIGNS, FETCH_DOMAINS, FETCH_ENROLLMENTS, FETCH_PHISHING, FETCH_USERS,
+};
+
+/// What a step is and what it produces.
+#[derive(Clone, Debug)]
+pub struct StepSpec {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub depends_on: &'static [&'static str],
+    pub entity_types: &'static [&'static str],
+    pub relationship_types: &'static [&'static str],
+}
+
+pub type StepFuture<'a> = BoxFuture<'a, Result<(), StepError>>;
+
+/// A step: its declaration and the function that runs it.
+pub struct Step {
+    pub spec: StepSpec,
+    pub run: for<'a> fn(&'a StepContext) -> StepFuture<'a>,
+}
+
+/// How a step can end other than in success.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The tenant does not offer the data (product not licensed, endpoint not served).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The configuration turned the step off.
+    #[error("disabled: {0}")]
+    Disabled(String),
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+impl From<ApiError> for StepError {
+    fn from(e: ApiError) -> Self {
+        if e.is_unavailable() {
+            StepError::Unavailable(e.to_string())
+        } else {
+            StepError::Failed(e.into())
+        }
+    }
+}
+
+impl From<anyhow::Error> for StepError {
+    fn from(e: anyhow::Error) -> Self {
+        StepError::Failed(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Success,
+    Failed,
+    /// The tenant does not offer this data; the types are left as they were.
+    Unavailable,
+    /// Turned off by configuration.
+    Disabled,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub name: String,
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub entities: BTreeMap<String, usize>,
+    pub relationships: BTreeMap<String, usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Facts about the tenant that later steps need.
+#[derive(Clone, Debug)]
+pub struct AccountInfo {
+    pub code: String,
+    pub awareness_training_licensed: bool,
+}
+
+/// State shared by the steps of one tenant.
+#[derive(Default)]
+pub struct TenantState {
+    store: Mutex<GraphStore>,
+    account: OnceLock<AccountInfo>,
+}
+
+impl TenantState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn account(&self) -> Option<&AccountInfo> {
+        self.account.get()
+    }
+
+    /// Takes the graph out at the end of the run.
+    pub fn into_store(self) -> GraphStore {
+        self.store.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, GraphStore> {
+        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    entities: BTreeMap<String, usize>,
+    relationships: BTreeMap<String, usize>,
+    notes: Vec<String>,
+}
+
+/// What a running step sees: the client, the connection's configuration and the
+/// tenant's graph. Adding elements goes through here so each step's counts are exact.
+pub struct StepContext {
+    pub step_id: &'static str,
+    pub client: Client,
+    pub connection: Arc<ConnectionConfig>,
+    pub tenant: Arc<TenantState>,
+    tally: Mutex<Tally>,
+}
+
+impl StepContext {
+    pub fn new(step_id: &'static str, client: Client, connection: Arc<ConnectionConfig>, tenant: Arc<TenantState>) -> Self {
+        StepContext {
+            step_id,
+            client,
+            connection,
+            tenant,
+            tally: Mutex::new(Tally::default()),
+        }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The account, once fetch-account has run.
+    ///
+    /// # Errors
+    /// fetch-account did not succeed.
+    pub fn account(&self) -> Result<AccountInfo, StepError> {
+        self.tenant
+            .account()
+            .cloned()
+            .ok_or_else(|| StepError::Failed(anyhow::anyhow!("the account is unknown because fetch-account did not succeed")))
+    }
+
+    pub fn set_account(&self, info: AccountInfo) {
+        let _ = self.tenant.account.set(info);
+    }
+
+    /// Whether the Awareness Training endpoints should be called.
+    ///
+    /// # Errors
+    /// [`StepError::Disabled`] or [`StepError::Unavailable`] with the reason.
+    pub fn awareness_training_gate(&self) -> Result<(), StepError> {
+        match self.connection.awareness_training {
+            AwarenessTraining::Disabled => Err(StepError::Disabled(
+                "awareness_training = \"disabled\" in the configuration".into(),
+            )),
+            AwarenessTraining::Enabled => Ok(()),
+            AwarenessTraining::Auto => {
+                if self.account()?.awareness_training_licensed {
+                    Ok(())
+                } else {
+                    Err(StepError::Unavailable(
+                        "the tenant has no Awareness Training package (get-account lists none); set awareness_training = \"enabled\" to call the endpoints anyway".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Adds an entity; a duplicate key is refused, noted, and reported by validation.
+    pub fn add_entity(&self, e: Entity) {
+        let entity_type = e.entity_type.clone();
+        match self.tenant.store().add_entity(e) {
+            Ok(()) => *self.tally().entities.entry(entity_type).or_insert(0) += 1,
+            Err(dup) => {
+                warn!(step = self.step_id, error = %dup, "duplicate key refused");
+                self.note(dup.to_string());
+            }
+        }
+    }
+
+    pub fn add_relationship(&self, r: Relationship) {
+        let rel_type = r.relationship_type.clone();
+        match self.tenant.store().add_relationship(r) {
+            Ok(()) => *self.tally().relationships.entry(rel_type).or_insert(0) += 1,
+            Err(dup) => {
+                warn!(step = self.step_id, error = %dup, "duplicate key refused");
+                self.note(dup.to_string());
+            }
+        }
+    }
+
+    /// Records a participant whose address is not an internal user of the tenant.
+    pub fn unknown_participant(&self, relationship_type: &str, sample: String) {
+        self.tenant.store().observe(UNKNOWN_PARTICIPANT, relationship_type, sample);
+    }
+
+    pub fn note(&self, note: String) {
+        self.tally().notes.push(note);
+    }
+
+    /// Copies of the entities of one type (for steps that build on earlier ones).
+    pub fn entities_of_type(&self, entity_type: &str) -> Vec<Entity> {
+        let store = self.tenant.store();
+        let mut v: Vec<Entity> = store.entities().filter(|e| e.entity_type == entity_type).cloned().collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    /// The keys of the entities of one type.
+    pub fn keys_of_type(&self, entity_type: &str) -> HashSet<String> {
+        let store = self.tenant.store();
+        store.entities().filter(|e| e.entity_type == entity_type).map(|e| e.key.clone()).collect()
+    }
+
+    /// Changes an entity in place; false when the key is unknown.
+    pub fn update_entity(&self, key: &str, f: impl FnOnce(&mut Entity)) -> bool {
+        let mut store = self.tenant.store();
+        match store.entity_mut(key) {
+            Some(e) => {
+                f(e);
+                true
+            }
+            None => false,
+        }
+    }
+}
