@@ -66,6 +66,10 @@ pub enum Command {
     /// Fetch every configured tenant, build and validate the graph, and write
     /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
     Collect(CollectArgs),
+    /// Collect, then write to Neo4j: apply the schema, upsert in batches, and delete
+    /// what each account no longer has (only for types whose steps all succeeded).
+    /// Prints created, updated and deleted counts per type.
+    Sync(SyncArgs),
     /// The graph schema (graph-schema/).
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -81,8 +85,18 @@ pub struct CollectArgs {
     pub out: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Print the summary as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
+    /// Create the uniqueness constraints and indexes of graph-schema/ in Neo4j
+    /// (idempotent; every sync also does it).
+    Apply,
     /// Print graph-schema/README.md, generated from graph-schema/schema.toml.
     Docs,
 }
@@ -110,6 +124,8 @@ pub fn main(cli: Cli) -> u8 {
 async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Collect(args) => collect(cli.global.config.as_deref(), &args).await,
+        Command::Sync(args) => sync(cli.global.config.as_deref(), &args).await,
+        Command::Schema(SchemaCommand::Apply) => schema_apply(cli.global.config.as_deref()).await,
         Command::Schema(SchemaCommand::Docs) => {
             print!("{}", crate::schema::schema().markdown());
             exit::SUCCESS
@@ -151,6 +167,46 @@ async fn collect(config_path: Option<&std::path::Path>, args: &CollectArgs) -> u
         args.out.join("summary.json").display()
     );
     collection_exit_code(&collection)
+}
+
+async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
+    let config = match load_config(config_path, Needs::Both) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = config.require_connections() {
+        return report_config_error(&e);
+    }
+    let progress = crate::steps::TerminalProgress::new();
+    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &progress).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default());
+    } else {
+        print!("{}", outcome.human());
+    }
+    outcome.status.exit_code()
+}
+
+async fn schema_apply(config_path: Option<&std::path::Path>) -> u8 {
+    let config = match load_config(config_path, Needs::Neo4j) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = async {
+        let sink = crate::sink::Sink::connect(&config.neo4j).await?;
+        sink.apply_schema(crate::schema::schema()).await
+    }
+    .await;
+    match result {
+        Ok(n) => {
+            println!("schema applied at {}: {n} constraints and indexes present", config.neo4j.uri);
+            exit::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::NEO4J
+        }
+    }
 }
 
 /// The exit code of a collection, before anything is written to Neo4j.

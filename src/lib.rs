@@ -18,7 +18,8 @@
 //! - [`converters`]: pure functions from API records to entities and relationships.
 //! - [`steps`]: J1-style steps and the executor that orders and runs them.
 //! - [`collect`]: one run over every connection into one validated graph; graph.json.
-//! - [`sink`]: the only code that writes Cypher: connect, batched upserts.
+//! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
+//! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
@@ -31,5 +32,6 @@ pub mod mimecast;
 pub mod schema;
 pub mod sink;
 pub mod steps;
+pub mod sync;
 pub mod telemetry;
 pub mod time;

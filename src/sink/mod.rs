@@ -5,9 +5,11 @@
 //! transaction per batch, retried with backoff on transient errors.
 
 pub mod bolt;
+mod load;
 mod upsert;
 
-pub use upsert::{SyncStamp, WriteCounts, BOOKKEEPING};
+pub use load::{LoadReport, PartialTypes, TypeWrite};
+pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

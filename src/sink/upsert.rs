@@ -51,43 +51,85 @@ impl WriteCounts {
     }
 }
 
-/// Bookkeeping properties the sink owns; excluded when deciding "changed".
-pub const BOOKKEEPING: [&str; 3] = ["_firstSeenOn", "_lastSeenOn", "_lastSyncId"];
+/// Properties the sink owns: they survive upserts and are ignored when deciding
+/// whether an element changed.
+pub const BOOKKEEPING: [&str; 6] = [
+    "_firstSeenOn",
+    "_lastSeenOn",
+    "_lastSyncId",
+    "lastSyncOn",
+    "lastSyncStatus",
+    "lastSuccessfulSyncOn",
+];
+
+/// How an upsert treats properties already on the element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// The data is complete: properties absent upstream are removed.
+    Replace,
+    /// The data may be incomplete (a partial type): properties are added or updated,
+    /// never removed.
+    Merge,
+}
+
+/// Sink-owned properties other than the three stamps, restored after `SET x = data`.
+const KEPT: [&str; 3] = ["lastSyncOn", "lastSyncStatus", "lastSuccessfulSyncOn"];
+
+/// `WITH` clause shared by nodes and relationships: remembers the sink-owned values
+/// and whether the element is new or unchanged.
+fn compare_clause(var: &str, row: &str) -> String {
+    let kept: String = KEPT.iter().enumerate().map(|(i, k)| format!("{var}.{k} AS kept{i}, ")).collect();
+    format!(
+        "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._lastSyncId IS NULL AS created, {kept}\
+              all(k IN keys({var}) WHERE k IN $owned OR {var}[k] = {row}[k]) \
+              AND all(k IN keys({row}) WHERE {var}[k] = {row}[k]) AS same "
+    )
+}
+
+fn set_clause(var: &str, mode: Mode) -> String {
+    let assign = match mode {
+        Mode::Replace => "=",
+        Mode::Merge => "+=",
+    };
+    let restore: String = KEPT.iter().enumerate().map(|(i, k)| format!(", {var}.{k} = kept{i}")).collect();
+    format!(
+        "SET {var} {assign} data \
+         SET {var}._firstSeenOn = coalesce(first, $now), {var}._lastSeenOn = $now, {var}._lastSyncId = $syncId{restore} "
+    )
+}
+
+const COUNTS: &str = "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, \
+                      sum(CASE WHEN NOT created AND NOT same THEN 1 ELSE 0 END) AS updated, \
+                      sum(CASE WHEN NOT created AND same THEN 1 ELSE 0 END) AS unchanged";
 
 /// The MERGE statement for nodes whose primary label is `labels[0]`; the other labels
-/// are added with SET. `SET n = row.props` replaces the data properties, so a property
-/// that vanished upstream vanishes here too; `_firstSeenOn` survives.
-fn node_statement(labels: &[&str]) -> String {
-    let extra: String = labels[1..].iter().map(|l| format!(", n:{l}")).collect();
+/// are added with SET. In `Replace` mode `SET n = data` replaces the data properties,
+/// so a property that vanished upstream vanishes here too; sink-owned ones survive.
+fn node_statement(labels: &[&str], mode: Mode) -> String {
+    let extra: String = labels[1..].iter().map(|l| format!("SET n:{l} ")).collect();
     format!(
-        "UNWIND $rows AS row \
-         MERGE (n:{primary} {{_key: row._key}}) \
-         WITH n, row, n._firstSeenOn AS first, n._lastSyncId IS NULL AS created, \
-              size(keys(n)) - 3 = size(keys(row)) AND all(k IN keys(row) WHERE n[k] = row[k]) AS same \
-         SET n = row \
-         SET n._firstSeenOn = coalesce(first, $now), n._lastSeenOn = $now, n._lastSyncId = $syncId{extra} \
-         RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, \
-                sum(CASE WHEN NOT created AND NOT same THEN 1 ELSE 0 END) AS updated, \
-                sum(CASE WHEN NOT created AND same THEN 1 ELSE 0 END) AS unchanged",
+        "UNWIND $rows AS row MERGE (n:{primary} {{_key: row._key}}) {compare}{set}{extra}{COUNTS}",
         primary = labels[0],
+        compare = compare_clause("n", "row"),
+        set = set_clause("n", mode),
     )
 }
 
 /// The MERGE statement for one relationship type between two labels.
-fn relationship_statement(from_label: &str, rel_type: &str, to_label: &str) -> String {
+fn relationship_statement(from_label: &str, rel_type: &str, to_label: &str, mode: Mode) -> String {
     format!(
         "UNWIND $rows AS row \
          MATCH (a:{from_label} {{_key: row.from}}) \
          MATCH (b:{to_label} {{_key: row.to}}) \
          MERGE (a)-[r:{rel_type} {{_key: row.props._key}}]->(b) \
-         WITH r, row, r._firstSeenOn AS first, r._lastSyncId IS NULL AS created, \
-              size(keys(r)) - 3 = size(keys(row.props)) AND all(k IN keys(row.props) WHERE r[k] = row.props[k]) AS same \
-         SET r = row.props \
-         SET r._firstSeenOn = coalesce(first, $now), r._lastSeenOn = $now, r._lastSyncId = $syncId \
-         RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, \
-                sum(CASE WHEN NOT created AND NOT same THEN 1 ELSE 0 END) AS updated, \
-                sum(CASE WHEN NOT created AND same THEN 1 ELSE 0 END) AS unchanged"
+         {compare}{set}{COUNTS}",
+        compare = compare_clause("r", "row.props"),
+        set = set_clause("r", mode),
     )
+}
+
+fn owned() -> BoltType {
+    bolt::list(BOOKKEEPING.iter().map(|k| bolt::string(k)).collect())
 }
 
 fn counts_of(rows: &[super::Record]) -> WriteCounts {
@@ -112,12 +154,13 @@ impl Sink {
         &self,
         labels: &[&str],
         entities: &[&Entity],
+        mode: Mode,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
         if labels.is_empty() || !labels.iter().all(|l| is_identifier(l)) {
             return Err(SinkError::Config(format!("invalid label set {labels:?}")));
         }
-        let statement = node_statement(labels);
+        let statement = node_statement(labels, mode);
         let mut counts = WriteCounts::default();
         for batch in entities.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch
@@ -131,6 +174,7 @@ impl Sink {
                 .collect();
             let q = query(&statement)
                 .param("rows", bolt::list(rows))
+                .param("owned", owned())
                 .param("now", stamp.now.as_str())
                 .param("syncId", stamp.sync_id.as_str());
             let result = self.write(labels[0], q).await?;
@@ -153,6 +197,7 @@ impl Sink {
         rel_type: &str,
         to_label: &str,
         relationships: &[&Relationship],
+        mode: Mode,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
         if ![from_label, rel_type, to_label].iter().all(|l| is_identifier(l)) {
@@ -160,7 +205,7 @@ impl Sink {
                 "invalid relationship pattern ({from_label})-[{rel_type}]->({to_label})"
             )));
         }
-        let statement = relationship_statement(from_label, rel_type, to_label);
+        let statement = relationship_statement(from_label, rel_type, to_label, mode);
         let mut counts = WriteCounts::default();
         for batch in relationships.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch
@@ -187,6 +232,7 @@ impl Sink {
                 .collect();
             let q = query(&statement)
                 .param("rows", bolt::list(rows))
+                .param("owned", owned())
                 .param("now", stamp.now.as_str())
                 .param("syncId", stamp.sync_id.as_str());
             let label = format!("{from_label}-{rel_type}->{to_label}");

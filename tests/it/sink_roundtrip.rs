@@ -2,7 +2,7 @@
 
 use mimecast_graph::graph::Entity;
 use mimecast_graph::sink::bolt::to_json;
-use mimecast_graph::sink::{SyncStamp, WriteCounts};
+use mimecast_graph::sink::{Mode, SyncStamp, WriteCounts};
 use neo4rs::query;
 use serde_json::json;
 
@@ -41,7 +41,7 @@ async fn every_property_type_round_trips_exactly() {
 
     // Act
     let counts = s
-        .upsert_nodes(&["MimecastTestProbe", "Record"], &[&entity], &stamp)
+        .upsert_nodes(&["MimecastTestProbe", "Record"], &[&entity], Mode::Replace, &stamp)
         .await
         .unwrap();
 
@@ -78,13 +78,13 @@ async fn re_upsert_counts_unchanged_then_updated_and_drops_vanished_properties()
     let stamp2 = SyncStamp { sync_id: "s2".into(), now: "2026-01-02T00:00:00Z".into() };
     let stamp3 = SyncStamp { sync_id: "s3".into(), now: "2026-01-03T00:00:00Z".into() };
     let labels = ["MimecastTestProbe", "Record"];
-    s.upsert_nodes(&labels, &[&first], &stamp1).await.unwrap();
+    s.upsert_nodes(&labels, &[&first], Mode::Replace, &stamp1).await.unwrap();
 
     // Act: the same data again, then the property gone upstream.
-    let again = s.upsert_nodes(&labels, &[&first], &stamp2).await.unwrap();
+    let again = s.upsert_nodes(&labels, &[&first], Mode::Replace, &stamp2).await.unwrap();
     let mut changed = first.clone();
     changed.properties.remove("watchlistCount");
-    let after_change = s.upsert_nodes(&labels, &[&changed], &stamp3).await.unwrap();
+    let after_change = s.upsert_nodes(&labels, &[&changed], Mode::Replace, &stamp3).await.unwrap();
 
     // Assert
     assert_eq!(again, WriteCounts { created: 0, updated: 0, unchanged: 1 });
