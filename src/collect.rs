@@ -54,7 +54,9 @@ pub struct Collection {
 
 /// Every step of a run: the Mimecast steps, then the compliance steps.
 pub fn all_steps() -> Vec<Step> {
-    steps::mimecast_steps()
+    let mut all = steps::mimecast_steps();
+    all.extend(crate::compliance::compliance_steps());
+    all
 }
 
 async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dyn Progress) -> (TenantRun, GraphStore) {

@@ -17,6 +17,7 @@
 //! - [`graph`]: entities and relationships, the petgraph store, integrity validation.
 //! - [`converters`]: pure functions from API records to entities and relationships.
 //! - [`steps`]: J1-style steps and the executor that orders and runs them.
+//! - [`compliance`]: the roster, person matching and campaign categories, as steps.
 //! - [`collect`]: one run over every connection into one validated graph; graph.json.
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
@@ -24,6 +25,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod compliance;
 pub mod config;
 pub mod converters;
 pub mod exit;

@@ -193,13 +193,15 @@ pub async fn execute(
     Ok((results, partial_types))
 }
 
-/// The declared types of every step that did not succeed or depends on one that did not.
+/// The declared types of every step that failed or found its data unavailable, or
+/// depends on one that did. A step the configuration disabled produces nothing on
+/// purpose: its types are complete (and empty), so cleanup removes old data.
 fn partial(steps: &[Step], order: &[usize], results: &[StepResult]) -> BTreeSet<String> {
     let id_index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.spec.id, i)).collect();
     let mut tainted = vec![false; steps.len()];
     let mut types = BTreeSet::new();
     for &i in order {
-        tainted[i] = results[i].status != StepStatus::Success
+        tainted[i] = matches!(results[i].status, StepStatus::Failed | StepStatus::Unavailable)
             || steps[i].spec.depends_on.iter().any(|d| tainted[id_index[d]]);
         if tainted[i] {
             let spec = &steps[i].spec;
@@ -235,6 +237,10 @@ mod tests {
 
     fn unavailable(_: &StepContext) -> StepFuture<'_> {
         Box::pin(async { Err(StepError::Unavailable("not licensed".into())) })
+    }
+
+    fn disabled(_: &StepContext) -> StepFuture<'_> {
+        Box::pin(async { Err(StepError::Disabled("no roster".into())) })
     }
 
     fn noting(ctx: &StepContext) -> StepFuture<'_> {
@@ -305,6 +311,7 @@ mod tests {
             step(spec("enrollments", &["users"], &["t_enrollment"]), noting),
             step(spec("campaigns", &["account"], &["t_campaign"]), ok),
             step(spec("phishing", &["account"], &["t_phishing"]), unavailable),
+            step(spec("people", &["account"], &["t_person"]), disabled),
         ];
         let cfg = Arc::new(ConnectionConfig::oauth2("t", "http://127.0.0.1:9", "id", "secret"));
         let client = Client::new(&cfg).unwrap();
@@ -319,6 +326,7 @@ mod tests {
                 ("enrollments", StepStatus::Success),
                 ("campaigns", StepStatus::Success),
                 ("phishing", StepStatus::Unavailable),
+                ("people", StepStatus::Disabled),
             ]
         );
         assert_eq!(results[1].error.as_deref(), Some("boom"));

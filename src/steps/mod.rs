@@ -1,8 +1,9 @@
 //! J1-style steps. Each declares its id, what it depends on and the entity and
 //! relationship types it produces; the executor orders them with a petgraph
 //! toposort, runs independent steps concurrently and records per-step status. A
-//! step that does not succeed marks its types, and those of every step depending on
-//! it, partial: they are written but never cleaned up on that run.
+//! step that fails, or finds its data unavailable, marks its types, and those of
+//! every step depending on it, partial: they are written (merged, never stripped)
+//! but never cleaned up on that run.
 
 mod executor;
 mod mimecast;
