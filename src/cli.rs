@@ -73,6 +73,9 @@ pub enum Command {
     /// The graph schema (graph-schema/).
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// The saved compliance queries (queries/*.cypher): list, show, run against Neo4j
+    /// in read transactions.
+    Queries(QueriesArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -90,6 +93,57 @@ pub struct SyncArgs {
     /// Print the summary as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    /// Read the queries from this folder instead of the ones built in (or the
+    /// config's [queries] dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub queries_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: QueriesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// One line per query: id, severity, title.
+    List,
+    /// A query's metadata and Cypher (paste it into Neo4j Browser after its :param lines).
+    Show {
+        /// The query id.
+        id: String,
+    },
+    /// Run queries and print their rows. Rows of queries whose severity is not
+    /// `info` are findings.
+    Run(RunQueriesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunQueriesArgs {
+    /// Query ids to run.
+    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Run every query.
+    #[arg(long)]
+    pub all: bool,
+    /// Override a parameter, as name=value; the value is JSON when it parses
+    /// (26, true, ["D","F"], null), text otherwise. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exit with code 20 when any finding-reporting query returns rows.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +180,7 @@ async fn run(cli: Cli) -> u8 {
         Command::Collect(args) => collect(cli.global.config.as_deref(), &args).await,
         Command::Sync(args) => sync(cli.global.config.as_deref(), &args).await,
         Command::Schema(SchemaCommand::Apply) => schema_apply(cli.global.config.as_deref()).await,
+        Command::Queries(args) => queries(cli.global.config.as_deref(), args).await,
         Command::Schema(SchemaCommand::Docs) => {
             print!("{}", crate::schema::schema().markdown());
             exit::SUCCESS
@@ -178,13 +233,135 @@ async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
         return report_config_error(&e);
     }
     let progress = crate::steps::TerminalProgress::new();
-    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &progress).await;
+    let queries = match crate::queries::for_config(config.queries_dir.as_deref()) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default());
     } else {
         print!("{}", outcome.human());
     }
     outcome.status.exit_code()
+}
+
+async fn queries(config_path: Option<&std::path::Path>, args: QueriesArgs) -> u8 {
+    use crate::queries as q;
+    let needs_neo4j = matches!(args.command, QueriesCommand::Run(_));
+    let config = match load_config(config_path, if needs_neo4j { Needs::Neo4j } else { Needs::Nothing }) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = args.queries_dir.as_deref().or(config.queries_dir.as_deref());
+    let defs = match q::for_config(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let find = |id: &str| defs.iter().find(|d| d.id == id).ok_or_else(|| q::QueryError::Unknown(id.to_owned()));
+    match args.command {
+        QueriesCommand::List => {
+            for d in &defs {
+                println!("{:<28} {:<9} {}", d.id, d.severity, d.title);
+            }
+            exit::SUCCESS
+        }
+        QueriesCommand::Show { id } => match find(&id) {
+            Ok(d) => {
+                println!("id:          {}\ntitle:       {}\nseverity:    {}", d.id, d.title, d.severity);
+                println!("frameworks:  {}\ncolumns:     {}", d.frameworks.join("; "), d.columns.join(", "));
+                for p in &d.params {
+                    println!("param:       {} = {}  ({})", p.name, p.default, p.description);
+                }
+                println!("description: {}\n\n{}", d.description, d.text);
+                exit::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::USAGE
+            }
+        },
+        QueriesCommand::Run(run) => run_queries(&config, &defs, &run).await,
+    }
+}
+
+async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &RunQueriesArgs) -> u8 {
+    use crate::queries as q;
+    let selected: Vec<&q::QueryDef> = if args.all {
+        defs.iter().collect()
+    } else {
+        let mut v = Vec::new();
+        for id in &args.ids {
+            match defs.iter().find(|d| &d.id == id) {
+                Some(d) => v.push(d),
+                None => {
+                    eprintln!("error: {}", q::QueryError::Unknown(id.clone()));
+                    return exit::USAGE;
+                }
+            }
+        }
+        v
+    };
+    let mut params = std::collections::BTreeMap::new();
+    for p in &args.params {
+        match q::parse_param(p) {
+            Ok((k, v)) => {
+                if !selected.iter().any(|d| d.params.iter().any(|x| x.name == k)) {
+                    eprintln!("error: {}", q::QueryError::UnknownParam(k));
+                    return exit::USAGE;
+                }
+                params.insert(k, v);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let sink = match crate::sink::Sink::connect(&config.neo4j).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::NEO4J;
+        }
+    };
+    let mut findings = 0;
+    let mut json_out = Vec::new();
+    for d in selected {
+        match q::run(&sink, d, &params).await {
+            Ok(r) => {
+                findings += r.findings(d);
+                match args.format {
+                    Format::Table => println!("{}", q::format_table(&r)),
+                    Format::Csv => {
+                        if args.all || args.ids.len() > 1 {
+                            println!("# {}", r.id);
+                        }
+                        print!("{}", q::format_csv(&r));
+                    }
+                    Format::Json => json_out.push(q::to_json_value(&r)),
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::NEO4J;
+            }
+        }
+    }
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&json_out).unwrap_or_default());
+    }
+    if args.fail_on_findings && findings > 0 {
+        eprintln!("{findings} finding(s)");
+        return exit::FINDINGS;
+    }
+    exit::SUCCESS
 }
 
 async fn schema_apply(config_path: Option<&std::path::Path>) -> u8 {

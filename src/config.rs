@@ -242,6 +242,8 @@ pub struct Config {
     pub connections: Vec<ConnectionConfig>,
     pub neo4j: Neo4jConfig,
     pub sync: SyncConfig,
+    /// Folder of saved queries; `None` uses the ones compiled into the binary.
+    pub queries_dir: Option<PathBuf>,
 }
 
 /// One problem with the configuration, naming the field.
@@ -286,6 +288,14 @@ struct RawConfig {
     sync: RawSync,
     #[serde(default)]
     compliance: RawCompliance,
+    #[serde(default)]
+    queries: RawQueries,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueries {
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +370,8 @@ pub enum Needs {
     Mimecast,
     Neo4j,
     Both,
+    /// Only the file's own shape (listing queries, for example).
+    Nothing,
 }
 
 impl Needs {
@@ -369,6 +381,7 @@ impl Needs {
             Needs::Both => true,
             Needs::Mimecast => !neo4j,
             Needs::Neo4j => neo4j,
+            Needs::Nothing => false,
         }
     }
 }
@@ -481,6 +494,7 @@ impl Config {
                     .unknown_participants
                     .unwrap_or(UnknownParticipants::Report),
             },
+            queries_dir: raw.queries.dir.map(resolve_path),
         })
     }
 

@@ -21,6 +21,7 @@
 //! - [`collect`]: one run over every connection into one validated graph; graph.json.
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
+//! - [`queries`]: the saved compliance queries (`queries/*.cypher`) and their runner.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod converters;
 pub mod exit;
 pub mod graph;
 pub mod mimecast;
+pub mod queries;
 pub mod schema;
 pub mod sink;
 pub mod steps;

@@ -12,6 +12,7 @@ use tracing::{error, info};
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
 use crate::exit;
+use crate::queries::QueryDef;
 use crate::schema::schema;
 use crate::sink::{LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
@@ -53,8 +54,8 @@ pub struct SyncOutcome {
 }
 
 /// Runs one sync. Never panics on bad data or unreachable services: every failure
-/// ends up in the outcome.
-pub async fn run_once(config: &Config, steps: &[Step], progress: &dyn Progress) -> SyncOutcome {
+/// ends up in the outcome. The saved queries are stored beside the data.
+pub async fn run_once(config: &Config, steps: &[Step], queries: &[QueryDef], progress: &dyn Progress) -> SyncOutcome {
     let t0 = Instant::now();
     let stamp = SyncStamp::new();
     let mut outcome = SyncOutcome {
@@ -77,7 +78,7 @@ pub async fn run_once(config: &Config, steps: &[Step], progress: &dyn Progress) 
         }
     };
     let collection = collect::collect(config, steps, progress).await;
-    let result = write(&sink, &collection, &stamp, &mut outcome.load).await;
+    let result = write(&sink, &collection, queries, &stamp, &mut outcome.load).await;
     outcome.status = match (&result, collection.policy_violation.is_some(), collection.status()) {
         (_, true, _) => SyncStatus::PolicyFailed,
         (Err(_), _, _) => SyncStatus::Neo4jFailed,
@@ -97,7 +98,13 @@ pub async fn run_once(config: &Config, steps: &[Step], progress: &dyn Progress) 
     outcome
 }
 
-async fn write(sink: &Sink, c: &Collection, stamp: &SyncStamp, load: &mut LoadReport) -> Result<(), SinkError> {
+async fn write(
+    sink: &Sink,
+    c: &Collection,
+    queries: &[QueryDef],
+    stamp: &SyncStamp,
+    load: &mut LoadReport,
+) -> Result<(), SinkError> {
     if c.policy_violation.is_some() {
         return Ok(());
     }
@@ -123,6 +130,12 @@ async fn write(sink: &Sink, c: &Collection, stamp: &SyncStamp, load: &mut LoadRe
         };
         sink.mark_account(account, label, *status == RunStatus::Success, stamp).await?;
     }
+    let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
+    let q = load.types.entry(crate::schema::types::COMPLIANCE_QUERY.to_owned()).or_default();
+    q.created += counts.created;
+    q.updated += counts.updated;
+    q.unchanged += counts.unchanged;
+    q.deleted += deleted;
     Ok(())
 }
 

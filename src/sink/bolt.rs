@@ -74,3 +74,25 @@ fn map_to_json(m: &BoltMap) -> serde_json::Value {
         .collect();
     serde_json::Value::Object(sorted.into_iter().collect())
 }
+
+/// JSON (query parameters) to Bolt.
+pub fn from_json(value: &serde_json::Value) -> BoltType {
+    use serde_json::Value as J;
+    match value {
+        J::Null => BoltType::Null(BoltNull),
+        J::Bool(b) => BoltType::Boolean(BoltBoolean::new(*b)),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => BoltType::Integer(BoltInteger::new(i)),
+            None => BoltType::Float(BoltFloat::new(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        J::String(s) => string(s),
+        J::Array(items) => list(items.iter().map(from_json).collect()),
+        J::Object(m) => {
+            let mut map = BoltMap::with_capacity(m.len());
+            for (k, v) in m {
+                map.put(BoltString::from(k.as_str()), from_json(v));
+            }
+            BoltType::Map(map)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+// id: assigned-not-completed
+// title: Training assigned but not completed, oldest first
+// description: Internal users enrolled in a training campaign who have recorded no answer for it, oldest campaign launch first, with the roster person when one matches.
+// frameworks: SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3
+// severity: medium
+// param: account = null | Only this account code; null for every account
+// columns: account, campaign, launched, email, person
+//
+// In Neo4j Browser, set the parameters first:
+//   :param account => null
+MATCH (u:MimecastUser)-[:ASSIGNED]->(c:MimecastAwarenessCampaign)
+WHERE ($account IS NULL OR u.accountCode = $account) AND NOT (u)-[:COMPLETED]->(c)
+OPTIONAL MATCH (p:Person)-[:IS]->(u)
+WITH u, c, min(p.name) AS person
+RETURN u.accountCode AS account, c.name AS campaign, c.launchDate AS launched, u.email AS email, person
+ORDER BY launched, campaign, email

@@ -1,0 +1,22 @@
+// id: missing-required-training
+// title: Active people missing a required training category
+// description: Active people from the roster whose group requires a training category that no completed campaign of theirs covers (a COMPLETED edge to a campaign that COVERS the category). One row per person and missing category.
+// frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3
+// severity: high
+// param: account = null | Only this account code; null for every account
+// param: require_pass = false | Count only completions where every answer was correct
+// columns: account, person, email, group, category
+//
+// In Neo4j Browser, set the parameters first:
+//   :param account => null
+//   :param require_pass => false
+MATCH (p:Person {active: true})
+WHERE $account IS NULL OR p.accountCode = $account
+UNWIND coalesce(p.requiredCategories, []) AS category
+WITH p, category
+WHERE NOT EXISTS {
+  MATCH (p)-[:IS]->(:MimecastUser)-[done:COMPLETED]->(:MimecastAwarenessCampaign)-[:COVERS]->(:TrainingCategory {category: category})
+  WHERE done.passed OR NOT $require_pass
+}
+RETURN p.accountCode AS account, p.name AS person, p.email AS email, p.group AS group, category
+ORDER BY account, person, category
