@@ -70,6 +70,10 @@ pub enum Command {
     /// what each account no longer has (only for types whose steps all succeeded).
     /// Prints created, updated and deleted counts per type.
     Sync(SyncArgs),
+    /// The polling daemon: sync now, then every --interval (with jitter), never two
+    /// runs at once, retrying failures sooner with backoff. SIGINT/SIGTERM finish the
+    /// batch in flight and exit. Logs JSON lines when stderr is not a terminal.
+    Run(RunArgs),
     /// The graph schema (graph-schema/).
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -146,6 +150,13 @@ pub enum Format {
     Csv,
 }
 
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Time between syncs: 30m, 1h, 1d, or seconds.
+    #[arg(long, value_name = "INTERVAL", value_parser = crate::daemon::parse_interval)]
+    pub interval: std::time::Duration,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
     /// Create the uniqueness constraints and indexes of graph-schema/ in Neo4j
@@ -164,7 +175,7 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> u8 {
-    telemetry::init(cli.global.log_format, false);
+    telemetry::init(cli.global.log_format, matches!(cli.command, Command::Run(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -179,6 +190,7 @@ async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Collect(args) => collect(cli.global.config.as_deref(), &args).await,
         Command::Sync(args) => sync(cli.global.config.as_deref(), &args).await,
+        Command::Run(args) => daemon(cli.global.config.as_deref(), &args).await,
         Command::Schema(SchemaCommand::Apply) => schema_apply(cli.global.config.as_deref()).await,
         Command::Queries(args) => queries(cli.global.config.as_deref(), args).await,
         Command::Schema(SchemaCommand::Docs) => {
@@ -240,7 +252,9 @@ async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
             return exit::CONFIG;
         }
     };
-    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress).await;
+    let stop = crate::stop::Stop::new();
+    stop.on_signals();
+    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default());
     } else {
@@ -361,6 +375,40 @@ async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &
         eprintln!("{findings} finding(s)");
         return exit::FINDINGS;
     }
+    exit::SUCCESS
+}
+
+async fn daemon(config_path: Option<&std::path::Path>, args: &RunArgs) -> u8 {
+    let config = match load_config(config_path, Needs::Both) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = config.require_connections() {
+        return report_config_error(&e);
+    }
+    let queries = match crate::queries::for_config(config.queries_dir.as_deref()) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let stop = crate::stop::Stop::new();
+    stop.on_signals();
+    let observe = |o: &crate::sync::SyncOutcome| {
+        tracing::info!(summary = %o.to_json(), "sync summary");
+    };
+    let opts = crate::daemon::DaemonOptions::every(args.interval);
+    crate::daemon::run(
+        &config,
+        &crate::collect::all_steps(),
+        &queries,
+        &opts,
+        &crate::steps::SilentProgress,
+        &stop,
+        &observe,
+    )
+    .await;
     exit::SUCCESS
 }
 

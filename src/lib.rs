@@ -22,6 +22,8 @@
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
 //! - [`queries`]: the saved compliance queries (`queries/*.cypher`) and their runner.
+//! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
+//! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
@@ -29,6 +31,7 @@ pub mod collect;
 pub mod compliance;
 pub mod config;
 pub mod converters;
+pub mod daemon;
 pub mod exit;
 pub mod graph;
 pub mod mimecast;
@@ -36,6 +39,7 @@ pub mod queries;
 pub mod schema;
 pub mod sink;
 pub mod steps;
+pub mod stop;
 pub mod sync;
 pub mod telemetry;
 pub mod time;

@@ -16,6 +16,7 @@ use crate::queries::QueryDef;
 use crate::schema::schema;
 use crate::sink::{LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
+use crate::stop::Stop;
 
 /// How a sync ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -30,6 +31,9 @@ pub enum SyncStatus {
     Neo4jFailed,
     /// The unknown-participant policy stopped the run before any write.
     PolicyFailed,
+    /// A stop was requested; whatever was written is whole batches, and nothing was
+    /// cleaned up.
+    Stopped,
 }
 
 impl SyncStatus {
@@ -40,6 +44,7 @@ impl SyncStatus {
             SyncStatus::MimecastFailed => exit::MIMECAST,
             SyncStatus::Neo4jFailed => exit::NEO4J,
             SyncStatus::PolicyFailed => exit::INTEGRITY,
+            SyncStatus::Stopped => exit::FAILURE,
         }
     }
 }
@@ -55,7 +60,13 @@ pub struct SyncOutcome {
 
 /// Runs one sync. Never panics on bad data or unreachable services: every failure
 /// ends up in the outcome. The saved queries are stored beside the data.
-pub async fn run_once(config: &Config, steps: &[Step], queries: &[QueryDef], progress: &dyn Progress) -> SyncOutcome {
+pub async fn run_once(
+    config: &Config,
+    steps: &[Step],
+    queries: &[QueryDef],
+    progress: &dyn Progress,
+    stop: &Stop,
+) -> SyncOutcome {
     let t0 = Instant::now();
     let stamp = SyncStamp::new();
     let mut outcome = SyncOutcome {
@@ -69,7 +80,7 @@ pub async fn run_once(config: &Config, steps: &[Step], queries: &[QueryDef], pro
     info!(sync_id = %stamp.sync_id, tenants = config.connections.len(), "sync started");
     // Neo4j first: a sync that cannot write should not spend the API quota.
     let sink = match Sink::connect(&config.neo4j).await {
-        Ok(s) => s,
+        Ok(s) => s.with_stop(stop.clone()),
         Err(e) => {
             error!(error = %e, "Neo4j is not usable");
             outcome.error = Some(e.to_string());
@@ -77,9 +88,19 @@ pub async fn run_once(config: &Config, steps: &[Step], queries: &[QueryDef], pro
             return outcome;
         }
     };
-    let collection = collect::collect(config, steps, progress).await;
+    // Nothing is written while collecting, so a stop here simply abandons the run.
+    let collection = tokio::select! {
+        c = collect::collect(config, steps, progress) => c,
+        () = stop.wait() => {
+            outcome.status = SyncStatus::Stopped;
+            outcome.error = Some("stopped while collecting; nothing was written".into());
+            outcome.duration_ms = t0.elapsed().as_millis() as u64;
+            return outcome;
+        }
+    };
     let result = write(&sink, &collection, queries, &stamp, &mut outcome.load).await;
     outcome.status = match (&result, collection.policy_violation.is_some(), collection.status()) {
+        (Err(SinkError::Stopped), _, _) => SyncStatus::Stopped,
         (_, true, _) => SyncStatus::PolicyFailed,
         (Err(_), _, _) => SyncStatus::Neo4jFailed,
         (Ok(()), _, RunStatus::Failed) => SyncStatus::MimecastFailed,

@@ -33,6 +33,8 @@ pub enum SinkError {
     Query(String),
     #[error("Neo4j configuration: {0}")]
     Config(String),
+    #[error("stopped on request before the next write")]
+    Stopped,
 }
 
 impl SinkError {
@@ -72,6 +74,7 @@ impl SinkError {
 pub struct Sink {
     graph: Graph,
     cfg: Neo4jConfig,
+    stop: Option<crate::stop::Stop>,
 }
 
 impl Sink {
@@ -100,6 +103,7 @@ impl Sink {
         let sink = Sink {
             graph,
             cfg: cfg.clone(),
+            stop: None,
         };
         sink.ping().await?;
         Ok(sink)
@@ -107,6 +111,14 @@ impl Sink {
 
     pub fn config(&self) -> &Neo4jConfig {
         &self.cfg
+    }
+
+    /// Makes every write check `stop` first: once it is set, the batch in flight
+    /// finishes and the next one is refused with [`SinkError::Stopped`].
+    #[must_use]
+    pub fn with_stop(mut self, stop: crate::stop::Stop) -> Sink {
+        self.stop = Some(stop);
+        self
     }
 
     /// `RETURN 1` through the pool.
@@ -159,6 +171,9 @@ impl Sink {
     /// # Errors
     /// A non-transient error, or a transient one on every attempt.
     pub async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+        if self.stop.as_ref().is_some_and(crate::stop::Stop::is_set) {
+            return Err(SinkError::Stopped);
+        }
         let mut attempt = 1;
         loop {
             let work = async {

@@ -1,0 +1,143 @@
+//! The polling daemon: [`crate::sync::run_once`] in a loop. Runs never overlap (the
+//! next starts only after the last has finished), waits carry jitter so a fleet does
+//! not stampede the API, failures are retried sooner with exponential backoff (never
+//! later than the interval), and a stop finishes the batch in flight and exits.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::queries::QueryDef;
+use crate::steps::{Progress, Step};
+use crate::stop::Stop;
+use crate::sync::{run_once, SyncOutcome, SyncStatus};
+
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub interval: Duration,
+    /// Fraction of each wait added or removed at random (0.1 = ±10%).
+    pub jitter: f64,
+    /// The first retry delay after a failed sync; doubles per further failure.
+    pub failure_backoff: Duration,
+}
+
+impl DaemonOptions {
+    pub fn every(interval: Duration) -> Self {
+        DaemonOptions {
+            interval,
+            jitter: 0.1,
+            failure_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Parses `90s`, `15m`, `1h`, `1d` (or a number of seconds).
+///
+/// # Errors
+/// Anything else, or zero.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not an interval such as 30m, 1h or 1d"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => return Err(format!("{text:?}: unknown unit {other:?}; use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("the interval must be longer than zero".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn failed(status: SyncStatus) -> bool {
+    matches!(status, SyncStatus::MimecastFailed | SyncStatus::Neo4jFailed)
+}
+
+/// How long to wait after a run: the interval, or after `failures` consecutive
+/// failures the backoff doubled per failure (capped at the interval); then jitter.
+pub fn next_wait(opts: &DaemonOptions, failures: u32, random: f64) -> Duration {
+    let base = if failures == 0 {
+        opts.interval
+    } else {
+        opts.failure_backoff
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20)))
+            .min(opts.interval)
+    };
+    let factor = 1.0 + opts.jitter * (2.0 * random.clamp(0.0, 1.0) - 1.0);
+    base.mul_f64(factor.max(0.0))
+}
+
+/// Runs until `stop` is triggered; `observe` sees every outcome (logging, tests).
+/// Returns the number of syncs run.
+pub async fn run(
+    config: &Config,
+    steps: &[Step],
+    queries: &[QueryDef],
+    opts: &DaemonOptions,
+    progress: &dyn Progress,
+    stop: &Stop,
+    observe: &(dyn Fn(&SyncOutcome) + Sync),
+) -> u64 {
+    let mut failures: u32 = 0;
+    let mut runs = 0;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64)
+        | 1;
+    info!(interval_secs = opts.interval.as_secs(), tenants = config.connections.len(), "daemon started");
+    while !stop.is_set() {
+        let outcome = run_once(config, steps, queries, progress, stop).await;
+        runs += 1;
+        observe(&outcome);
+        if outcome.status == SyncStatus::Stopped {
+            break;
+        }
+        failures = if failed(outcome.status) { failures + 1 } else { 0 };
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = next_wait(opts, failures, (seed >> 11) as f64 / (1u64 << 53) as f64);
+        if failures > 0 {
+            warn!(failures, wait_secs = wait.as_secs(), error = outcome.error.as_deref().unwrap_or(""), "sync failed; retrying after backoff");
+        } else {
+            info!(wait_secs = wait.as_secs(), status = ?outcome.status, "next sync scheduled");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.wait() => {}
+        }
+    }
+    info!(runs, "daemon stopped");
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_interval("0s"), Err("the interval must be longer than zero".into()));
+        assert_eq!(parse_interval("1w"), Err("\"1w\": unknown unit \"w\"; use s, m, h or d".into()));
+        assert!(parse_interval("soon").is_err());
+    }
+
+    #[test]
+    fn waits_back_off_after_failures_and_carry_jitter() {
+        let opts = DaemonOptions::every(Duration::from_secs(3600));
+        assert_eq!(next_wait(&opts, 0, 0.5), Duration::from_secs(3600));
+        assert_eq!(next_wait(&opts, 1, 0.5), Duration::from_secs(60));
+        assert_eq!(next_wait(&opts, 3, 0.5), Duration::from_secs(240));
+        assert_eq!(next_wait(&opts, 30, 0.5), Duration::from_secs(3600));
+        assert_eq!(next_wait(&opts, 0, 0.0), Duration::from_secs(3240));
+        assert_eq!(next_wait(&opts, 0, 1.0), Duration::from_secs(3960));
+    }
+}
