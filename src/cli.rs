@@ -63,6 +63,10 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the configuration, each connection's credentials and product access
+    /// (one call per product area), and Neo4j; print a table of what works and what
+    /// to fix. Exits non-zero when anything fails.
+    Validate,
     /// Fetch every configured tenant, build and validate the graph, and write
     /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
     Collect(CollectArgs),
@@ -188,6 +192,18 @@ pub fn main(cli: Cli) -> u8 {
 
 async fn run(cli: Cli) -> u8 {
     match cli.command {
+        Command::Validate => {
+            let config = match load_config(cli.global.config.as_deref(), Needs::Both) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Err(e) = config.require_connections() {
+                return report_config_error(&e);
+            }
+            let report = crate::validate::validate(&config).await;
+            print!("{}", report.table());
+            report.exit_code()
+        }
         Command::Collect(args) => collect(cli.global.config.as_deref(), &args).await,
         Command::Sync(args) => sync(cli.global.config.as_deref(), &args).await,
         Command::Run(args) => daemon(cli.global.config.as_deref(), &args).await,

@@ -21,6 +21,7 @@
 //! - [`collect`]: one run over every connection into one validated graph; graph.json.
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
+//! - [`validate`]: the `validate` command's checks (credentials, products, Neo4j).
 //! - [`queries`]: the saved compliance queries (`queries/*.cypher`) and their runner.
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
@@ -43,3 +44,4 @@ pub mod stop;
 pub mod sync;
 pub mod telemetry;
 pub mod time;
+pub mod validate;

@@ -202,6 +202,18 @@ impl Client {
         }
     }
 
+    /// Obtains a token now (OAuth2), so a credential problem shows up on its own line;
+    /// `false` for API 1.0, which signs each request instead.
+    ///
+    /// # Errors
+    /// The token request is refused or unreachable.
+    pub async fn check_token(&self) -> Result<bool, ApiError> {
+        match self.inner.credentials {
+            Credentials::OAuth2 { .. } => self.bearer().await.map(|_| true),
+            Credentials::Hmac { .. } => Ok(false),
+        }
+    }
+
     // ---- typed endpoints ------------------------------------------------------------
 
     /// `account/get-account`.

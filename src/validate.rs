@@ -1,0 +1,194 @@
+//! `mimecast-graph validate`: for each connection, a token, the account, the
+//! Awareness Training package, one call per product area; then Neo4j.
+
+use std::fmt::Write as _;
+
+use futures::StreamExt;
+
+use crate::config::{AwarenessTraining, Config, ConnectionConfig};
+use crate::mimecast::{ApiError, Client};
+use crate::sink::Sink;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// Not offered to this tenant; not an error.
+    Unavailable,
+    Failed,
+    /// Not run because an earlier check failed.
+    Skipped,
+}
+
+impl Verdict {
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Unavailable => "unavailable",
+            Verdict::Failed => "FAILED",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: String,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub sections: Vec<(String, Vec<Check>)>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.sections.iter().flat_map(|(_, c)| c).all(|c| c.verdict != Verdict::Failed && c.verdict != Verdict::Skipped)
+    }
+
+    /// 0 when everything passed; 4 when a Mimecast check failed; 5 when only Neo4j did.
+    pub fn exit_code(&self) -> u8 {
+        let bad = |checks: &Vec<Check>| checks.iter().any(|c| matches!(c.verdict, Verdict::Failed | Verdict::Skipped));
+        let (neo4j, mimecast): (Vec<_>, Vec<_>) = self.sections.iter().partition(|(t, _)| t.starts_with("neo4j"));
+        if mimecast.iter().any(|(_, c)| bad(c)) {
+            crate::exit::MIMECAST
+        } else if neo4j.iter().any(|(_, c)| bad(c)) {
+            crate::exit::NEO4J
+        } else {
+            crate::exit::SUCCESS
+        }
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let width = self
+            .sections
+            .iter()
+            .flat_map(|(_, c)| c)
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(10);
+        for (title, checks) in &self.sections {
+            let _ = writeln!(out, "{title}");
+            for c in checks {
+                let _ = writeln!(out, "  {:<width$}  {:<11}  {}", c.name, c.verdict.label(), c.detail);
+            }
+        }
+        let _ = writeln!(out, "{}", if self.ok() { "all checks passed" } else { "some checks FAILED: see the details above" });
+        out
+    }
+}
+
+fn check(name: &str, result: Result<String, ApiError>) -> Check {
+    match result {
+        Ok(detail) => Check { name: name.into(), verdict: Verdict::Ok, detail },
+        Err(e) if e.is_unavailable() => Check { name: name.into(), verdict: Verdict::Unavailable, detail: e.to_string() },
+        Err(e) => Check { name: name.into(), verdict: Verdict::Failed, detail: e.to_string() },
+    }
+}
+
+async fn first_page<T: Send + 'static>(pages: crate::mimecast::Pages<T>) -> Result<usize, ApiError> {
+    let mut pages = pages;
+    match pages.next().await {
+        Some(Ok(page)) => Ok(page.len()),
+        Some(Err(e)) => Err(e),
+        None => Ok(0),
+    }
+}
+
+/// Checks one connection; never fails as a whole.
+pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let client = match Client::new(c) {
+        Ok(client) => client,
+        Err(e) => {
+            checks.push(Check { name: "client set-up".into(), verdict: Verdict::Failed, detail: e.to_string() });
+            return checks;
+        }
+    };
+    let token = client.check_token().await.map(|issued| {
+        if issued {
+            "token issued".to_owned()
+        } else {
+            "API 1.0: requests are HMAC-signed, no token".to_owned()
+        }
+    });
+    let token_ok = token.is_ok();
+    checks.push(check("authentication", token));
+    let skip = |name: &str| Check { name: name.into(), verdict: Verdict::Skipped, detail: "an earlier check failed".into() };
+    if !token_ok {
+        for n in ["account (get-account)", "awareness training package", "directory (get-internal-domain)"] {
+            checks.push(skip(n));
+        }
+        return checks;
+    }
+    let (licensed, account_ok) = match client.get_account().await {
+        Ok(a) => {
+            let detail = format!(
+                "{} {:?}, region {}",
+                a.account_code,
+                a.account_name.as_deref().unwrap_or(""),
+                a.region.as_deref().unwrap_or("?")
+            );
+            checks.push(check("account (get-account)", Ok(detail)));
+            (a.has_awareness_training(), true)
+        }
+        Err(e) => {
+            checks.push(check("account (get-account)", Err(e)));
+            (false, false)
+        }
+    };
+    if !account_ok {
+        checks.push(skip("awareness training package"));
+    } else {
+        checks.push(Check {
+            name: "awareness training package".into(),
+            verdict: if licensed { Verdict::Ok } else { Verdict::Unavailable },
+            detail: if licensed {
+                "licensed (get-account lists Awareness Training)".into()
+            } else {
+                "not licensed: get-account lists no Awareness Training package; AT data will be skipped".into()
+            },
+        });
+    }
+    checks.push(check(
+        "directory (get-internal-domain)",
+        client.get_internal_domains().await.map(|d| format!("{} internal domains", d.len())),
+    ));
+    let call_at = match c.awareness_training {
+        AwarenessTraining::Disabled => false,
+        AwarenessTraining::Enabled => true,
+        AwarenessTraining::Auto => licensed,
+    };
+    if call_at {
+        checks.push(check(
+            "awareness training (get-safe-score-details)",
+            first_page(client.safe_score_details()).await.map(|n| format!("{n} SAFE scores on the first page")),
+        ));
+        checks.push(check(
+            "phishing (phishing/campaign/get-campaign)",
+            client.get_phishing_campaigns().await.map(|p| format!("{} phishing campaigns", p.len())),
+        ));
+        checks.push(check(
+            "training campaigns (campaign/get-campaigns)",
+            client.get_training_campaigns().await.map(|p| format!("{} training campaigns", p.len())),
+        ));
+    }
+    checks
+}
+
+/// Every connection, then Neo4j.
+pub async fn validate(config: &Config) -> Report {
+    let mut sections = Vec::new();
+    for c in &config.connections {
+        let title = format!("connection {} ({})", c.name, c.resolved_base_url().unwrap_or_default());
+        sections.push((title, check_connection(c).await));
+    }
+    let neo4j = match Sink::connect(&config.neo4j).await {
+        Ok(_) => Check { name: "RETURN 1".into(), verdict: Verdict::Ok, detail: format!("as {}", config.neo4j.user) },
+        Err(e) => Check { name: "RETURN 1".into(), verdict: Verdict::Failed, detail: e.to_string() },
+    };
+    sections.push((format!("neo4j ({})", config.neo4j.uri), vec![neo4j]));
+    Report { sections }
+}
