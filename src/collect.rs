@@ -49,6 +49,10 @@ pub struct Collection {
     /// Set when the unknown-participant policy is `fail` and some were found.
     pub policy_violation: Option<String>,
     pub started_on: String,
+    /// Wall time of fetching and converting (all tenants' steps).
+    pub steps_ms: u64,
+    /// Wall time of integrity validation.
+    pub validate_ms: u64,
     pub duration_ms: u64,
 }
 
@@ -136,7 +140,10 @@ pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -
         tenants.push(run);
     }
 
+    let steps_ms = t0.elapsed().as_millis() as u64;
+    let t_validate = Instant::now();
     let integrity = validate(&mut store, schema());
+    let validate_ms = t_validate.elapsed().as_millis() as u64;
     let unknown = integrity.count(UNKNOWN_PARTICIPANT);
     let policy_violation = (config.sync.unknown_participants == UnknownParticipants::Fail && unknown > 0).then(|| {
         format!(
@@ -149,8 +156,19 @@ pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -
         integrity,
         policy_violation,
         started_on,
+        steps_ms,
+        validate_ms,
         duration_ms: t0.elapsed().as_millis() as u64,
     }
+}
+
+/// The process's peak resident memory in KiB (Linux), for summaries and benchmarks.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 impl Collection {
@@ -216,6 +234,9 @@ impl Collection {
         json!({
             "startedOn": self.started_on,
             "durationMs": self.duration_ms,
+            "stepsMs": self.steps_ms,
+            "validateMs": self.validate_ms,
+            "peakRssKb": peak_rss_kb(),
             "status": self.status(),
             "tenants": self.tenants,
             "counts": {

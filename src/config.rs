@@ -130,6 +130,8 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_attempts: u32,
+    /// The first retry wait; doubles per attempt (with jitter) up to 60 s.
+    pub retry_backoff: Duration,
     pub max_concurrent_requests: usize,
     pub proxy: Option<String>,
     pub tls_insecure_skip_verify: bool,
@@ -168,6 +170,7 @@ impl ConnectionConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_attempts: 5,
+            retry_backoff: Duration::from_millis(500),
             max_concurrent_requests: 4,
             proxy: None,
             tls_insecure_skip_verify: false,
@@ -316,6 +319,7 @@ struct RawConnection {
     connect_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
     max_attempts: Option<u32>,
+    retry_backoff_ms: Option<u64>,
     max_concurrent_requests: Option<usize>,
     proxy: Option<String>,
     #[serde(default)]
@@ -716,6 +720,10 @@ fn resolve_connection(
             .map(Duration::from_secs)
             .unwrap_or(defaults_conn.request_timeout),
         max_attempts: c.max_attempts.unwrap_or(defaults_conn.max_attempts),
+        retry_backoff: c
+            .retry_backoff_ms
+            .map(Duration::from_millis)
+            .unwrap_or(defaults_conn.retry_backoff),
         max_concurrent_requests: c
             .max_concurrent_requests
             .unwrap_or(defaults_conn.max_concurrent_requests),

@@ -358,8 +358,8 @@ pub fn to_json_value(r: &QueryResult) -> Json {
 }
 
 impl Sink {
-    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the ones no
-    /// longer among them.
+    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the ones whose
+    /// id is no longer among them.
     ///
     /// # Errors
     /// A write fails.
@@ -376,11 +376,14 @@ impl Sink {
         let entities: Vec<Entity> = defs.iter().map(QueryDef::entity).collect();
         let refs: Vec<&Entity> = entities.iter().collect();
         let counts = self.upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp).await?;
+        // By id, not by sync id: deployments that store the same queries never delete
+        // each other's nodes.
+        let ids: Vec<BoltType> = defs.iter().map(|d| crate::sink::bolt::string(&d.id)).collect();
         let rows = self
             .write(
                 "compliance-queries",
-                query("MATCH (q:ComplianceQuery) WHERE q._lastSyncId <> $syncId DETACH DELETE q RETURN count(*) AS deleted")
-                    .param("syncId", stamp.sync_id.as_str()),
+                query("MATCH (q:ComplianceQuery) WHERE NOT q.id IN $ids DETACH DELETE q RETURN count(*) AS deleted")
+                    .param("ids", crate::sink::bolt::list(ids)),
             )
             .await?;
         let deleted = match rows.first().and_then(|r| r.get("deleted")) {

@@ -51,6 +51,8 @@ impl SyncStatus {
 
 pub struct SyncOutcome {
     pub sync_id: String,
+    /// When the sync started (ISO UTC); written as the accounts' `lastSyncOn`.
+    pub started_on: String,
     pub status: SyncStatus,
     pub collection: Option<Collection>,
     pub load: LoadReport,
@@ -71,6 +73,7 @@ pub async fn run_once(
     let stamp = SyncStamp::new();
     let mut outcome = SyncOutcome {
         sync_id: stamp.sync_id.clone(),
+        started_on: stamp.now.clone(),
         status: SyncStatus::Neo4jFailed,
         collection: None,
         load: LoadReport::default(),

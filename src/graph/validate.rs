@@ -192,7 +192,10 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         report.add("duplicate_key", format!("{} {} ({})", d.kind, d.key, d.element_type));
         report.affected_types.insert(d.element_type);
     }
-    for o in std::mem::take(&mut store.observations) {
+    // Steps run concurrently; sorting makes the samples the same on every run.
+    let mut observations = std::mem::take(&mut store.observations);
+    observations.sort_by(|a, b| (a.kind, &a.sample).cmp(&(b.kind, &b.sample)));
+    for o in observations {
         // Unknown participants are not defects of the graph: those elements cannot
         // exist (there is no user to join), the types stay complete, and the
         // configured policy decides what the run does.

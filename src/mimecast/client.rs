@@ -163,7 +163,7 @@ impl Client {
                 page_size: cfg.page_size.clamp(1, 500),
                 max_attempts: cfg.max_attempts.max(1),
                 limiter: Semaphore::new(cfg.max_concurrent_requests.max(1)),
-                backoff_base: Duration::from_millis(500),
+                backoff_base: cfg.retry_backoff,
                 max_wait: Duration::from_secs(60),
                 stats: Stats::default(),
                 jitter: AtomicU64::new(seed),

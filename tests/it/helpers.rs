@@ -78,3 +78,71 @@ mod docker {
         Ok(cfg)
     }
 }
+
+// ---- the simulator and configurations built on it ---------------------------------
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mimecast_graph::config::{ComplianceConfig, Config, ConnectionConfig, SyncConfig, UnknownParticipants};
+use mimecast_graph::sim::{self, SimOptions, SimServer, Tenant};
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The hand-written Acme tenant (tests/fixtures/tenant-acme.json) under `account`.
+pub fn acme_tenant(account: &str) -> Tenant {
+    let mut t = Tenant::from_path(&fixture("tenant-acme.json")).expect("tenant-acme.json");
+    t.account["accountCode"] = serde_json::Value::from(account);
+    t
+}
+
+pub async fn start_sim(tenant: Tenant, options: SimOptions) -> SimServer {
+    sim::start(tenant, options, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the simulator starts")
+}
+
+/// The compliance configuration of the Acme fixtures.
+pub fn acme_compliance() -> ComplianceConfig {
+    let cats = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    ComplianceConfig {
+        campaign_categories: BTreeMap::from([
+            ("Security Awareness Fundamentals".to_owned(), cats(&["general"])),
+            ("eNoTrainingHIPAA0002".to_owned(), cats(&["hipaa"])),
+            ("PCI DSS Essentials".to_owned(), cats(&["pci_dss"])),
+            ("Secure Coding Basics".to_owned(), cats(&["secure_code"])),
+        ]),
+        roster: Some(fixture("roster-acme.csv")),
+        group_requirements: BTreeMap::from([
+            ("clinical".to_owned(), cats(&["general", "hipaa"])),
+            ("engineering".to_owned(), cats(&["general", "secure_code"])),
+            ("finance".to_owned(), cats(&["general", "pci_dss"])),
+        ]),
+        domain_aliases: BTreeMap::from([("acme.co.uk".to_owned(), "acme.com".to_owned())]),
+    }
+}
+
+/// An OAuth2 connection to the simulator with the Acme credentials, short retry waits
+/// and the Acme compliance configuration.
+pub fn acme_connection(name: &str, sim: &SimServer) -> ConnectionConfig {
+    let mut c = ConnectionConfig::oauth2(name, &sim.base_url(), "acme-client-id", "acme-client-secret-value");
+    c.retry_backoff = Duration::from_millis(5);
+    c.max_attempts = 3;
+    c.compliance = acme_compliance();
+    c
+}
+
+pub fn config_with(connections: Vec<ConnectionConfig>) -> Config {
+    Config {
+        source: None,
+        connections,
+        neo4j: neo4j_config(),
+        sync: SyncConfig {
+            unknown_participants: UnknownParticipants::Report,
+        },
+        queries_dir: None,
+    }
+}

@@ -1,0 +1,383 @@
+//! The Mimecast client against the simulator: every endpoint, paging, token expiry,
+//! rate limits, server errors, bad credentials, Awareness Training unlicensed, the
+//! read-only allowlist, and secrets kept out of logs and errors.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use mimecast_graph::config::{AuthConfig, ConnectionConfig, Secret};
+use mimecast_graph::mimecast::{all, ApiError, Client, Endpoint};
+use mimecast_graph::sim::{self, GenerateSpec, RateLimit, SimOptions, Tenant};
+use serde_json::json;
+
+use crate::helpers::{acme_connection, acme_tenant, start_sim};
+
+fn client(c: &ConnectionConfig) -> Client {
+    Client::new(c).unwrap()
+}
+
+#[tokio::test]
+async fn every_endpoint_returns_the_tenants_records() {
+    let tenant = acme_tenant("CCLIENT001");
+    let sim = start_sim(tenant.clone(), SimOptions::default()).await;
+    let c = client(&acme_connection("acme", &sim));
+
+    let account = c.get_account().await.unwrap();
+    assert_eq!(account.account_code, "CCLIENT001");
+    assert_eq!(account.account_name.as_deref(), Some("Acme Health"));
+    assert!(account.has_awareness_training());
+
+    let domains: Vec<String> = c.get_internal_domains().await.unwrap().into_iter().map(|d| d.domain).collect();
+    assert_eq!(domains, vec!["acme.com", "labs.acme.com"]);
+    let acme_users = all(c.internal_users("acme.com")).await.unwrap();
+    assert_eq!(acme_users.len(), 9);
+    let labs: Vec<String> = all(c.internal_users("labs.acme.com")).await.unwrap().into_iter().map(|u| u.email_address).collect();
+    assert_eq!(labs, vec!["abuse@labs.acme.com", "gina@labs.acme.com", "postmaster@labs.acme.com"]);
+
+    let campaigns = c.get_training_campaigns().await.unwrap();
+    let names: Vec<_> = campaigns.iter().filter_map(|c| c.name.clone()).collect();
+    assert_eq!(names, vec!["Security Awareness Fundamentals", "Lunch and Learn", "HIPAA 101", "PCI DSS Essentials"]);
+    assert_eq!(campaigns[0].launch_date.as_deref(), Some("2024-01-10T09:00:00Z"));
+    let enrolled = all(c.training_campaign_user_data("eNoTrainingSAF000001")).await.unwrap();
+    assert_eq!(enrolled.len(), 6);
+    assert_eq!(enrolled[1].email, "Bob@Acme.com");
+
+    let phishing = c.get_phishing_campaigns().await.unwrap();
+    assert_eq!(phishing.len(), 1);
+    assert_eq!(phishing[0].num_clicked, Some(2));
+    let recipients = all(c.phishing_user_data("eNoPhishQ1Reset00001")).await.unwrap();
+    assert_eq!(recipients.len(), 5);
+    assert!(recipients[2].submitted() && recipients[2].clicked());
+    assert_eq!(recipients[1].time_clicked.as_deref(), Some("2024-02-15T10:00:00Z"));
+
+    let safe = all(c.safe_score_details()).await.unwrap();
+    assert_eq!(safe.iter().map(|s| s.risk.clone().unwrap()).collect::<String>(), "AFDBCF");
+    assert_eq!(all(c.performance_details()).await.unwrap().len(), 3);
+    let watch = all(c.watchlist_details()).await.unwrap();
+    assert_eq!(watch[0].watchlist_count, Some(2));
+
+    // One token for the whole run, never one per call.
+    let stats = c.stats();
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(sim.stats().tokens_issued, 1);
+}
+
+fn one_domain_tenant(users: usize) -> Tenant {
+    let mut t = acme_tenant("CPAGING001");
+    t.domains = vec![json!({"id": "eNoD1", "domain": "big.example", "sendOnly": false, "local": false, "inboundType": "known"})];
+    t.users = (0..users)
+        .map(|i| {
+            json!({"name": format!("User {i}"), "emailAddress": format!("user{i:05}@big.example"), "domain": "big.example",
+                   "alias": false, "addressType": "created_manually", "source": "cloud"})
+        })
+        .collect();
+    t
+}
+
+#[tokio::test]
+async fn paging_returns_every_user_exactly_once_across_page_boundaries() {
+    let sim = start_sim(one_domain_tenant(1234), SimOptions::default()).await;
+    let c = client(&acme_connection("big", &sim));
+    let mut pages = c.internal_users("big.example");
+    let mut sizes = Vec::new();
+    let mut emails = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        sizes.push(page.len());
+        emails.extend(page.into_iter().map(|u| u.email_address));
+    }
+    assert_eq!(sizes, vec![500, 500, 234]);
+    let unique: BTreeSet<&String> = emails.iter().collect();
+    assert_eq!((emails.len(), unique.len()), (1234, 1234));
+    assert_eq!(emails[0], "user00000@big.example");
+    assert_eq!(emails[1233], "user01233@big.example");
+    assert_eq!(sim.stats().calls_to("/api/user/get-internal-users"), 3);
+}
+
+#[tokio::test]
+async fn smaller_pages_follow_next_until_it_is_absent() {
+    let sim = start_sim(one_domain_tenant(7), SimOptions::default()).await;
+    let mut cfg = acme_connection("small", &sim);
+    cfg.page_size = 3;
+    let c = client(&cfg);
+    let users = all(c.internal_users("big.example")).await.unwrap();
+    assert_eq!(users.len(), 7);
+    assert_eq!(sim.stats().calls_to("/api/user/get-internal-users"), 3);
+}
+
+#[tokio::test]
+async fn an_expired_token_in_the_middle_of_a_paged_stream_is_renewed_once() {
+    let sim = start_sim(one_domain_tenant(1234), SimOptions::default()).await;
+    let c = client(&acme_connection("expiry", &sim));
+    let mut pages = c.internal_users("big.example");
+    let first = pages.next().await.unwrap().unwrap();
+    sim.expire_tokens();
+    let mut total = first.len();
+    while let Some(page) = pages.next().await {
+        total += page.unwrap().len();
+    }
+    assert_eq!(total, 1234);
+    let stats = c.stats();
+    assert_eq!(stats.reauthentications, 1);
+    assert_eq!(stats.token_requests, 2);
+    assert_eq!(sim.stats().unauthorized, 1);
+}
+
+#[tokio::test]
+async fn a_429_storm_is_ridden_out_by_honouring_retry_after() {
+    let options = SimOptions {
+        rate_limit: Some(RateLimit { calls: 3, window: Duration::from_millis(500) }),
+        ..SimOptions::default()
+    };
+    let sim = start_sim(one_domain_tenant(40), options).await;
+    let mut cfg = acme_connection("storm", &sim);
+    cfg.page_size = 4;
+    cfg.max_attempts = 10;
+    cfg.max_concurrent_requests = 4;
+    let c = client(&cfg);
+    let (a, b) = tokio::join!(all(c.internal_users("big.example")), all(c.internal_users("big.example")));
+    assert_eq!(a.unwrap().len(), 40);
+    assert_eq!(b.unwrap().len(), 40);
+    let stats = c.stats();
+    assert!(stats.rate_limited > 0, "the simulator never rate-limited: {stats:?}");
+    assert_eq!(stats.rate_limited, sim.stats().rate_limited);
+    assert_eq!(stats.retries, stats.rate_limited);
+}
+
+#[tokio::test]
+async fn persistent_server_errors_fail_after_the_configured_attempts() {
+    let options = SimOptions {
+        fail_paths: vec![("/api/domain/get-internal-domain".into(), 503)],
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("C5XX000001"), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    let err = c.get_internal_domains().await.unwrap_err();
+    assert!(matches!(err, ApiError::Server { status: 503, attempts: 3, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Mimecast answered HTTP 503 for /api/domain/get-internal-domain on all 3 attempts (connection acme); the service may be degraded, try again later"
+    );
+    assert_eq!(sim.stats().calls_to("/api/domain/get-internal-domain"), 3);
+}
+
+#[tokio::test]
+async fn random_server_errors_and_truncated_bodies_are_retried_to_success() {
+    let options = SimOptions {
+        error_rate: 0.3,
+        malformed_rate: 0.2,
+        seed: 11,
+        ..SimOptions::default()
+    };
+    let sim = start_sim(one_domain_tenant(300), options).await;
+    let mut cfg = acme_connection("flaky", &sim);
+    cfg.page_size = 10;
+    cfg.max_attempts = 12;
+    let c = client(&cfg);
+    let users = all(c.internal_users("big.example")).await.unwrap();
+    assert_eq!(users.len(), 300);
+    let s = sim.stats();
+    assert!(s.server_errors > 0 && s.malformed > 0, "{s:?}");
+    assert_eq!(c.stats().retries, s.server_errors + s.malformed);
+}
+
+#[tokio::test]
+async fn always_truncated_bodies_end_in_a_decode_error() {
+    let options = SimOptions {
+        malformed_rate: 1.0,
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("CMALFORM01"), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    let err = c.get_account().await.unwrap_err();
+    assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+    assert!(err.to_string().contains("malformed body on all 3 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_credentials_say_what_to_check_and_never_echo_the_secret() {
+    let sim = start_sim(acme_tenant("CBADCRED01"), SimOptions::default()).await;
+    let mut cfg = acme_connection("prod", &sim);
+    cfg.auth = AuthConfig::OAuth2 {
+        client_id: Secret::literal("acme-client-id"),
+        client_secret: Secret::literal("wrong-secret-12345"),
+    };
+    let c = client(&cfg);
+    let err = c.get_account().await.unwrap_err();
+    assert!(err.is_auth());
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "Mimecast refused the credentials of connection prod at {}/oauth/token (HTTP 401): Invalid client credentials (invalid_client). \
+             Check the client id and secret (mistyped, revoked or expired?) and the region: use the host of the application's region (global, us or uk) or set base_url",
+            sim.base_url()
+        )
+    );
+    assert!(!text.contains("wrong-secret-12345"));
+    assert!(!format!("{err:?}").contains("wrong-secret-12345"));
+    assert_eq!(sim.stats().calls_to("/api/account/get-account"), 0);
+}
+
+#[tokio::test]
+async fn awareness_training_unlicensed_is_reported_as_unavailable() {
+    let options = SimOptions {
+        awareness_training_licensed: false,
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("CNOAT00001"), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    assert!(!c.get_account().await.unwrap().has_awareness_training());
+    let err = all(c.safe_score_details()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(err.to_string().contains("The Awareness Training package is missing from the tenant"), "{err}");
+    let err = c.get_training_campaigns().await.unwrap_err();
+    assert!(err.is_unavailable());
+}
+
+#[tokio::test]
+async fn api_1_0_hmac_signing_is_accepted_and_a_wrong_key_refused() {
+    let sim = start_sim(acme_tenant("CHMAC00001"), SimOptions::default()).await;
+    let mut cfg = acme_connection("legacy", &sim);
+    cfg.auth = AuthConfig::Hmac {
+        app_id: Secret::literal("acme-app-id"),
+        app_key: Secret::literal("acme-app-key"),
+        access_key: Secret::literal("acme-access-key"),
+        secret_key: Secret::literal("YWNtZS1zZWNyZXQta2V5LWJ5dGVz"),
+    };
+    let c = client(&cfg);
+    assert_eq!(c.get_account().await.unwrap().account_code, "CHMAC00001");
+    assert_eq!(all(c.internal_users("acme.com")).await.unwrap().len(), 9);
+    assert_eq!(sim.stats().token_requests, 0);
+
+    cfg.auth = AuthConfig::Hmac {
+        app_id: Secret::literal("acme-app-id"),
+        app_key: Secret::literal("acme-app-key"),
+        access_key: Secret::literal("acme-access-key"),
+        secret_key: Secret::literal("d3Jvbmcta2V5"),
+    };
+    let err = client(&cfg).get_account().await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("0004 Invalid Signature (err_xdk_invalid_signature)"), "{err}");
+
+    cfg.auth = AuthConfig::Hmac {
+        app_id: Secret::literal("not-an-app"),
+        app_key: Secret::literal("acme-app-key"),
+        access_key: Secret::literal("acme-access-key"),
+        secret_key: Secret::literal("YWNtZS1zZWNyZXQta2V5LWJ5dGVz"),
+    };
+    let err = client(&cfg).get_account().await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("(err_developer_key)"), "{err}");
+}
+
+#[tokio::test]
+async fn the_client_refuses_anything_off_its_read_only_list() {
+    let sim = start_sim(acme_tenant("CREADONLY1"), SimOptions::default()).await;
+    let c = client(&acme_connection("acme", &sim));
+    for path in ["/api/user/delete-user", "/api/user/create-user", "/api/domain/create-domain", "/api/account/update-account"] {
+        let err = c.post_path(path, &json!({"data": [{"emailAddress": "ann@acme.com"}]})).await.unwrap_err();
+        assert!(matches!(err, ApiError::NotAllowed { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{path} is not on the client's read-only allowlist; the worker never writes to Mimecast")
+        );
+    }
+    let ok = c.post_path(Endpoint::GetAccount.path(), &json!({"data": []})).await.unwrap();
+    assert_eq!(ok.data.len(), 1);
+    let stats = sim.stats();
+    assert_eq!(stats.calls.keys().cloned().collect::<Vec<_>>(), vec!["/api/account/get-account", "/oauth/token"]);
+}
+
+#[tokio::test]
+async fn a_generated_tenant_serves_every_user_and_campaign() {
+    let spec = GenerateSpec { users: 600, domains: 3, campaigns: 5, phishing: 2, seed: 42 };
+    let tenant = sim::generate(&spec);
+    let expected_users = tenant.users.len();
+    let sim = start_sim(tenant.clone(), SimOptions::default()).await;
+    let c = client(&acme_connection_for(&sim, &tenant));
+    let mut total = 0;
+    for d in c.get_internal_domains().await.unwrap() {
+        total += all(c.internal_users(&d.domain)).await.unwrap().len();
+    }
+    assert_eq!(total, expected_users);
+    let campaigns = c.get_training_campaigns().await.unwrap();
+    assert_eq!(campaigns.len(), 5);
+    for (record, served) in tenant.training_campaigns.iter().zip(&campaigns) {
+        let rows = all(c.training_campaign_user_data(&served.id)).await.unwrap();
+        assert_eq!(rows.len(), record["user_data"].as_array().unwrap().len());
+    }
+}
+
+fn acme_connection_for(sim: &sim::SimServer, tenant: &Tenant) -> ConnectionConfig {
+    let mut cfg = acme_connection("generated", sim);
+    if let Some(sim::Credential::OAuth2 { client_id, client_secret }) = tenant.credentials.first() {
+        cfg.auth = AuthConfig::OAuth2 {
+            client_id: Secret::literal(client_id),
+            client_secret: Secret::literal(client_secret),
+        };
+    }
+    cfg
+}
+
+/// Captures everything logged at TRACE during a run that includes a refused
+/// credential, and checks no secret or token appears.
+#[tokio::test(flavor = "current_thread")]
+async fn secrets_never_reach_the_logs() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = start_sim(acme_tenant("CSECRET001"), SimOptions::default()).await;
+    let good = acme_connection("good", &sim);
+    let mut bad = acme_connection("bad", &sim);
+    bad.auth = AuthConfig::OAuth2 {
+        client_id: Secret::literal("acme-client-id"),
+        client_secret: Secret::literal("wrong-secret-67890"),
+    };
+    let config = crate::helpers::config_with(vec![good, bad]);
+    let collection = mimecast_graph::collect::collect(
+        &config,
+        &mimecast_graph::collect::all_steps(),
+        &mimecast_graph::steps::SilentProgress,
+    )
+    .await;
+    let summary = serde_json::to_string(&collection.summary()).unwrap();
+    drop(_guard);
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("step finished"), "nothing was captured");
+    for text in [&logs, &summary] {
+        for secret in ["acme-client-secret-value", "wrong-secret-67890", "Bearer "] {
+            assert!(!text.contains(secret), "{secret:?} leaked");
+        }
+        // Tokens are 40 alphanumeric characters; no such run may appear.
+        let longest = text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 40, "a token-like string appears in the output");
+    }
+    assert!(summary.contains("Mimecast refused the credentials of connection bad"));
+}

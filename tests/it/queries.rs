@@ -1,0 +1,208 @@
+//! Every saved query against a synced fixture tenant and roster, with exact rows.
+
+use std::collections::BTreeMap;
+
+use mimecast_graph::queries::{embedded, run, QueryDef, QueryResult};
+use serde_json::{json, Value as Json};
+use tokio::sync::OnceCell;
+
+use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim};
+
+const ACCOUNT: &str = "CQUERIES01";
+
+/// Syncs the Acme fixtures once for every test in this file.
+async fn synced() -> &'static String {
+    static DONE: OnceCell<String> = OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        // A runtime of its own: the simulator must outlive the test that came first.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let sim = start_sim(acme_tenant(ACCOUNT), mimecast_graph::sim::SimOptions::default()).await;
+                let config = config_with(vec![acme_connection("acme", &sim)]);
+                let outcome = crate::sync::sync(&config).await;
+                assert_eq!(outcome.status, mimecast_graph::sync::SyncStatus::Success, "{}", outcome.human());
+                outcome.started_on
+            })
+        })
+        .join()
+        .unwrap()
+    })
+    .await
+}
+
+fn def(id: &str) -> QueryDef {
+    embedded().into_iter().find(|d| d.id == id).unwrap()
+}
+
+async fn rows(id: &str, params: &[(&str, Json)]) -> QueryResult {
+    synced().await;
+    let mut p: BTreeMap<String, Json> = params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    p.insert("account".into(), json!(ACCOUNT));
+    run(&sink().await, &def(id), &p).await.unwrap()
+}
+
+fn table(r: &QueryResult) -> Vec<Vec<Json>> {
+    r.rows.clone()
+}
+
+#[tokio::test]
+async fn missing_required_training() {
+    let r = rows("missing-required-training", &[]).await;
+    assert_eq!(r.columns, vec!["account", "person", "email", "group", "category"]);
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("Bob Stone"), json!("bob+it@acme.com"), json!("engineering"), json!("secure_code")],
+            vec![json!(ACCOUNT), json!("Carol Diaz"), json!("carol@acme.co.uk"), json!("clinical"), json!("general")],
+            vec![json!(ACCOUNT), json!("Dave Kim"), json!("dave@acme.com"), json!("finance"), json!("pci_dss")],
+            vec![json!(ACCOUNT), json!("Gina Park"), json!("gina@labs.acme.com"), json!("engineering"), json!("secure_code")],
+            vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("general")],
+            vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("hipaa")],
+        ]
+    );
+    let strict = rows("missing-required-training", &[("require_pass", json!(true))]).await;
+    let pairs: Vec<(String, String)> = strict
+        .rows
+        .iter()
+        .map(|r| (r[1].as_str().unwrap().to_owned(), r[4].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            ("Bob Stone".into(), "general".into()),
+            ("Bob Stone".into(), "secure_code".into()),
+            ("Carol Diaz".into(), "general".into()),
+            ("Carol Diaz".into(), "hipaa".into()),
+            ("Dave Kim".into(), "pci_dss".into()),
+            ("Gina Park".into(), "secure_code".into()),
+            ("Hank New".into(), "general".into()),
+            ("Hank New".into(), "hipaa".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn campaign_completion() {
+    let r = rows("campaign-completion", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!(5), json!(4), json!(3), json!(80.0), json!(75.0)],
+            vec![json!(ACCOUNT), json!("Lunch and Learn"), json!("2024-02-01T09:00:00Z"), json!(1), json!(1), json!(1), json!(100.0), json!(100.0)],
+            vec![json!(ACCOUNT), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!(3), json!(2), json!(1), json!(66.7), json!(50.0)],
+            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!(2), json!(0), json!(0), json!(0.0), json!(0.0)],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn assigned_not_completed() {
+    let r = rows("assigned-not-completed", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!("carol@acme.com"), json!("Carol Diaz")],
+            vec![json!(ACCOUNT), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!("frank@acme.com"), json!("Frank Old")],
+            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("bob@acme.com"), json!("Bob Stone")],
+            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("dave@acme.com"), json!("Dave Kim")],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn users_without_active_person() {
+    let r = rows("users-without-active-person", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("erin@acme.com"), json!("Erin Shared"), json!("created_manually"), json!("no roster person")],
+            vec![json!(ACCOUNT), json!("frank@acme.com"), json!("Frank Old"), json!("created_manually"), json!("roster person is terminated")],
+        ]
+    );
+    let with_system = rows("users-without-active-person", &[("ignore_local_parts", json!([]))]).await;
+    assert_eq!(with_system.rows.len(), 6);
+}
+
+#[tokio::test]
+async fn terminated_with_account() {
+    let r = rows("terminated-with-account", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![vec![json!(ACCOUNT), json!("Frank Old"), json!("frank@acme.com"), json!("frank@acme.com"), json!("email")]]
+    );
+}
+
+#[tokio::test]
+async fn active_without_account() {
+    let r = rows("active-without-account", &[]).await;
+    assert_eq!(table(&r), vec![vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical")]]);
+}
+
+#[tokio::test]
+async fn high_risk_safe_score() {
+    let r = rows("high-risk-safe-score", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Bob Stone"), json!("F"), json!("F"), json!("D"), json!("Bob Stone")],
+            vec![json!(ACCOUNT), json!("carol@acme.com"), json!("Carol Diaz"), json!("D"), json!("C"), json!("D"), json!("Carol Diaz")],
+        ]
+    );
+    let only_f = rows("high-risk-safe-score", &[("grades", json!(["F"]))]).await;
+    assert_eq!(only_f.rows.len(), 1);
+}
+
+#[tokio::test]
+async fn phished_not_retrained() {
+    let r = rows("phished-not-retrained", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Q1 Password Reset"), json!("clicked"), json!("2024-02-15T10:00:00Z")]]
+    );
+}
+
+#[tokio::test]
+async fn watchlist() {
+    let r = rows("watchlist", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![
+            vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Bob Stone"), json!(2), json!(1)],
+            vec![json!(ACCOUNT), json!("carol@acme.com"), json!("Carol Diaz"), json!(1), json!(1)],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unmapped_campaigns() {
+    let r = rows("unmapped-campaigns", &[]).await;
+    assert_eq!(
+        table(&r),
+        vec![vec![json!(ACCOUNT), json!("Lunch and Learn"), json!("eNoTrainingLNL000004"), json!("2024-02-01T09:00:00Z")]]
+    );
+}
+
+#[tokio::test]
+async fn stale_sync() {
+    let started = synced().await.clone();
+    let fresh = rows("stale-sync", &[]).await;
+    assert!(fresh.rows.is_empty(), "{:?}", fresh.rows);
+    let later = rows("stale-sync", &[("as_of", json!("2100-01-01T00:00:00Z"))]).await;
+    assert_eq!(
+        table(&later),
+        vec![vec![json!(ACCOUNT), json!("Acme Health"), json!(started), json!(started), json!("success")]]
+    );
+}
+
+#[tokio::test]
+async fn every_query_declares_the_columns_it_returns() {
+    synced().await;
+    let s = sink().await;
+    for d in embedded() {
+        let mut p = BTreeMap::new();
+        p.insert("account".to_owned(), json!(ACCOUNT));
+        let r = run(&s, &d, &p).await.unwrap_or_else(|e| panic!("{}: {e}", d.id));
+        assert_eq!(r.columns, d.columns);
+    }
+}
