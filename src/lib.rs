@@ -13,12 +13,14 @@
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
 //! - [`graph`]: entities, relationships and property values.
 //! - [`sink`]: the only code that writes Cypher: connect, batched upserts.
+//! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod graph;
+pub mod sim;
 pub mod sink;
 pub mod telemetry;
 pub mod time;
