@@ -25,6 +25,7 @@
 //! - [`queries`]: the saved compliance queries (`queries/*.cypher`) and their runner.
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
+//! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
 //! - [`exit`]: the process exit codes README.md documents.
 
 pub mod cli;
@@ -38,6 +39,7 @@ pub mod graph;
 pub mod mimecast;
 pub mod queries;
 pub mod schema;
+pub mod sim;
 pub mod sink;
 pub mod steps;
 pub mod stop;

@@ -81,8 +81,8 @@ fn compare_clause(var: &str, row: &str) -> String {
     let kept: String = KEPT.iter().enumerate().map(|(i, k)| format!("{var}.{k} AS kept{i}, ")).collect();
     format!(
         "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._lastSyncId IS NULL AS created, {kept}\
-              all(k IN keys({var}) WHERE k IN $owned OR {var}[k] = {row}[k]) \
-              AND all(k IN keys({row}) WHERE {var}[k] = {row}[k]) AS same "
+              all(k IN keys({var}) WHERE k IN $owned OR coalesce({var}[k] = {row}[k], false)) \
+              AND all(k IN keys({row}) WHERE coalesce({var}[k] = {row}[k], false)) AS same "
     )
 }
 

@@ -163,7 +163,8 @@ const ACME_ENV: &[(&str, &str)] = &[("ACME_ID", "acme-client-id"), ("ACME_SECRET
 #[test]
 fn collect_exits_0_then_10_when_a_step_fails() {
     let dir = temp_dir();
-    let tenant = write_tenant(&dir, "CCLICOLL01");
+    let account = crate::helpers::unique_account("CLI");
+    let tenant = write_tenant(&dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
     let config = config_file(&dir, &sim.url);
     let out_dir = dir.join("out");
@@ -171,7 +172,7 @@ fn collect_exits_0_then_10_when_a_step_fails() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.starts_with("collected 1 tenant(s) in "), "{stdout}");
-    assert!(stdout.contains("  acme (CCLICOLL01): Success\n"), "{stdout}");
+    assert!(stdout.contains(&format!("  acme ({account}): Success\n")), "{stdout}");
     assert!(stdout.contains("(32 entities, 51 relationships)"), "{stdout}");
     assert!(out_dir.join("graph.json").exists() && out_dir.join("summary.json").exists());
 
@@ -191,7 +192,8 @@ fn collect_exits_0_then_10_when_a_step_fails() {
 #[test]
 fn sync_json_then_queries_with_findings_exit_20() {
     let dir = temp_dir();
-    let tenant = write_tenant(&dir, "CCLISYNC01");
+    let account = crate::helpers::unique_account("CLS");
+    let tenant = write_tenant(&dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
     let config = config_file(&dir, &sim.url);
     let out = graph(&["--config", &config, "sync", "--json"], ACME_ENV);
@@ -202,15 +204,15 @@ fn sync_json_then_queries_with_findings_exit_20() {
     assert_eq!(summary["neo4j"]["types"]["mimecast_user"]["created"], 12);
 
     let out = graph(
-        &["queries", "run", "terminated-with-account", "--param", "account=CCLISYNC01", "--format", "csv", "--fail-on-findings"],
+        &["queries", "run", "terminated-with-account", "--param", &format!("account={account}"), "--format", "csv", "--fail-on-findings"],
         &[],
     );
     assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "account,person,personEmail,mimecastEmail,matchedBy\nCCLISYNC01,Frank Old,frank@acme.com,frank@acme.com,email\n"
+        format!("account,person,personEmail,mimecastEmail,matchedBy\n{account},Frank Old,frank@acme.com,frank@acme.com,email\n")
     );
-    let out = graph(&["queries", "run", "campaign-completion", "--param", "account=CCLISYNC01", "--fail-on-findings"], &[]);
+    let out = graph(&["queries", "run", "campaign-completion", "--param", &format!("account={account}"), "--fail-on-findings"], &[]);
     assert_eq!(out.status.code(), Some(0), "informational queries report no findings");
     let out = graph(&["queries", "run", "watchlist", "--param", "nope=1"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -8,7 +8,11 @@ use tokio::sync::OnceCell;
 
 use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim};
 
-const ACCOUNT: &str = "CQUERIES01";
+/// This run's account code.
+fn account() -> &'static str {
+    static CODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| crate::helpers::unique_account("QRY"))
+}
 
 /// Syncs the Acme fixtures once for every test in this file.
 async fn synced() -> &'static String {
@@ -18,7 +22,7 @@ async fn synced() -> &'static String {
         std::thread::spawn(|| {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let sim = start_sim(acme_tenant(ACCOUNT), mimecast_graph::sim::SimOptions::default()).await;
+                let sim = start_sim(acme_tenant(account()), mimecast_graph::sim::SimOptions::default()).await;
                 let config = config_with(vec![acme_connection("acme", &sim)]);
                 let outcome = crate::sync::sync(&config).await;
                 assert_eq!(outcome.status, mimecast_graph::sync::SyncStatus::Success, "{}", outcome.human());
@@ -38,7 +42,7 @@ fn def(id: &str) -> QueryDef {
 async fn rows(id: &str, params: &[(&str, Json)]) -> QueryResult {
     synced().await;
     let mut p: BTreeMap<String, Json> = params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    p.insert("account".into(), json!(ACCOUNT));
+    p.insert("account".into(), json!(account()));
     run(&sink().await, &def(id), &p).await.unwrap()
 }
 
@@ -53,12 +57,12 @@ async fn missing_required_training() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("Bob Stone"), json!("bob+it@acme.com"), json!("engineering"), json!("secure_code")],
-            vec![json!(ACCOUNT), json!("Carol Diaz"), json!("carol@acme.co.uk"), json!("clinical"), json!("general")],
-            vec![json!(ACCOUNT), json!("Dave Kim"), json!("dave@acme.com"), json!("finance"), json!("pci_dss")],
-            vec![json!(ACCOUNT), json!("Gina Park"), json!("gina@labs.acme.com"), json!("engineering"), json!("secure_code")],
-            vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("general")],
-            vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("hipaa")],
+            vec![json!(account()), json!("Bob Stone"), json!("bob+it@acme.com"), json!("engineering"), json!("secure_code")],
+            vec![json!(account()), json!("Carol Diaz"), json!("carol@acme.co.uk"), json!("clinical"), json!("general")],
+            vec![json!(account()), json!("Dave Kim"), json!("dave@acme.com"), json!("finance"), json!("pci_dss")],
+            vec![json!(account()), json!("Gina Park"), json!("gina@labs.acme.com"), json!("engineering"), json!("secure_code")],
+            vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("general")],
+            vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("hipaa")],
         ]
     );
     let strict = rows("missing-required-training", &[("require_pass", json!(true))]).await;
@@ -88,10 +92,10 @@ async fn campaign_completion() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!(5), json!(4), json!(3), json!(80.0), json!(75.0)],
-            vec![json!(ACCOUNT), json!("Lunch and Learn"), json!("2024-02-01T09:00:00Z"), json!(1), json!(1), json!(1), json!(100.0), json!(100.0)],
-            vec![json!(ACCOUNT), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!(3), json!(2), json!(1), json!(66.7), json!(50.0)],
-            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!(2), json!(0), json!(0), json!(0.0), json!(0.0)],
+            vec![json!(account()), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!(5), json!(4), json!(3), json!(80.0), json!(75.0)],
+            vec![json!(account()), json!("Lunch and Learn"), json!("2024-02-01T09:00:00Z"), json!(1), json!(1), json!(1), json!(100.0), json!(100.0)],
+            vec![json!(account()), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!(3), json!(2), json!(1), json!(66.7), json!(50.0)],
+            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!(2), json!(0), json!(0), json!(0.0), json!(0.0)],
         ]
     );
 }
@@ -102,10 +106,10 @@ async fn assigned_not_completed() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!("carol@acme.com"), json!("Carol Diaz")],
-            vec![json!(ACCOUNT), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!("frank@acme.com"), json!("Frank Old")],
-            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("bob@acme.com"), json!("Bob Stone")],
-            vec![json!(ACCOUNT), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("dave@acme.com"), json!("Dave Kim")],
+            vec![json!(account()), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!("carol@acme.com"), json!("Carol Diaz")],
+            vec![json!(account()), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!("frank@acme.com"), json!("Frank Old")],
+            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("bob@acme.com"), json!("Bob Stone")],
+            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("dave@acme.com"), json!("Dave Kim")],
         ]
     );
 }
@@ -116,8 +120,8 @@ async fn users_without_active_person() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("erin@acme.com"), json!("Erin Shared"), json!("created_manually"), json!("no roster person")],
-            vec![json!(ACCOUNT), json!("frank@acme.com"), json!("Frank Old"), json!("created_manually"), json!("roster person is terminated")],
+            vec![json!(account()), json!("erin@acme.com"), json!("Erin Shared"), json!("created_manually"), json!("no roster person")],
+            vec![json!(account()), json!("frank@acme.com"), json!("Frank Old"), json!("created_manually"), json!("roster person is terminated")],
         ]
     );
     let with_system = rows("users-without-active-person", &[("ignore_local_parts", json!([]))]).await;
@@ -129,14 +133,14 @@ async fn terminated_with_account() {
     let r = rows("terminated-with-account", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(ACCOUNT), json!("Frank Old"), json!("frank@acme.com"), json!("frank@acme.com"), json!("email")]]
+        vec![vec![json!(account()), json!("Frank Old"), json!("frank@acme.com"), json!("frank@acme.com"), json!("email")]]
     );
 }
 
 #[tokio::test]
 async fn active_without_account() {
     let r = rows("active-without-account", &[]).await;
-    assert_eq!(table(&r), vec![vec![json!(ACCOUNT), json!("Hank New"), json!("hank@acme.com"), json!("clinical")]]);
+    assert_eq!(table(&r), vec![vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical")]]);
 }
 
 #[tokio::test]
@@ -145,8 +149,8 @@ async fn high_risk_safe_score() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Bob Stone"), json!("F"), json!("F"), json!("D"), json!("Bob Stone")],
-            vec![json!(ACCOUNT), json!("carol@acme.com"), json!("Carol Diaz"), json!("D"), json!("C"), json!("D"), json!("Carol Diaz")],
+            vec![json!(account()), json!("bob@acme.com"), json!("Bob Stone"), json!("F"), json!("F"), json!("D"), json!("Bob Stone")],
+            vec![json!(account()), json!("carol@acme.com"), json!("Carol Diaz"), json!("D"), json!("C"), json!("D"), json!("Carol Diaz")],
         ]
     );
     let only_f = rows("high-risk-safe-score", &[("grades", json!(["F"]))]).await;
@@ -158,7 +162,7 @@ async fn phished_not_retrained() {
     let r = rows("phished-not-retrained", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Q1 Password Reset"), json!("clicked"), json!("2024-02-15T10:00:00Z")]]
+        vec![vec![json!(account()), json!("bob@acme.com"), json!("Q1 Password Reset"), json!("clicked"), json!("2024-02-15T10:00:00Z")]]
     );
 }
 
@@ -168,8 +172,8 @@ async fn watchlist() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(ACCOUNT), json!("bob@acme.com"), json!("Bob Stone"), json!(2), json!(1)],
-            vec![json!(ACCOUNT), json!("carol@acme.com"), json!("Carol Diaz"), json!(1), json!(1)],
+            vec![json!(account()), json!("bob@acme.com"), json!("Bob Stone"), json!(2), json!(1)],
+            vec![json!(account()), json!("carol@acme.com"), json!("Carol Diaz"), json!(1), json!(1)],
         ]
     );
 }
@@ -179,7 +183,7 @@ async fn unmapped_campaigns() {
     let r = rows("unmapped-campaigns", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(ACCOUNT), json!("Lunch and Learn"), json!("eNoTrainingLNL000004"), json!("2024-02-01T09:00:00Z")]]
+        vec![vec![json!(account()), json!("Lunch and Learn"), json!("eNoTrainingLNL000004"), json!("2024-02-01T09:00:00Z")]]
     );
 }
 
@@ -191,7 +195,7 @@ async fn stale_sync() {
     let later = rows("stale-sync", &[("as_of", json!("2100-01-01T00:00:00Z"))]).await;
     assert_eq!(
         table(&later),
-        vec![vec![json!(ACCOUNT), json!("Acme Health"), json!(started), json!(started), json!("success")]]
+        vec![vec![json!(account()), json!("Acme Health"), json!(started), json!(started), json!("success")]]
     );
 }
 
@@ -201,7 +205,7 @@ async fn every_query_declares_the_columns_it_returns() {
     let s = sink().await;
     for d in embedded() {
         let mut p = BTreeMap::new();
-        p.insert("account".to_owned(), json!(ACCOUNT));
+        p.insert("account".to_owned(), json!(account()));
         let r = run(&s, &d, &p).await.unwrap_or_else(|e| panic!("{}: {e}", d.id));
         assert_eq!(r.columns, d.columns);
     }

@@ -19,7 +19,16 @@ use neo4rs::query;
 use serde_json::{json, Value as Json};
 
 use crate::collect::{ACME_ENTITIES, ACME_RELATIONSHIPS};
-use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim};
+use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim, unique_account};
+
+/// A per-run account code for a per-test name: data of earlier runs never interferes.
+fn code(name: &str) -> &'static str {
+    static CODES: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static str>>> = std::sync::OnceLock::new();
+    let mut codes = CODES.get_or_init(Default::default).lock().unwrap();
+    codes
+        .entry(name.to_owned())
+        .or_insert_with(|| Box::leak(unique_account(&name[1..4]).into_boxed_str()))
+}
 
 /// Syncs that write ComplianceQuery nodes (shared by every account) run one at a time.
 static SYNC_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -78,12 +87,12 @@ async fn acme(account: &str) -> (SimServer, Config) {
 
 #[tokio::test]
 async fn sync_writes_the_exact_graph_with_labels_and_properties() {
-    let (_sim, config) = acme("CSYNC00001").await;
+    let (_sim, config) = acme(code("CSYNC00001")).await;
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
     let s = sink().await;
-    assert_eq!(node_counts(&s, "CSYNC00001").await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, "CSYNC00001").await, pairs(ACME_RELATIONSHIPS));
+    assert_eq!(node_counts(&s, code("CSYNC00001")).await, pairs(ACME_ENTITIES));
+    assert_eq!(relationship_counts(&s, code("CSYNC00001")).await, pairs(ACME_RELATIONSHIPS));
 
     let created: u64 = outcome
         .load
@@ -103,7 +112,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         "MATCH (u:MimecastUser:User {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) \
          RETURN labels(u) AS labels, u.safeRisk AS risk, u.watchlistCount AS watch, u.email AS email, \
                 u.emailAddress AS address, u._lastSyncId AS sync, u._firstSeenOn AS first",
-        "CSYNC00001",
+        code("CSYNC00001"),
     )
     .await;
     assert_eq!(
@@ -118,7 +127,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         "MATCH (a:MimecastAccount {accountCode: $account}) \
          RETURN a.lastSyncStatus AS status, a.lastSuccessfulSyncOn AS ok, a.lastSyncOn AS last, a.name AS name, \
                 a.awarenessTrainingLicensed AS at, a.packages AS packages",
-        "CSYNC00001",
+        code("CSYNC00001"),
     )
     .await;
     assert_eq!(
@@ -132,7 +141,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         &s,
         "MATCH (:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'})-[c:COMPLETED]->(t:MimecastAwarenessCampaign) \
          RETURN t.name AS campaign, c.passed AS passed, c.correctAnswers AS correct, c.incorrectAnswers AS incorrect",
-        "CSYNC00001",
+        code("CSYNC00001"),
     )
     .await;
     assert_eq!(completed, vec![json!({"campaign": "HIPAA 101", "passed": false, "correct": 1, "incorrect": 1})]);
@@ -140,7 +149,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
 
 #[tokio::test]
 async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
-    let (_sim, config) = acme("CIDEMPOT01").await;
+    let (_sim, config) = acme(code("CIDEMPOT01")).await;
     let first = sync(&config).await;
     assert_eq!(first.status, SyncStatus::Success);
     let second = sync(&config).await;
@@ -154,10 +163,10 @@ async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
     let unchanged: u64 = second.load.types.values().map(|w| w.unchanged).sum::<u64>() - 11;
     assert_eq!(unchanged, 32 + 51);
     let s = sink().await;
-    assert_eq!(node_counts(&s, "CIDEMPOT01").await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, "CIDEMPOT01").await, pairs(ACME_RELATIONSHIPS));
+    assert_eq!(node_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_ENTITIES));
+    assert_eq!(relationship_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_RELATIONSHIPS));
     // The account remembers the second sync.
-    let last = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._lastSyncId AS id, a._firstSeenOn AS first", "CIDEMPOT01").await;
+    let last = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._lastSyncId AS id, a._firstSeenOn AS first", code("CIDEMPOT01")).await;
     assert_eq!(last, vec![json!({"id": second.sync_id, "first": first.started_on})]);
 }
 
@@ -184,19 +193,19 @@ fn changed(mut t: Tenant) -> Tenant {
 
 #[tokio::test]
 async fn tenant_changes_are_reflected_exactly_after_the_next_sync() {
-    let (sim, config) = acme("CCHANGE001").await;
+    let (sim, config) = acme(code("CCHANGE001")).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
-    sim.set_tenant(changed(acme_tenant("CCHANGE001")));
+    sim.set_tenant(changed(acme_tenant(code("CCHANGE001"))));
 
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
     let s = sink().await;
     assert_eq!(
-        node_counts(&s, "CCHANGE001").await,
+        node_counts(&s, code("CCHANGE001")).await,
         with(ACME_ENTITIES, &[("mimecast_user", 11), ("mimecast_awareness_campaign", 5)])
     );
     assert_eq!(
-        relationship_counts(&s, "CCHANGE001").await,
+        relationship_counts(&s, code("CCHANGE001")).await,
         with(
             ACME_RELATIONSHIPS,
             &[
@@ -216,21 +225,21 @@ async fn tenant_changes_are_reflected_exactly_after_the_next_sync() {
         &s,
         "MATCH (:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'})-[r]->(:MimecastAwarenessCampaign {name: 'Security Awareness Fundamentals'}) \
          RETURN type(r) AS rel ORDER BY rel",
-        "CCHANGE001",
+        code("CCHANGE001"),
     )
     .await;
     assert_eq!(carol, vec![json!({"rel": "ASSIGNED"}), json!({"rel": "COMPLETED"})]);
-    let erin = rows(&s, "MATCH (u:MimecastUser {email: 'erin@acme.com', accountCode: $account}) RETURN count(u) AS n", "CCHANGE001").await;
+    let erin = rows(&s, "MATCH (u:MimecastUser {email: 'erin@acme.com', accountCode: $account}) RETURN count(u) AS n", code("CCHANGE001")).await;
     assert_eq!(erin, vec![json!({"n": 0})]);
 }
 
 #[tokio::test]
 async fn a_failed_step_deletes_nothing_of_its_types() {
-    let (sim, config) = acme("CPARTSYNC1").await;
+    let (sim, config) = acme(code("CPARTSYNC1")).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     // Upstream, Carol's fundamentals enrollment and Erin vanish; the enrollment
     // endpoint now fails.
-    let mut t = acme_tenant("CPARTSYNC1");
+    let mut t = acme_tenant(code("CPARTSYNC1"));
     t.users.retain(|u| u["emailAddress"] != "erin@acme.com");
     t.training_campaigns[0]["user_data"].as_array_mut().unwrap().retain(|r| r["email"] != "carol@acme.com");
     sim.set_tenant(t);
@@ -240,25 +249,25 @@ async fn a_failed_step_deletes_nothing_of_its_types() {
     assert_eq!(outcome.status, SyncStatus::Partial);
     assert_eq!(outcome.status.exit_code(), 10);
     let s = sink().await;
-    let rels = relationship_counts(&s, "CPARTSYNC1").await;
+    let rels = relationship_counts(&s, code("CPARTSYNC1")).await;
     let get = |t: &str| rels.iter().find(|(k, _)| k == t).map(|(_, v)| *v);
     assert_eq!(get("mimecast_user_assigned_awareness_campaign"), Some(11));
     assert_eq!(get("mimecast_user_completed_awareness_campaign"), Some(7));
-    assert_eq!(outcome.load.types["mimecast_user_assigned_awareness_campaign"], TypeWrite::default());
+    assert_eq!(outcome.load.types.get("mimecast_user_assigned_awareness_campaign"), None, "nothing written or deleted");
     // Users were complete: Erin is gone.
     assert_eq!(get("mimecast_domain_has_user"), Some(11));
-    let status = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a.lastSyncStatus AS s", "CPARTSYNC1").await;
+    let status = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a.lastSyncStatus AS s", code("CPARTSYNC1")).await;
     assert_eq!(status, vec![json!({"s": "partial"})]);
 }
 
 #[tokio::test]
 async fn one_account_never_touches_another() {
-    let a = start_sim(acme_tenant("CISOA00001"), SimOptions::default()).await;
-    let b = start_sim(acme_tenant("CISOB00001"), SimOptions::default()).await;
+    let a = start_sim(acme_tenant(code("CISOA00001")), SimOptions::default()).await;
+    let b = start_sim(acme_tenant(code("CISOB00001")), SimOptions::default()).await;
     let both = config_with(vec![acme_connection("a", &a), acme_connection("b", &b)]);
     assert_eq!(sync(&both).await.status, SyncStatus::Success);
 
-    let mut t = acme_tenant("CISOA00001");
+    let mut t = acme_tenant(code("CISOA00001"));
     t.users.retain(|u| !u["emailAddress"].as_str().unwrap().ends_with("@labs.acme.com"));
     t.domains.retain(|d| d["domain"] == "acme.com");
     a.set_tenant(t);
@@ -267,15 +276,15 @@ async fn one_account_never_touches_another() {
     assert_eq!(outcome.status, SyncStatus::Success);
 
     let s = sink().await;
-    assert_eq!(node_counts(&s, "CISOB00001").await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, "CISOB00001").await, pairs(ACME_RELATIONSHIPS));
-    let a_nodes = node_counts(&s, "CISOA00001").await;
+    assert_eq!(node_counts(&s, code("CISOB00001")).await, pairs(ACME_ENTITIES));
+    assert_eq!(relationship_counts(&s, code("CISOB00001")).await, pairs(ACME_RELATIONSHIPS));
+    let a_nodes = node_counts(&s, code("CISOA00001")).await;
     assert_eq!(a_nodes, with(ACME_ENTITIES, &[("mimecast_domain", 1), ("mimecast_user", 9)]));
 }
 
 #[tokio::test]
 async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
-    let (_sim, config) = acme("CQUERYNODE").await;
+    let (_sim, config) = acme(code("CQUERYNODE")).await;
     let all = embedded();
     let two: Vec<QueryDef> = all.iter().filter(|q| q.id == "watchlist" || q.id == "stale-sync").cloned().collect();
     let s = sink().await;
@@ -307,7 +316,7 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
 
 #[tokio::test]
 async fn neo4j_down_fails_fast_without_calling_mimecast() {
-    let (sim, mut config) = acme("CNEO4JDOWN").await;
+    let (sim, mut config) = acme(code("CNEO4JDOWN")).await;
     config.neo4j.uri = "bolt://127.0.0.1:9".into();
     config.neo4j.connect_timeout = Duration::from_secs(2);
     let outcome = sync(&config).await;
@@ -319,7 +328,7 @@ async fn neo4j_down_fails_fast_without_calling_mimecast() {
 
 #[tokio::test]
 async fn the_daemon_runs_once_per_interval_and_stops_cleanly() {
-    let (_sim, config) = acme("CDAEMON001").await;
+    let (_sim, config) = acme(code("CDAEMON001")).await;
     let stop = Stop::new();
     let seen = std::sync::Mutex::new(Vec::new());
     let observe = |o: &SyncOutcome| {
@@ -338,7 +347,7 @@ async fn the_daemon_runs_once_per_interval_and_stops_cleanly() {
     assert_eq!(*seen.lock().unwrap(), vec![SyncStatus::Success]);
     drop(_guard);
     let s = sink().await;
-    assert_eq!(node_counts(&s, "CDAEMON001").await, pairs(ACME_ENTITIES));
+    assert_eq!(node_counts(&s, code("CDAEMON001")).await, pairs(ACME_ENTITIES));
 }
 
 /// Asks to stop once `n` steps have finished, i.e. while collecting.
@@ -355,13 +364,13 @@ impl Progress for StopAfterSteps {
 
 #[tokio::test]
 async fn a_stop_while_collecting_writes_nothing() {
-    let (_sim, config) = acme("CSTOPCOLL1").await;
+    let (_sim, config) = acme(code("CSTOPCOLL1")).await;
     let stop = Stop::new();
     let progress = StopAfterSteps(stop.clone(), 1, Default::default());
     let outcome = run_once(&config, &all_steps(), &embedded(), &progress, &stop).await;
     assert_eq!(outcome.status, SyncStatus::Stopped);
     let s = sink().await;
-    assert!(node_counts(&s, "CSTOPCOLL1").await.is_empty());
+    assert!(node_counts(&s, code("CSTOPCOLL1")).await.is_empty());
 }
 
 #[tokio::test]
@@ -371,12 +380,12 @@ async fn a_stopped_sink_refuses_the_next_batch_and_cleans_up_nothing() {
     let stopped = s.clone().with_stop(stop.clone());
     stop.trigger();
     let e = mimecast_graph::graph::Entity::new("mimecast_test_probe:CSTOPSINK1:1", "mimecast_test_probe", "Record")
-        .with("accountCode", "CSTOPSINK1");
+        .with("accountCode", code("CSTOPSINK1"));
     let err = stopped
         .upsert_nodes(&["MimecastTestProbe"], &[&e], mimecast_graph::sink::Mode::Replace, &mimecast_graph::sink::SyncStamp::new())
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "stopped on request before the next write");
-    let left = rows(&s, "MATCH (n:MimecastTestProbe {accountCode: $account}) RETURN count(n) AS n", "CSTOPSINK1").await;
+    let left = rows(&s, "MATCH (n:MimecastTestProbe {accountCode: $account}) RETURN count(n) AS n", code("CSTOPSINK1")).await;
     assert_eq!(left, vec![json!({"n": 0})]);
 }
