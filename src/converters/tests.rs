@@ -105,7 +105,7 @@ fn recorded_tenant_converts_with_the_real_counts() {
     // The gmail address is enrolled in all four campaigns, and max.daum@jupiterone.com
     // (not an internal domain) in three: seven enrollments, reported by address.
     assert_eq!(report.count(UNKNOWN_PARTICIPANT), 7);
-    assert_eq!(report.findings[UNKNOWN_PARTICIPANT].samples[0], "mdaum1993@gmail.com");
+    assert_eq!(report.findings[UNKNOWN_PARTICIPANT].samples[0], "max.daum@jupiterone.com");
 }
 
 #[test]
