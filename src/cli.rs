@@ -145,6 +145,9 @@ pub struct RunQueriesArgs {
     /// Exit with code 20 when any finding-reporting query returns rows.
     #[arg(long)]
     pub fail_on_findings: bool,
+    /// Show at most N rows per query in table format (the count still covers all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -368,7 +371,25 @@ async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &
             Ok(r) => {
                 findings += r.findings(d);
                 match args.format {
-                    Format::Table => println!("{}", q::format_table(&r)),
+                    Format::Table => {
+                        let total = r.rows.len();
+                        let mut shown = r.clone();
+                        if let Some(n) = args.limit {
+                            shown.rows.truncate(n);
+                        }
+                        print!(
+                            "{}",
+                            q::format_table(&shown).replacen(
+                                &format!("({})", q::row_count(shown.rows.len())),
+                                &format!("({})", q::row_count(total)),
+                                1
+                            )
+                        );
+                        if total > shown.rows.len() {
+                            println!("... {} more rows (use --format csv or json for all)", total - shown.rows.len());
+                        }
+                        println!();
+                    }
                     Format::Csv => {
                         if args.all || args.ids.len() > 1 {
                             println!("# {}", r.id);

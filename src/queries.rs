@@ -295,10 +295,19 @@ fn cell(v: &Json) -> String {
     }
 }
 
+/// `1 row`, `3 rows`.
+pub fn row_count(n: usize) -> String {
+    if n == 1 {
+        "1 row".to_owned()
+    } else {
+        format!("{n} rows")
+    }
+}
+
 /// An aligned text table with a title line.
 pub fn format_table(r: &QueryResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "== {} [{}]: {} ({} rows)", r.id, r.severity, r.title, r.rows.len());
+    let _ = writeln!(out, "== {} [{}]: {} ({})", r.id, r.severity, r.title, row_count(r.rows.len()));
     if r.rows.is_empty() {
         return out;
     }

@@ -117,6 +117,13 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     write_tenant: Option<PathBuf>,
 
+    /// Also write a demo personnel roster CSV for the tenant (email, name, status,
+    /// group, department, employee_id): most people match their mailbox, some by other
+    /// case, a +tag or the alias domain <company>.example.co.uk; some are leavers,
+    /// some mailboxes have no owner, three new hires have no mailbox.
+    #[arg(long, value_name = "FILE")]
+    write_roster: Option<PathBuf>,
+
     /// Exit when no request has come for this long (demo and benchmark servers stop
     /// by themselves).
     #[arg(long, value_name = "SECS")]
@@ -189,6 +196,13 @@ async fn run(args: Args) -> u8 {
             return exit::FAILURE;
         }
         info!(path = %path.display(), "tenant written");
+    }
+    if let Some(path) = &args.write_roster {
+        if let Err(e) = std::fs::write(path, sim::demo_roster(&tenant)) {
+            eprintln!("error: cannot write the roster to {}: {e}", path.display());
+            return exit::FAILURE;
+        }
+        info!(path = %path.display(), "roster written");
     }
     if !args.host.is_loopback() {
         warn!(host = %args.host, "listening beyond loopback: the simulator has no real security");

@@ -27,6 +27,7 @@ mod auth;
 mod generate;
 mod limit;
 mod rng;
+mod roster;
 mod server;
 mod tenant;
 
@@ -41,6 +42,7 @@ pub use generate::{
 };
 pub use limit::{RateLimit, RateLimitError, UNLIMITED};
 pub use rng::SplitMix64;
+pub use roster::{alias_domain, demo_roster, group_of};
 pub use server::TOKEN_PATH;
 pub use tenant::{Credential, Tenant, TenantError};
 
