@@ -196,10 +196,22 @@ impl SyncOutcome {
             out.push_str(&c.human());
         }
         if !self.load.types.is_empty() {
-            let _ = writeln!(out, "  {:<52} {:>9} {:>9} {:>9} {:>9}", "type", "created", "updated", "unchanged", "deleted");
+            let _ = writeln!(
+                out,
+                "  {:<52} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "type", "created", "updated", "unchanged", "deleted", "upsert s"
+            );
             let types: BTreeMap<_, _> = self.load.types.iter().collect();
             for (t, w) in types {
-                let _ = writeln!(out, "  {t:<52} {:>9} {:>9} {:>9} {:>9}", w.created, w.updated, w.unchanged, w.deleted);
+                let _ = writeln!(
+                    out,
+                    "  {t:<52} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
+                    w.created,
+                    w.updated,
+                    w.unchanged,
+                    w.deleted,
+                    w.upsert_ms as f64 / 1000.0
+                );
             }
             let _ = writeln!(
                 out,

@@ -216,27 +216,31 @@ impl GraphStore {
     /// Moves everything from `other` into this store (several tenants into one graph).
     /// Keys are namespaced by account, so a collision is a duplicate like any other.
     pub fn absorb(&mut self, other: GraphStore) {
+        if self.nodes.is_empty() && self.detached.is_empty() {
+            let duplicates = std::mem::take(&mut self.duplicates);
+            let observations = std::mem::take(&mut self.observations);
+            *self = other;
+            self.duplicates.splice(0..0, duplicates);
+            self.observations.splice(0..0, observations);
+            return;
+        }
         let GraphStore {
-            mut graph,
+            graph,
             detached,
             duplicates,
             observations,
             ..
         } = other;
-        let node_ids: Vec<NodeIndex> = graph.node_indices().collect();
-        let edge_ids: Vec<EdgeIndex> = graph.edge_indices().collect();
-        let mut rels = Vec::with_capacity(edge_ids.len() + detached.len());
-        for e in edge_ids {
-            if let Some(r) = graph.remove_edge(e) {
-                rels.push(r);
-            }
+        // Taking the weights out whole is linear; removing edges one by one from a
+        // stable graph costs the degree of each endpoint (quadratic for campaigns).
+        let (nodes, edges) = petgraph::Graph::from(graph).into_nodes_edges();
+        for n in nodes {
+            let _ = self.add_entity(n.weight);
         }
-        for n in node_ids {
-            if let Some(entity) = graph.remove_node(n) {
-                let _ = self.add_entity(entity);
-            }
+        for e in edges {
+            let _ = self.add_relationship(e.weight);
         }
-        for r in rels.into_iter().chain(detached) {
+        for r in detached {
             let _ = self.add_relationship(r);
         }
         self.duplicates.extend(duplicates);

@@ -21,6 +21,9 @@ pub struct TypeWrite {
     pub updated: u64,
     pub unchanged: u64,
     pub deleted: u64,
+    /// Time spent upserting this type (cleanup not included).
+    #[serde(rename = "upsertMs")]
+    pub upsert_ms: u64,
 }
 
 /// What the sink did in one sync.
@@ -33,12 +36,20 @@ pub struct LoadReport {
     pub cleanup_ms: u64,
 }
 
+impl TypeWrite {
+    /// (created, updated, unchanged, deleted), without the timing.
+    pub fn counts(&self) -> (u64, u64, u64, u64) {
+        (self.created, self.updated, self.unchanged, self.deleted)
+    }
+}
+
 impl LoadReport {
-    fn add_counts(&mut self, t: &str, c: WriteCounts) {
+    fn add_counts(&mut self, t: &str, c: WriteCounts, ms: u64) {
         let e = self.types.entry(t.to_owned()).or_default();
         e.created += c.created;
         e.updated += c.updated;
         e.unchanged += c.unchanged;
+        e.upsert_ms += ms;
     }
 
     pub fn totals(&self) -> TypeWrite {
@@ -47,6 +58,7 @@ impl LoadReport {
             acc.updated += t.updated;
             acc.unchanged += t.unchanged;
             acc.deleted += t.deleted;
+            acc.upsert_ms += t.upsert_ms;
             acc
         })
     }
@@ -122,22 +134,34 @@ impl Sink {
             let spec = schema
                 .entity(t)
                 .ok_or_else(|| SinkError::Config(format!("entity type {t} is not in graph-schema")))?;
+            let t0 = Instant::now();
             let counts = self.upsert_nodes(&spec.labels(), list, *mode, stamp).await?;
-            Ok::<_, SinkError>((*t, counts))
+            Ok::<_, SinkError>((*t, counts, t0.elapsed().as_millis() as u64))
         });
-        let done: Vec<(&str, WriteCounts)> = stream::iter(node_jobs).buffer_unordered(parallel).try_collect().await?;
-        for (t, c) in done {
-            report.add_counts(t, c);
+        let done: Vec<(&str, WriteCounts, u64)> = stream::iter(node_jobs).buffer_unordered(parallel).try_collect().await?;
+        for (t, c, ms) in done {
+            report.add_counts(t, c, ms);
         }
-        // Relationship types share endpoint nodes (and their locks): one type at a time.
-        for ((t, mode), list) in &rels {
-            let spec = schema
-                .relationship(t)
-                .ok_or_else(|| SinkError::Config(format!("relationship type {t} is not in graph-schema")))?;
-            let from = &schema.entity(&spec.from).expect("schema checked").label;
-            let to = &schema.entity(&spec.to).expect("schema checked").label;
-            let counts = self.upsert_relationships(from, &spec.class, to, list, *mode, stamp).await?;
-            report.add_counts(t, counts);
+        // Relationship types run concurrently too. They share endpoint nodes, so rows
+        // are sorted by endpoint keys: concurrent transactions then take node locks in
+        // the same order and cannot deadlock each other; a lock timeout is retried.
+        let rel_jobs = rels.iter_mut().map(|((t, mode), list)| {
+            list.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
+            let list = &*list;
+            async move {
+                let spec = schema
+                    .relationship(t)
+                    .ok_or_else(|| SinkError::Config(format!("relationship type {t} is not in graph-schema")))?;
+                let from = &schema.entity(&spec.from).expect("schema checked").label;
+                let to = &schema.entity(&spec.to).expect("schema checked").label;
+                let t_rel = Instant::now();
+                let counts = self.upsert_relationships(from, &spec.class, to, list, *mode, stamp).await?;
+                Ok::<_, SinkError>((*t, counts, t_rel.elapsed().as_millis() as u64))
+            }
+        });
+        let done: Vec<(&str, WriteCounts, u64)> = stream::iter(rel_jobs).buffer_unordered(parallel).try_collect().await?;
+        for (t, c, ms) in done {
+            report.add_counts(t, c, ms);
         }
         report.upsert_ms += t0.elapsed().as_millis() as u64;
         info!(elapsed_ms = report.upsert_ms, "upsert finished");

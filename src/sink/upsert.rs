@@ -86,6 +86,9 @@ fn compare_clause(var: &str, row: &str) -> String {
     )
 }
 
+/// Rewrites the data properties only when they changed (most elements of a re-sync
+/// are unchanged, and writing every property of every element is what costs), then
+/// stamps every element with this sync.
 fn set_clause(var: &str, mode: Mode) -> String {
     let assign = match mode {
         Mode::Replace => "=",
@@ -93,8 +96,10 @@ fn set_clause(var: &str, mode: Mode) -> String {
     };
     let restore: String = KEPT.iter().enumerate().map(|(i, k)| format!(", {var}.{k} = kept{i}")).collect();
     format!(
-        "SET {var} {assign} data \
-         SET {var}._firstSeenOn = coalesce(first, $now), {var}._lastSeenOn = $now, {var}._lastSyncId = $syncId{restore} "
+        "FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END | \
+           SET {var} {assign} data \
+           SET {var}._firstSeenOn = coalesce(first, $now){restore}) \
+         SET {var}._lastSeenOn = $now, {var}._lastSyncId = $syncId "
     )
 }
 

@@ -84,6 +84,7 @@ pub enum StepStatus {
 
 /// What one step did.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepResult {
     pub id: String,
     pub name: String,
