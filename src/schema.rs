@@ -105,6 +105,8 @@ pub struct EntitySchema {
     pub description: String,
     pub properties: Vec<PropSpec>,
     pub additional_properties: Option<PropType>,
+    /// Gathers many relationships; see [`Schema::write_groups`].
+    pub dense: bool,
 }
 
 impl EntitySchema {
@@ -167,6 +169,8 @@ struct RawEntity {
     source: String,
     description: String,
     additional_properties: Option<String>,
+    #[serde(default)]
+    dense: bool,
     properties: BTreeMap<String, String>,
 }
 
@@ -224,6 +228,7 @@ impl Schema {
                 description: e.description,
                 properties,
                 additional_properties,
+                dense: e.dense,
             });
         }
         let mut relationships = Vec::new();
@@ -251,6 +256,35 @@ impl Schema {
             }
         }
         Ok(Schema { entities, relationships })
+    }
+
+    /// Relationship types in groups that may be written concurrently: two types share
+    /// a group when they share a dense endpoint type, and a group's types are written
+    /// one after the other. (Concurrent writes to one dense node deadlock on its
+    /// relationship-group locks.)
+    pub fn write_groups(&self) -> Vec<Vec<&str>> {
+        let dense = |t: &str| self.entity(t).is_some_and(|e| e.dense);
+        let mut groups: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+        for r in &self.relationships {
+            let ends: Vec<&str> = [r.from.as_str(), r.to.as_str()].into_iter().filter(|t| dense(t)).collect();
+            let mut merged = (vec![r.relationship_type.as_str()], ends);
+            groups.retain(|(types, dense_ends)| {
+                if dense_ends.iter().any(|d| merged.1.contains(d)) {
+                    merged.0.extend(types.iter().copied());
+                    merged.1.extend(dense_ends.iter().copied());
+                    false
+                } else {
+                    true
+                }
+            });
+            groups.push(merged);
+        }
+        let mut out: Vec<Vec<&str>> = groups.into_iter().map(|(mut t, _)| {
+            t.sort_unstable();
+            t
+        }).collect();
+        out.sort();
+        out
     }
 
     pub fn entity(&self, entity_type: &str) -> Option<&EntitySchema> {
@@ -288,7 +322,8 @@ impl Schema {
             );
         }
         for e in &self.entities {
-            let _ = writeln!(out, "\n### {} (`{}`)\n\n{}\n", e.label, e.entity_type, e.description);
+            let dense = if e.dense { " Dense: it gathers many relationships." } else { "" };
+            let _ = writeln!(out, "\n### {} (`{}`)\n\n{}{dense}\n", e.label, e.entity_type, e.description);
             let list: Vec<String> = e
                 .properties
                 .iter()
@@ -389,6 +424,19 @@ mod tests {
         for r in &s.relationships {
             assert_eq!(r.class, r.class.to_ascii_uppercase(), "{}", r.relationship_type);
         }
+    }
+
+    #[test]
+    fn relationship_types_sharing_a_dense_endpoint_are_written_in_one_group() {
+        assert_eq!(
+            schema().write_groups(),
+            vec![
+                vec!["mimecast_account_has_awareness_campaign", "mimecast_awareness_campaign_covers_training_category", "mimecast_user_assigned_awareness_campaign", "mimecast_user_completed_awareness_campaign"],
+                vec!["mimecast_account_has_domain", "mimecast_domain_has_user"],
+                vec!["mimecast_account_has_phishing_campaign", "mimecast_user_assigned_phishing_campaign"],
+                vec!["person_is_mimecast_user"],
+            ]
+        );
     }
 
     #[test]

@@ -128,6 +128,9 @@ impl Sink {
             };
             rels.entry((r.relationship_type.as_str(), mode)).or_default().push(r);
         }
+        if let Some((t, _)) = rels.keys().find(|(t, _)| schema.relationship(t).is_none()) {
+            return Err(SinkError::Config(format!("relationship type {t} is not in graph-schema")));
+        }
         // Node labels do not contend for locks: write them concurrently.
         let parallel = self.config().max_connections.max(1);
         let node_jobs = nodes.iter().map(|((t, mode), list)| async move {
@@ -142,25 +145,34 @@ impl Sink {
         for (t, c, ms) in done {
             report.add_counts(t, c, ms);
         }
-        // Relationship types run concurrently too. They share endpoint nodes, so rows
-        // are sorted by endpoint keys: concurrent transactions then take node locks in
-        // the same order and cannot deadlock each other; a lock timeout is retried.
-        let rel_jobs = rels.iter_mut().map(|((t, mode), list)| {
+        // Relationship types run concurrently in groups that share no dense endpoint
+        // (schema.write_groups), one type after the other inside a group. Rows are
+        // sorted by endpoint keys, so concurrent transactions take the (sparse) user
+        // node locks in the same order; a lock timeout is still retried.
+        for list in rels.values_mut() {
             list.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
-            let list = &*list;
-            async move {
-                let spec = schema
-                    .relationship(t)
-                    .ok_or_else(|| SinkError::Config(format!("relationship type {t} is not in graph-schema")))?;
-                let from = &schema.entity(&spec.from).expect("schema checked").label;
-                let to = &schema.entity(&spec.to).expect("schema checked").label;
-                let t_rel = Instant::now();
-                let counts = self.upsert_relationships(from, &spec.class, to, list, *mode, stamp).await?;
-                Ok::<_, SinkError>((*t, counts, t_rel.elapsed().as_millis() as u64))
+        }
+        let rels = &rels;
+        let group_jobs = schema.write_groups().into_iter().map(|group| async move {
+            let mut done = Vec::new();
+            for t in group {
+                for mode in [Mode::Replace, Mode::Merge] {
+                    let Some(list) = rels.get(&(t, mode)) else { continue };
+                    let spec = schema
+                        .relationship(t)
+                        .ok_or_else(|| SinkError::Config(format!("relationship type {t} is not in graph-schema")))?;
+                    let from = &schema.entity(&spec.from).expect("schema checked").label;
+                    let to = &schema.entity(&spec.to).expect("schema checked").label;
+                    let t_rel = Instant::now();
+                    let counts = self.upsert_relationships(from, &spec.class, to, list, mode, stamp).await?;
+                    done.push((t, counts, t_rel.elapsed().as_millis() as u64));
+                }
             }
+            Ok::<_, SinkError>(done)
         });
-        let done: Vec<(&str, WriteCounts, u64)> = stream::iter(rel_jobs).buffer_unordered(parallel).try_collect().await?;
-        for (t, c, ms) in done {
+        let done: Vec<Vec<(&str, WriteCounts, u64)>> =
+            stream::iter(group_jobs).buffer_unordered(parallel).try_collect().await?;
+        for (t, c, ms) in done.into_iter().flatten() {
             report.add_counts(t, c, ms);
         }
         report.upsert_ms += t0.elapsed().as_millis() as u64;
