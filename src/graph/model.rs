@@ -2,7 +2,6 @@
 //! every element has `_key`, `_type` and `_class`; relationships also name their
 //! endpoints with `_fromEntityKey` and `_toEntityKey`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -83,28 +82,181 @@ impl From<Vec<String>> for Value {
     }
 }
 
-/// Property maps are ordered so that graph.json and test output are stable.
-pub type Properties = BTreeMap<String, Value>;
+/// Interns a name (type, class or property name) for the life of the process. The
+/// set of names is small and bounded (graph-schema/ plus roster columns), while a
+/// large tenant has millions of elements carrying them: one copy each saves gigabytes.
+pub fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{OnceLock, RwLock};
+    static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    if let Some(n) = names.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name) {
+        return n;
+    }
+    let mut w = names.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(n) = w.get(name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    w.insert(leaked);
+    leaked
+}
+
+/// Properties of an element: a small list sorted by name. (A `BTreeMap` allocates a
+/// node of eleven slots for the three properties a relationship typically has.)
+/// Ordered, so graph.json and test output are stable.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Properties(Vec<(&'static str, Value)>);
+
+impl Properties {
+    pub fn new() -> Self {
+        Properties(Vec::new())
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (*k).cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets a property; returns the value it replaced.
+    pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
+        match self.position(name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (intern(name), value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        self.position(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `(name, value)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> + '_ {
+        self.0.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(k, _)| *k)
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = (&'static str, &'a Value);
+    type IntoIter = Box<dyn Iterator<Item = (&'static str, &'a Value)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<(String, Value)> for Properties {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
+        let mut p = Properties::new();
+        for (k, v) in iter {
+            p.insert(&k, v);
+        }
+        p
+    }
+}
+
+impl Serialize for Properties {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Properties;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of properties")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
+                let mut p = Properties::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    p.insert(&k, v);
+                }
+                Ok(p)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
 
 /// A node of the graph.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entity {
     #[serde(rename = "_key")]
     pub key: String,
     #[serde(rename = "_type")]
-    pub entity_type: String,
+    pub entity_type: &'static str,
     #[serde(rename = "_class")]
-    pub class: String,
+    pub class: &'static str,
     #[serde(flatten)]
     pub properties: Properties,
+}
+
+/// How an entity reads from JSON, before its names are interned.
+#[derive(Deserialize)]
+struct EntityText {
+    #[serde(rename = "_key")]
+    key: String,
+    #[serde(rename = "_type")]
+    entity_type: String,
+    #[serde(rename = "_class")]
+    class: String,
+    #[serde(flatten)]
+    properties: Properties,
+}
+
+impl<'de> Deserialize<'de> for Entity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        EntityText::deserialize(d).map(Entity::from)
+    }
+}
+
+impl From<EntityText> for Entity {
+    fn from(t: EntityText) -> Self {
+        Entity {
+            key: t.key,
+            entity_type: intern(&t.entity_type),
+            class: intern(&t.class),
+            properties: t.properties,
+        }
+    }
 }
 
 impl Entity {
     pub fn new(key: impl Into<String>, entity_type: &str, class: &str) -> Self {
         Entity {
             key: key.into(),
-            entity_type: entity_type.to_owned(),
-            class: class.to_owned(),
+            entity_type: intern(entity_type),
+            class: intern(class),
             properties: Properties::new(),
         }
     }
@@ -112,13 +264,13 @@ impl Entity {
     /// Sets a property; `None` leaves it unset (absent, never null).
     pub fn set(&mut self, name: &str, value: impl Into<Option<Value>>) -> &mut Self {
         if let Some(v) = value.into() {
-            self.properties.insert(name.to_owned(), v);
+            self.properties.insert(name, v);
         }
         self
     }
 
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.properties.insert(name.to_owned(), value.into());
+        self.properties.insert(name, value.into());
         self
     }
 
@@ -132,14 +284,14 @@ impl Entity {
 }
 
 /// A directed edge of the graph. Its Neo4j type is its `_class` (HAS, ASSIGNED, ...).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Relationship {
     #[serde(rename = "_key")]
     pub key: String,
     #[serde(rename = "_type")]
-    pub relationship_type: String,
+    pub relationship_type: &'static str,
     #[serde(rename = "_class")]
-    pub class: String,
+    pub class: &'static str,
     #[serde(rename = "_fromEntityKey")]
     pub from_key: String,
     #[serde(rename = "_toEntityKey")]
@@ -148,13 +300,49 @@ pub struct Relationship {
     pub properties: Properties,
 }
 
+/// How a relationship reads from JSON, before its names are interned.
+#[derive(Deserialize)]
+struct RelationshipText {
+    #[serde(rename = "_key")]
+    key: String,
+    #[serde(rename = "_type")]
+    relationship_type: String,
+    #[serde(rename = "_class")]
+    class: String,
+    #[serde(rename = "_fromEntityKey")]
+    from_key: String,
+    #[serde(rename = "_toEntityKey")]
+    to_key: String,
+    #[serde(flatten)]
+    properties: Properties,
+}
+
+impl<'de> Deserialize<'de> for Relationship {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RelationshipText::deserialize(d).map(Relationship::from)
+    }
+}
+
+impl From<RelationshipText> for Relationship {
+    fn from(t: RelationshipText) -> Self {
+        Relationship {
+            key: t.key,
+            relationship_type: intern(&t.relationship_type),
+            class: intern(&t.class),
+            from_key: t.from_key,
+            to_key: t.to_key,
+            properties: t.properties,
+        }
+    }
+}
+
 impl Relationship {
     /// Builds a relationship with J1's key convention: `{from}|{class lower}|{to}`.
     pub fn new(relationship_type: &str, class: &str, from_key: &str, to_key: &str) -> Self {
         Relationship {
             key: relationship_key(from_key, class, to_key),
-            relationship_type: relationship_type.to_owned(),
-            class: class.to_owned(),
+            relationship_type: intern(relationship_type),
+            class: intern(class),
             from_key: from_key.to_owned(),
             to_key: to_key.to_owned(),
             properties: Properties::new(),
@@ -163,13 +351,13 @@ impl Relationship {
 
     pub fn set(&mut self, name: &str, value: impl Into<Option<Value>>) -> &mut Self {
         if let Some(v) = value.into() {
-            self.properties.insert(name.to_owned(), v);
+            self.properties.insert(name, v);
         }
         self
     }
 
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.properties.insert(name.to_owned(), value.into());
+        self.properties.insert(name, value.into());
         self
     }
 

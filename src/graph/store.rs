@@ -33,7 +33,10 @@ pub struct Observation {
 pub struct GraphStore {
     graph: StableDiGraph<Entity, Relationship>,
     nodes: HashMap<String, NodeIndex>,
-    edges: HashMap<String, EdgeIndex>,
+    /// Relationship key index. Keyed by a 64-bit hash so the (long) keys are not
+    /// stored twice; a true collision goes to `edge_collisions`, keyed in full.
+    edges: HashMap<u64, EdgeIndex>,
+    edge_collisions: HashMap<String, EdgeIndex>,
     /// Relationships whose endpoints were missing when added.
     detached: Vec<Relationship>,
     detached_keys: HashSet<String>,
@@ -55,7 +58,7 @@ impl GraphStore {
             let dup = DuplicateKey {
                 kind: "entity",
                 key: entity.key.clone(),
-                element_type: entity.entity_type.clone(),
+                element_type: entity.entity_type.to_owned(),
             };
             self.duplicates.push(dup.clone());
             return Err(dup);
@@ -71,21 +74,17 @@ impl GraphStore {
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first relationship stays.
     pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), DuplicateKey> {
-        if self.edges.contains_key(&rel.key) || self.detached_keys.contains(&rel.key) {
+        if self.edge_index(&rel.key).is_some() || self.detached_keys.contains(&rel.key) {
             let dup = DuplicateKey {
                 kind: "relationship",
                 key: rel.key.clone(),
-                element_type: rel.relationship_type.clone(),
+                element_type: rel.relationship_type.to_owned(),
             };
             self.duplicates.push(dup.clone());
             return Err(dup);
         }
         match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
-            (Some(&a), Some(&b)) => {
-                let key = rel.key.clone();
-                let idx = self.graph.add_edge(a, b, rel);
-                self.edges.insert(key, idx);
-            }
+            (Some(&a), Some(&b)) => self.attach(a, b, rel),
             _ => {
                 self.detached_keys.insert(rel.key.clone());
                 self.detached.push(rel);
@@ -120,10 +119,58 @@ impl GraphStore {
     }
 
     pub fn relationship(&self, key: &str) -> Option<&Relationship> {
-        self.edges
-            .get(key)
-            .map(|&i| &self.graph[i])
+        self.edge_index(key)
+            .map(|i| &self.graph[i])
             .or_else(|| self.detached.iter().find(|r| r.key == key))
+    }
+
+    fn key_hash(key: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // Tests force collisions with this prefix; SipHash never yields them in practice.
+        #[cfg(test)]
+        if key.starts_with("collide") {
+            return 0;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    fn edge_index(&self, key: &str) -> Option<EdgeIndex> {
+        if let Some(&i) = self.edge_collisions.get(key) {
+            return Some(i);
+        }
+        match self.edges.get(&Self::key_hash(key)) {
+            Some(&i) if self.graph[i].key == key => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Adds an edge whose key is known to be new.
+    fn attach(&mut self, a: NodeIndex, b: NodeIndex, rel: Relationship) {
+        let h = Self::key_hash(&rel.key);
+        let taken = self.edges.contains_key(&h);
+        let key = taken.then(|| rel.key.clone());
+        let idx = self.graph.add_edge(a, b, rel);
+        match key {
+            Some(k) => {
+                self.edge_collisions.insert(k, idx);
+            }
+            None => {
+                self.edges.insert(h, idx);
+            }
+        }
+    }
+
+    fn unindex_edge(&mut self, key: &str) -> Option<EdgeIndex> {
+        if let Some(i) = self.edge_collisions.remove(key) {
+            return Some(i);
+        }
+        let h = Self::key_hash(key);
+        match self.edges.get(&h) {
+            Some(&i) if self.graph[i].key == key => self.edges.remove(&h),
+            _ => None,
+        }
     }
 
     pub fn entities(&self) -> impl Iterator<Item = &Entity> {
@@ -155,7 +202,7 @@ impl GraphStore {
     pub fn entity_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for e in self.entities() {
-            *counts.entry(e.entity_type.clone()).or_insert(0) += 1;
+            *counts.entry(e.entity_type.to_owned()).or_insert(0) += 1;
         }
         counts
     }
@@ -164,7 +211,7 @@ impl GraphStore {
     pub fn relationship_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for r in self.relationships() {
-            *counts.entry(r.relationship_type.clone()).or_insert(0) += 1;
+            *counts.entry(r.relationship_type.to_owned()).or_insert(0) += 1;
         }
         counts
     }
@@ -177,11 +224,7 @@ impl GraphStore {
         let mut dangling = Vec::new();
         for rel in detached {
             match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
-                (Some(&a), Some(&b)) => {
-                    let key = rel.key.clone();
-                    let idx = self.graph.add_edge(a, b, rel);
-                    self.edges.insert(key, idx);
-                }
+                (Some(&a), Some(&b)) => self.attach(a, b, rel),
                 _ => dangling.push(rel),
             }
         }
@@ -199,8 +242,9 @@ impl GraphStore {
             .collect();
         let mut removed = Vec::new();
         for e in touching {
+            let key = self.graph[e].key.clone();
+            self.unindex_edge(&key);
             if let Some(rel) = self.graph.remove_edge(e) {
-                self.edges.remove(&rel.key);
                 removed.push(rel);
             }
         }
@@ -209,7 +253,7 @@ impl GraphStore {
     }
 
     pub(crate) fn remove_relationship(&mut self, key: &str) -> Option<Relationship> {
-        let idx = self.edges.remove(key)?;
+        let idx = self.unindex_edge(key)?;
         self.graph.remove_edge(idx)
     }
 
@@ -292,6 +336,22 @@ mod tests {
         assert_eq!(removed.len(), 1);
         assert_eq!(s.relationship_count(), 0);
         assert!(s.relationship("a|has|b").is_none());
+    }
+
+    #[test]
+    fn colliding_key_hashes_keep_relationships_apart() {
+        let mut s = GraphStore::new();
+        for k in ["collide-a", "collide-b"] {
+            s.add_entity(user(k)).unwrap();
+        }
+        s.add_relationship(Relationship::new("t", "HAS", "collide-a", "collide-b")).unwrap();
+        s.add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b")).unwrap();
+        assert!(s.add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b")).is_err());
+        assert_eq!(s.relationship("collide-a|has|collide-b").unwrap().class, "HAS");
+        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class, "IS");
+        assert_eq!(s.remove_relationship("collide-a|has|collide-b").unwrap().class, "HAS");
+        assert!(s.relationship("collide-a|has|collide-b").is_none());
+        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class, "IS");
     }
 
     #[test]

@@ -165,8 +165,8 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
         report.add("unknown_type", format!("relationship {} has class {:?}, schema says {:?}", r.key, r.class, spec.class));
         return false;
     }
-    let from = store.entity(&r.from_key).map(|e| e.entity_type.as_str());
-    let to = store.entity(&r.to_key).map(|e| e.entity_type.as_str());
+    let from = store.entity(&r.from_key).map(|e| e.entity_type);
+    let to = store.entity(&r.to_key).map(|e| e.entity_type);
     if from != Some(spec.from.as_str()) || to != Some(spec.to.as_str()) {
         report.add(
             "disallowed_endpoint",
@@ -207,23 +207,23 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
     for r in store.reattach() {
         let missing = if store.has_entity(&r.from_key) { &r.to_key } else { &r.from_key };
         report.add("dangling_relationship", format!("{} ({}): no entity {missing}", r.key, r.relationship_type));
-        report.affected_types.insert(r.relationship_type);
+        report.affected_types.insert(r.relationship_type.to_owned());
     }
     let bad_entities: Vec<(String, String)> = store
         .entities()
         .filter(|e| !entity_ok(e, schema, &mut report))
-        .map(|e| (e.key.clone(), e.entity_type.clone()))
+        .map(|e| (e.key.clone(), e.entity_type.to_owned()))
         .collect();
     for (key, entity_type) in bad_entities {
         for rel in store.remove_entity(&key) {
-            report.affected_types.insert(rel.relationship_type);
+            report.affected_types.insert(rel.relationship_type.to_owned());
         }
         report.affected_types.insert(entity_type);
     }
     let bad_rels: Vec<(String, String)> = store
         .relationships()
         .filter(|r| !relationship_ok(r, store, schema, &mut report))
-        .map(|r| (r.key.clone(), r.relationship_type.clone()))
+        .map(|r| (r.key.clone(), r.relationship_type.to_owned()))
         .collect();
     for (key, rel_type) in bad_rels {
         store.remove_relationship(&key);

@@ -26,7 +26,7 @@ pub fn props_map(extra: &[(&str, &str)], props: &Properties) -> BoltMap {
         map.put(BoltString::from(*k), BoltType::String(BoltString::from(*v)));
     }
     for (k, v) in props {
-        map.put(BoltString::from(k.as_str()), to_bolt(v));
+        map.put(BoltString::from(k), to_bolt(v));
     }
     map
 }

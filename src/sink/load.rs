@@ -117,7 +117,7 @@ impl Sink {
         let mut nodes: BTreeMap<(&str, Mode), Vec<&Entity>> = BTreeMap::new();
         for e in store.entities() {
             let mode = if is_partial(partial, account_of(&e.properties), &e.entity_type) { Mode::Merge } else { Mode::Replace };
-            nodes.entry((e.entity_type.as_str(), mode)).or_default().push(e);
+            nodes.entry((e.entity_type, mode)).or_default().push(e);
         }
         let mut rels: BTreeMap<(&str, Mode), Vec<&Relationship>> = BTreeMap::new();
         for r in store.relationships() {
@@ -126,7 +126,7 @@ impl Sink {
             } else {
                 Mode::Replace
             };
-            rels.entry((r.relationship_type.as_str(), mode)).or_default().push(r);
+            rels.entry((r.relationship_type, mode)).or_default().push(r);
         }
         if let Some((t, _)) = rels.keys().find(|(t, _)| schema.relationship(t).is_none()) {
             return Err(SinkError::Config(format!("relationship type {t} is not in graph-schema")));

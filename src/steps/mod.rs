@@ -202,7 +202,7 @@ impl StepContext {
 
     /// Adds an entity; a duplicate key is refused, noted, and reported by validation.
     pub fn add_entity(&self, e: Entity) {
-        let entity_type = e.entity_type.clone();
+        let entity_type = e.entity_type.to_owned();
         match self.tenant.store().add_entity(e) {
             Ok(()) => *self.tally().entities.entry(entity_type).or_insert(0) += 1,
             Err(dup) => {
@@ -213,7 +213,7 @@ impl StepContext {
     }
 
     pub fn add_relationship(&self, r: Relationship) {
-        let rel_type = r.relationship_type.clone();
+        let rel_type = r.relationship_type.to_owned();
         match self.tenant.store().add_relationship(r) {
             Ok(()) => *self.tally().relationships.entry(rel_type).or_insert(0) += 1,
             Err(dup) => {
