@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value as Json};
 use tokio::sync::{Mutex, Semaphore};
-use tracing::{debug, warn};
+use tracing::{debug, debug_span, warn, Instrument};
 
 use super::auth::{self, CachedToken, Credentials, TokenResponse};
 use super::endpoints::Endpoint;
@@ -374,15 +374,21 @@ impl Client {
                     connection: inner.connection.clone(),
                     detail: "the request limiter was closed".into(),
                 })?;
-                debug!(connection = %inner.connection, endpoint = endpoint.path(), attempt, "POST");
-                match inner.http.post(&url).headers(headers).json(body).send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let resp_headers = resp.headers().clone();
-                        resp.bytes().await.map(|b| (status, resp_headers, b))
+                let span = debug_span!("api_call", connection = %inner.connection, endpoint = endpoint.path(), attempt);
+                async {
+                    debug!("POST");
+                    match inner.http.post(&url).headers(headers).json(body).send().await {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let resp_headers = resp.headers().clone();
+                            debug!(status = status.as_u16(), "answered");
+                            resp.bytes().await.map(|b| (status, resp_headers, b))
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
                 }
+                .instrument(span)
+                .await
             };
             let retry = match sent {
                 Err(e) => Retry::Network(network_detail(&e)),

@@ -186,7 +186,8 @@ impl Sink {
                 txn.commit().await?;
                 Ok::<_, neo4rs::Error>(rows)
             };
-            let result = match tokio::time::timeout(self.cfg.query_timeout, work).await {
+            let span = tracing::debug_span!("sink_batch", batch = label, attempt);
+            let result = match tokio::time::timeout(self.cfg.query_timeout, tracing::Instrument::instrument(work, span)).await {
                 Ok(Ok(rows)) => return Ok(rows),
                 Ok(Err(e)) => SinkError::from_neo4rs(e, &self.cfg),
                 Err(_) => SinkError::Timeout(self.cfg.query_timeout),

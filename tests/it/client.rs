@@ -381,3 +381,53 @@ async fn secrets_never_reach_the_logs() {
     }
     assert!(summary.contains("Mimecast refused the credentials of connection bad"));
 }
+
+/// A hand-made server for behaviour the simulator never shows: a page token that
+/// repeats, and a last page that still carries `next` but has no items.
+async fn odd_pager(mode: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::post;
+    let page = move || async move {
+        let body = match mode {
+            "loop" => json!({"meta": {"status": 200, "pagination": {"pageSize": 1, "next": "SAME"}},
+                             "data": [{"users": [{"emailAddress": "a@x.com"}], "userCount": 9}], "fail": []}),
+            _ => json!({"meta": {"status": 200, "pagination": {"pageSize": 0, "next": "MORE"}},
+                        "data": [{"users": [], "userCount": 0}], "fail": []}),
+        };
+        axum::Json(body)
+    };
+    let app = axum::Router::new()
+        .route("/oauth/token", post(|| async { axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 1799})) }))
+        .route("/api/user/get-internal-users", post(page));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_repeating_page_token_is_an_error_not_a_loop() {
+    let (url, task) = odd_pager("loop").await;
+    let c = Client::new(&ConnectionConfig::oauth2("odd", &url, "id", "secret")).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), all(c.internal_users("x.com")))
+        .await
+        .expect("paging stopped")
+        .unwrap_err();
+    assert!(matches!(err, ApiError::PaginationLoop { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "pagination of /api/user/get-internal-users returned a page token it had already returned (connection odd); stopping instead of looping"
+    );
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_empty_page_ends_paging_even_with_a_next_token() {
+    let (url, task) = odd_pager("empty").await;
+    let c = Client::new(&ConnectionConfig::oauth2("odd", &url, "id", "secret")).unwrap();
+    let users = all(c.internal_users("x.com")).await.unwrap();
+    assert!(users.is_empty());
+    assert_eq!(c.stats().requests, 1);
+    task.abort();
+}
