@@ -196,13 +196,10 @@ pub fn main(cli: Cli) -> u8 {
 async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Validate => {
-            let config = match load_config(cli.global.config.as_deref(), Needs::Both) {
+            let config = match load_tenants_config(cli.global.config.as_deref(), Needs::Both) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if let Err(e) = config.require_connections() {
-                return report_config_error(&e);
-            }
             let report = crate::validate::validate(&config).await;
             print!("{}", report.table());
             report.exit_code()
@@ -230,14 +227,32 @@ fn load_config(path: Option<&std::path::Path>, needs: Needs) -> Result<Config, u
     Config::load(path, needs).map_err(|e| report_config_error(&e))
 }
 
+/// The configuration of a command that reads Mimecast: at least one connection.
+fn load_tenants_config(path: Option<&std::path::Path>, needs: Needs) -> Result<Config, u8> {
+    let config = load_config(path, needs)?;
+    config.require_connections().map_err(|e| report_config_error(&e))?;
+    Ok(config)
+}
+
+/// What `sync` and `run` need: tenants, Neo4j, and the queries to store.
+fn load_sync_setup(path: Option<&std::path::Path>) -> Result<(Config, Vec<crate::queries::QueryDef>), u8> {
+    let config = load_tenants_config(path, Needs::Both)?;
+    let queries = load_queries(&config)?;
+    Ok((config, queries))
+}
+
+fn load_queries(config: &Config) -> Result<Vec<crate::queries::QueryDef>, u8> {
+    crate::queries::for_config(config.queries_dir.as_deref()).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CONFIG
+    })
+}
+
 async fn collect(config_path: Option<&std::path::Path>, args: &CollectArgs) -> u8 {
-    let config = match load_config(config_path, Needs::Mimecast) {
+    let config = match load_tenants_config(config_path, Needs::Mimecast) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if let Err(e) = config.require_connections() {
-        return report_config_error(&e);
-    }
     let progress = crate::steps::TerminalProgress::new();
     let collection = crate::collect::collect(&config, &crate::collect::all_steps(), &progress).await;
     if let Err(e) = collection.write_files(&args.out) {
@@ -256,21 +271,11 @@ async fn collect(config_path: Option<&std::path::Path>, args: &CollectArgs) -> u
 }
 
 async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
-    let config = match load_config(config_path, Needs::Both) {
-        Ok(c) => c,
+    let (config, queries) = match load_sync_setup(config_path) {
+        Ok(setup) => setup,
         Err(code) => return code,
     };
-    if let Err(e) = config.require_connections() {
-        return report_config_error(&e);
-    }
     let progress = crate::steps::TerminalProgress::new();
-    let queries = match crate::queries::for_config(config.queries_dir.as_deref()) {
-        Ok(q) => q,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
-    };
     let stop = crate::stop::Stop::new();
     stop.on_signals();
     let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
@@ -289,13 +294,13 @@ async fn queries(config_path: Option<&std::path::Path>, args: QueriesArgs) -> u8
         Ok(c) => c,
         Err(code) => return code,
     };
-    let dir = args.queries_dir.as_deref().or(config.queries_dir.as_deref());
-    let defs = match q::for_config(dir) {
+    let mut config = config;
+    if args.queries_dir.is_some() {
+        config.queries_dir = args.queries_dir.clone();
+    }
+    let defs = match load_queries(&config) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
     let find = |id: &str| defs.iter().find(|d| d.id == id).ok_or_else(|| q::QueryError::Unknown(id.to_owned()));
     match args.command {
@@ -416,19 +421,9 @@ async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &
 }
 
 async fn daemon(config_path: Option<&std::path::Path>, args: &RunArgs) -> u8 {
-    let config = match load_config(config_path, Needs::Both) {
-        Ok(c) => c,
+    let (config, queries) = match load_sync_setup(config_path) {
+        Ok(setup) => setup,
         Err(code) => return code,
-    };
-    if let Err(e) = config.require_connections() {
-        return report_config_error(&e);
-    }
-    let queries = match crate::queries::for_config(config.queries_dir.as_deref()) {
-        Ok(q) => q,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
     };
     let stop = crate::stop::Stop::new();
     stop.on_signals();

@@ -2,6 +2,7 @@
 //! `// key: value` lines. They run in read transactions only, and the files run
 //! unchanged in Neo4j Browser once its `:param` lines (listed in each header) are set.
 
+use crate::graph::Element as _;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -9,6 +9,7 @@
 pub mod roster;
 mod steps;
 
+use crate::graph::Element as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::converters::keys;

@@ -1,6 +1,7 @@
 //! The compliance steps: they read configuration (the campaign mapping, the roster)
 //! and join it to what the Mimecast steps fetched.
 
+use crate::graph::Element as _;
 use std::collections::BTreeSet;
 
 use anyhow::Context as _;

@@ -4,6 +4,7 @@
 //! declares them. Emails are matched lowercased: directories and enrollment lists
 //! spell the same address in different cases.
 
+use crate::graph::Element as _;
 use std::collections::BTreeMap;
 
 use crate::graph::{Entity, Relationship, Value};
@@ -196,6 +197,32 @@ pub fn account_has_awareness_campaign(account_code: &str, campaign_key: &str) ->
     )
 }
 
+/// Rows keyed by lowercased address; when an address repeats (other casing), the row
+/// with the higher `weight` wins. Returns the rows and how many repeats were merged.
+fn one_per_address<'a, T>(
+    rows: &'a [T],
+    email: impl Fn(&T) -> &str,
+    weight: impl Fn(&T) -> i64,
+) -> (BTreeMap<String, &'a T>, usize) {
+    let mut by_email: BTreeMap<String, &T> = BTreeMap::new();
+    let mut merged = 0;
+    for row in rows {
+        let key = email_key(email(row));
+        match by_email.get(&key) {
+            Some(seen) => {
+                merged += 1;
+                if weight(row) > weight(seen) {
+                    by_email.insert(key, row);
+                }
+            }
+            None => {
+                by_email.insert(key, row);
+            }
+        }
+    }
+    (by_email, merged)
+}
+
 /// What one campaign's enrollment list becomes.
 #[derive(Debug, Default)]
 pub struct Enrollments {
@@ -215,23 +242,7 @@ pub fn enrollments(
     is_user: impl Fn(&str) -> bool,
 ) -> Enrollments {
     // One row per address; a repeat keeps the row with the most recorded answers.
-    let mut by_email: BTreeMap<String, &CampaignUserData> = BTreeMap::new();
-    let mut merged = 0;
-    for row in rows {
-        let email = email_key(&row.email);
-        match by_email.get(&email) {
-            Some(seen) => {
-                merged += 1;
-                let answers = |r: &CampaignUserData| r.outcome().map_or(0, |o| o.correct + o.incorrect);
-                if answers(row) > answers(seen) {
-                    by_email.insert(email, row);
-                }
-            }
-            None => {
-                by_email.insert(email, row);
-            }
-        }
-    }
+    let (by_email, merged) = one_per_address(rows, |r| &r.email, |r| r.outcome().map_or(0, |o| o.correct + o.incorrect));
     let mut out = Enrollments {
         merged,
         ..Enrollments::default()
@@ -315,25 +326,10 @@ pub fn phishing_results(
     rows: &[PhishingUserData],
     is_user: impl Fn(&str) -> bool,
 ) -> PhishingResults {
-    let mut by_email: BTreeMap<String, &PhishingUserData> = BTreeMap::new();
-    let mut merged = 0;
-    let stage = |r: &PhishingUserData| {
-        u8::from(r.opened()) + u8::from(r.clicked()) + u8::from(r.submitted()) + u8::from(r.reported())
-    };
-    for row in rows {
-        let email = email_key(&row.email);
-        match by_email.get(&email) {
-            Some(seen) => {
-                merged += 1;
-                if stage(row) > stage(seen) {
-                    by_email.insert(email, row);
-                }
-            }
-            None => {
-                by_email.insert(email, row);
-            }
-        }
-    }
+    // One row per address; a repeat keeps the row that went furthest.
+    let (by_email, merged) = one_per_address(rows, |r| &r.email, |r| {
+        i64::from(r.opened()) + i64::from(r.clicked()) + i64::from(r.submitted()) + i64::from(r.reported())
+    });
     let mut out = PhishingResults {
         merged,
         ..PhishingResults::default()

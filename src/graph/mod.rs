@@ -5,6 +5,6 @@ mod model;
 mod store;
 mod validate;
 
-pub use model::{relationship_key, Entity, Properties, Relationship, Value};
+pub use model::{intern, relationship_key, Element, Entity, Properties, Relationship, Value};
 pub use store::{DuplicateKey, GraphStore, Observation};
 pub use validate::{validate, Finding, IntegrityReport, KINDS, SAMPLES, UNKNOWN_PARTICIPANT};

@@ -208,6 +208,51 @@ impl<'de> Deserialize<'de> for Properties {
     }
 }
 
+/// What entities and relationships share: a property list, set fluently.
+pub trait Element: Sized {
+    fn properties(&self) -> &Properties;
+    fn properties_mut(&mut self) -> &mut Properties;
+
+    /// Sets a property; `None` leaves it unset (absent, never null).
+    fn set(&mut self, name: &str, value: impl Into<Option<Value>>) -> &mut Self {
+        if let Some(v) = value.into() {
+            self.properties_mut().insert(name, v);
+        }
+        self
+    }
+
+    fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.properties_mut().insert(name, value.into());
+        self
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.properties().get(name)
+    }
+
+    fn str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_str)
+    }
+}
+
+impl Element for Entity {
+    fn properties(&self) -> &Properties {
+        &self.properties
+    }
+    fn properties_mut(&mut self) -> &mut Properties {
+        &mut self.properties
+    }
+}
+
+impl Element for Relationship {
+    fn properties(&self) -> &Properties {
+        &self.properties
+    }
+    fn properties_mut(&mut self) -> &mut Properties {
+        &mut self.properties
+    }
+}
+
 /// A node of the graph.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entity {
@@ -261,26 +306,6 @@ impl Entity {
         }
     }
 
-    /// Sets a property; `None` leaves it unset (absent, never null).
-    pub fn set(&mut self, name: &str, value: impl Into<Option<Value>>) -> &mut Self {
-        if let Some(v) = value.into() {
-            self.properties.insert(name, v);
-        }
-        self
-    }
-
-    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.properties.insert(name, value.into());
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.properties.get(name)
-    }
-
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Value::as_str)
-    }
 }
 
 /// A directed edge of the graph. Its Neo4j type is its `_class` (HAS, ASSIGNED, ...).
@@ -349,21 +374,6 @@ impl Relationship {
         }
     }
 
-    pub fn set(&mut self, name: &str, value: impl Into<Option<Value>>) -> &mut Self {
-        if let Some(v) = value.into() {
-            self.properties.insert(name, v);
-        }
-        self
-    }
-
-    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.properties.insert(name, value.into());
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.properties.get(name)
-    }
 }
 
 /// `{from _key}|{class lower}|{to _key}`, as design.md and the J1 SDK define it.

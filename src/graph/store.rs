@@ -295,6 +295,7 @@ impl GraphStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::Element as _;
 
     fn user(key: &str) -> Entity {
         Entity::new(key, "mimecast_user", "User")

@@ -235,6 +235,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::Element as _;
     use crate::schema::{rels, schema, types};
 
     fn account() -> Entity {

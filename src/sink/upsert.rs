@@ -150,6 +150,22 @@ fn counts_of(rows: &[super::Record]) -> WriteCounts {
 }
 
 impl Sink {
+    /// Runs one upsert statement over one batch of rows, stamped with the sync.
+    async fn write_batch(
+        &self,
+        label: &str,
+        statement: &str,
+        rows: Vec<BoltType>,
+        stamp: &SyncStamp,
+    ) -> Result<WriteCounts, SinkError> {
+        let q = query(statement)
+            .param("rows", bolt::list(rows))
+            .param("owned", owned())
+            .param("now", stamp.now.as_str())
+            .param("syncId", stamp.sync_id.as_str());
+        Ok(counts_of(&self.write(label, q).await?))
+    }
+
     /// Upserts entities that share the label set `labels` (type label first), in
     /// batches of `batch_size`.
     ///
@@ -177,13 +193,7 @@ impl Sink {
                     ))
                 })
                 .collect();
-            let q = query(&statement)
-                .param("rows", bolt::list(rows))
-                .param("owned", owned())
-                .param("now", stamp.now.as_str())
-                .param("syncId", stamp.sync_id.as_str());
-            let result = self.write(labels[0], q).await?;
-            let c = counts_of(&result);
+            let c = self.write_batch(labels[0], &statement, rows, stamp).await?;
             debug!(label = labels[0], rows = batch.len(), created = c.created, updated = c.updated, "node batch written");
             counts.add(c);
         }
@@ -235,14 +245,8 @@ impl Sink {
                     ])
                 })
                 .collect();
-            let q = query(&statement)
-                .param("rows", bolt::list(rows))
-                .param("owned", owned())
-                .param("now", stamp.now.as_str())
-                .param("syncId", stamp.sync_id.as_str());
             let label = format!("{from_label}-{rel_type}->{to_label}");
-            let result = self.write(&label, q).await?;
-            let c = counts_of(&result);
+            let c = self.write_batch(&label, &statement, rows, stamp).await?;
             if c.total() != batch.len() as u64 {
                 return Err(SinkError::Query(format!(
                     "{} of {} {label} relationships have an endpoint missing in Neo4j",

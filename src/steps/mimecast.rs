@@ -2,6 +2,7 @@
 //! performance and watchlist enrichment), awareness campaigns and enrollments,
 //! phishing campaigns with per-user results.
 
+use crate::graph::Element as _;
 use std::collections::HashSet;
 
 use anyhow::anyhow;

@@ -1,6 +1,7 @@
 //! `collect` against the simulator: exact counts and keys, partial types on a failed
 //! step, unknown participants, a bad roster, and the files it writes.
 
+use mimecast_graph::graph::Element as _;
 use std::collections::BTreeMap;
 
 use mimecast_graph::collect::{all_steps, collect, Collection, RunStatus};

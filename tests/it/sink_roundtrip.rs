@@ -1,5 +1,6 @@
 //! Writes through the real sink into the real Neo4j and reads back exactly.
 
+use mimecast_graph::graph::Element as _;
 use mimecast_graph::graph::Entity;
 use mimecast_graph::sink::bolt::to_json;
 use mimecast_graph::sink::{Mode, SyncStamp, WriteCounts};

@@ -2,6 +2,7 @@
 //! idempotent re-run, tenant changes, a partial step, account isolation, the
 //! ComplianceQuery nodes, and the daemon's run_once and shutdown.
 
+use mimecast_graph::graph::Element as _;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
