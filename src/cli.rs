@@ -235,13 +235,13 @@ fn load_tenants_config(path: Option<&std::path::Path>, needs: Needs) -> Result<C
 }
 
 /// What `sync` and `run` need: tenants, Neo4j, and the queries to store.
-fn load_sync_setup(path: Option<&std::path::Path>) -> Result<(Config, Vec<crate::queries::QueryDef>), u8> {
+fn load_sync_setup(path: Option<&std::path::Path>) -> Result<(Config, crate::queries::QuerySet), u8> {
     let config = load_tenants_config(path, Needs::Both)?;
     let queries = load_queries(&config)?;
     Ok((config, queries))
 }
 
-fn load_queries(config: &Config) -> Result<Vec<crate::queries::QueryDef>, u8> {
+fn load_queries(config: &Config) -> Result<crate::queries::QuerySet, u8> {
     crate::queries::for_config(config.queries_dir.as_deref()).map_err(|e| {
         eprintln!("error: {e}");
         exit::CONFIG
@@ -305,7 +305,7 @@ async fn queries(config_path: Option<&std::path::Path>, args: QueriesArgs) -> u8
     let find = |id: &str| defs.iter().find(|d| d.id == id).ok_or_else(|| q::QueryError::Unknown(id.to_owned()));
     match args.command {
         QueriesCommand::List => {
-            for d in &defs {
+            for d in defs.iter() {
                 println!("{:<28} {:<9} {}", d.id, d.severity, d.title);
             }
             exit::SUCCESS
@@ -431,7 +431,7 @@ async fn daemon(config_path: Option<&std::path::Path>, args: &RunArgs) -> u8 {
         tracing::info!(summary = %o.to_json(), "sync summary");
     };
     let opts = crate::daemon::DaemonOptions::every(args.interval);
-    crate::daemon::run(
+    let end = crate::daemon::run(
         &config,
         &crate::collect::all_steps(),
         &queries,
@@ -441,7 +441,11 @@ async fn daemon(config_path: Option<&std::path::Path>, args: &RunArgs) -> u8 {
         &observe,
     )
     .await;
-    exit::SUCCESS
+    if end.interrupted {
+        exit::FAILURE
+    } else {
+        exit::SUCCESS
+    }
 }
 
 async fn schema_apply(config_path: Option<&std::path::Path>) -> u8 {

@@ -97,7 +97,7 @@ async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dy
             .unwrap_or_else(|| "fetch-account did not run".into());
         return (failed(why, results, client.stats()), GraphStore::new());
     };
-    let status = if results.iter().any(|r| r.status == StepStatus::Failed) {
+    let status = if results.iter().any(|r| r.status == StepStatus::Failed || !r.partial.is_empty()) {
         RunStatus::Partial
     } else {
         RunStatus::Success
@@ -311,5 +311,37 @@ impl Collection {
         let text = serde_json::to_string_pretty(&self.summary())? + "\n";
         std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::all_steps;
+    use crate::schema::{schema, types};
+
+    /// Partial marking and cleanup trust the step declarations: every type the schema
+    /// knows is produced by exactly one step, and steps declare only schema types.
+    #[test]
+    fn step_declarations_agree_with_graph_schema() {
+        let mut producers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for step in all_steps() {
+            for t in step.spec.entity_types.iter().chain(step.spec.relationship_types) {
+                producers.entry(t).or_default().push(step.spec.id);
+            }
+        }
+        let mut expected: Vec<&str> = schema()
+            .entities
+            .iter()
+            .map(|e| e.entity_type.as_str())
+            .chain(schema().relationships.iter().map(|r| r.relationship_type.as_str()))
+            .filter(|t| *t != types::COMPLIANCE_QUERY)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(producers.keys().copied().collect::<Vec<_>>(), expected);
+        for (t, steps) in &producers {
+            assert_eq!(steps.len(), 1, "{t} is declared by {steps:?}");
+        }
     }
 }

@@ -523,9 +523,10 @@ impl Config {
                 push(format!("{at}.name"), "is used by another connection".into());
             }
             match &c.base_url {
-                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
-                    push(format!("{at}.base_url"), format!("must start with https:// (got {url:?})"))
-                }
+                Some(url) if !url.starts_with("https://") && !is_loopback_http(url) => push(
+                    format!("{at}.base_url"),
+                    format!("must start with https:// (plain http:// only for 127.0.0.1 or localhost; got {url:?})"),
+                ),
                 Some(_) => {}
                 None => {
                     if c.resolved_base_url().is_none() {
@@ -650,6 +651,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `http://` to this machine (the simulator, a local proxy); anything else must be TLS,
+/// because the client secret and bearer token travel in the request.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(String, String)) {
@@ -805,6 +815,22 @@ mod tests {
         assert_eq!(
             errors[1].message,
             "environment variable PROD_SECRET is not set or empty"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        assert!(is_loopback_http("http://127.0.0.1:8080"));
+        assert!(is_loopback_http("http://localhost/api"));
+        assert!(is_loopback_http("http://[::1]:9"));
+        assert!(!is_loopback_http("http://api.services.mimecast.com"));
+        assert!(!is_loopback_http("http://127.0.0.1.evil.example:80"));
+        let text = "[[connection]]\nname = \"x\"\nbase_url = \"http://mimecast.example.com\"\n";
+        let env = env_of(&[("MIMECAST_CLIENT_ID", "i"), ("MIMECAST_CLIENT_SECRET", "s"), ("NEO4J_PASSWORD", "p")]);
+        let errors = Config::from_sources(None, Some(text), &env).unwrap().validate().unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "connection[x].base_url: must start with https:// (plain http:// only for 127.0.0.1 or localhost; got \"http://mimecast.example.com\")"
         );
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::queries::QueryDef;
+use crate::queries::QuerySet;
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 use crate::sync::{run_once, SyncOutcome, SyncStatus};
@@ -71,19 +71,27 @@ pub fn next_wait(opts: &DaemonOptions, failures: u32, random: f64) -> Duration {
     base.mul_f64(factor.max(0.0))
 }
 
+/// How the daemon ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaemonEnd {
+    pub runs: u64,
+    /// The stop interrupted a sync (rather than arriving between two).
+    pub interrupted: bool,
+}
+
 /// Runs until `stop` is triggered; `observe` sees every outcome (logging, tests).
-/// Returns the number of syncs run.
 pub async fn run(
     config: &Config,
     steps: &[Step],
-    queries: &[QueryDef],
+    queries: &QuerySet,
     opts: &DaemonOptions,
     progress: &dyn Progress,
     stop: &Stop,
     observe: &(dyn Fn(&SyncOutcome) + Sync),
-) -> u64 {
+) -> DaemonEnd {
     let mut failures: u32 = 0;
     let mut runs = 0;
+    let mut interrupted = false;
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(7, |d| d.as_nanos() as u64)
@@ -94,6 +102,7 @@ pub async fn run(
         runs += 1;
         observe(&outcome);
         if outcome.status == SyncStatus::Stopped {
+            interrupted = true;
             break;
         }
         failures = if failed(outcome.status) { failures + 1 } else { 0 };
@@ -111,8 +120,8 @@ pub async fn run(
             () = stop.wait() => {}
         }
     }
-    info!(runs, "daemon stopped");
-    runs
+    info!(runs, interrupted, "daemon stopped");
+    DaemonEnd { runs, interrupted }
 }
 
 #[cfg(test)]

@@ -129,8 +129,8 @@ impl QueryDef {
         self.severity != "info"
     }
 
-    /// The query as a `ComplianceQuery` entity.
-    pub fn entity(&self) -> Entity {
+    /// The query as a `ComplianceQuery` entity of the set `source`.
+    pub fn entity(&self, source: &str) -> Entity {
         let params: Vec<String> = self.params.iter().map(|p| format!("{} = {}", p.name, p.default)).collect();
         Entity::new(keys::compliance_query(&self.id), types::COMPLIANCE_QUERY, "Procedure")
             .with("displayName", self.title.as_str())
@@ -144,6 +144,7 @@ impl QueryDef {
             .with("columns", self.columns.clone())
             .with("cypher", self.text.as_str())
             .with("file", self.file.as_str())
+            .with("querySet", source)
     }
 }
 
@@ -163,33 +164,61 @@ fn parameters_used(text: &str) -> Vec<String> {
     out
 }
 
+/// A set of saved queries and where it came from (`builtin`, or a folder). Stored
+/// `ComplianceQuery` nodes carry the set's source, and a sync prunes only its own set:
+/// deployments with different query folders never delete each other's queries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuerySet {
+    pub source: String,
+    pub queries: Vec<QueryDef>,
+}
+
+impl std::ops::Deref for QuerySet {
+    type Target = [QueryDef];
+    fn deref(&self) -> &[QueryDef] {
+        &self.queries
+    }
+}
+
+impl IntoIterator for QuerySet {
+    type Item = QueryDef;
+    type IntoIter = std::vec::IntoIter<QueryDef>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.queries.into_iter()
+    }
+}
+
 /// The embedded queries, sorted by id.
 ///
 /// # Panics
 /// Never in a tested build: a unit test parses every embedded file.
-pub fn embedded() -> Vec<QueryDef> {
-    EMBEDDED
-        .iter()
-        .map(|(file, text)| QueryDef::parse(file, text).unwrap_or_else(|e| panic!("{e}")))
-        .collect()
+pub fn embedded() -> QuerySet {
+    QuerySet {
+        source: "builtin".to_owned(),
+        queries: EMBEDDED
+            .iter()
+            .map(|(file, text)| QueryDef::parse(file, text).unwrap_or_else(|e| panic!("{e}")))
+            .collect(),
+    }
 }
 
 /// The queries a configuration uses: its `[queries] dir`, or the embedded ones.
 ///
 /// # Errors
 /// As [`load_dir`].
-pub fn for_config(dir: Option<&Path>) -> Result<Vec<QueryDef>, String> {
+pub fn for_config(dir: Option<&Path>) -> Result<QuerySet, String> {
     match dir {
         Some(d) => load_dir(d),
         None => Ok(embedded()),
     }
 }
 
-/// Every `.cypher` file of a folder, sorted by id.
+/// Every `.cypher` file of a folder, sorted by id; the set's source is the folder's
+/// absolute path.
 ///
 /// # Errors
 /// The folder cannot be read or a file does not parse.
-pub fn load_dir(dir: &Path) -> Result<Vec<QueryDef>, String> {
+pub fn load_dir(dir: &Path) -> Result<QuerySet, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut defs = Vec::new();
     for entry in entries {
@@ -202,7 +231,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<QueryDef>, String> {
         defs.push(QueryDef::parse(&file, &text)?);
     }
     defs.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(defs)
+    let source = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()).display().to_string();
+    Ok(QuerySet { source, queries: defs })
 }
 
 /// The rows of one query, in the declared column order.
@@ -368,14 +398,14 @@ pub fn to_json_value(r: &QueryResult) -> Json {
 }
 
 impl Sink {
-    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the ones whose
-    /// id is no longer among them.
+    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the nodes of
+    /// the same set whose id is no longer in it.
     ///
     /// # Errors
     /// A write fails.
     pub async fn sync_queries(
         &self,
-        defs: &[QueryDef],
+        set: &QuerySet,
         stamp: &crate::sink::SyncStamp,
     ) -> Result<(crate::sink::WriteCounts, u64), SinkError> {
         let schema = crate::schema::schema();
@@ -383,17 +413,19 @@ impl Sink {
             .entity(types::COMPLIANCE_QUERY)
             .map(crate::schema::EntitySchema::labels)
             .unwrap_or_default();
-        let entities: Vec<Entity> = defs.iter().map(QueryDef::entity).collect();
+        let entities: Vec<Entity> = set.iter().map(|q| q.entity(&set.source)).collect();
         let refs: Vec<&Entity> = entities.iter().collect();
         let counts = self.upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp).await?;
-        // By id, not by sync id: deployments that store the same queries never delete
-        // each other's nodes.
-        let ids: Vec<BoltType> = defs.iter().map(|d| crate::sink::bolt::string(&d.id)).collect();
+        let ids: Vec<BoltType> = set.iter().map(|d| crate::sink::bolt::string(&d.id)).collect();
         let rows = self
             .write(
                 "compliance-queries",
-                query("MATCH (q:ComplianceQuery) WHERE NOT q.id IN $ids DETACH DELETE q RETURN count(*) AS deleted")
-                    .param("ids", crate::sink::bolt::list(ids)),
+                query(
+                    "MATCH (q:ComplianceQuery {querySet: $source}) WHERE NOT q.id IN $ids \
+                     DETACH DELETE q RETURN count(*) AS deleted",
+                )
+                .param("source", set.source.as_str())
+                .param("ids", crate::sink::bolt::list(ids)),
             )
             .await?;
         let deleted = match rows.first().and_then(|r| r.get("deleted")) {
@@ -412,10 +444,11 @@ mod tests {
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
         assert_eq!(defs.len(), 11);
+        assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();
-        assert_eq!(from_disk, defs, "queries/ and the EMBEDDED list in src/queries.rs differ");
-        for d in &defs {
+        assert_eq!(from_disk.queries, defs.queries, "queries/ and the EMBEDDED list in src/queries.rs differ");
+        for d in defs.iter() {
             assert!(!d.columns.is_empty(), "{}", d.id);
             assert!(d.params.iter().any(|p| p.name == "account"), "{} has no account parameter", d.id);
             for p in &d.params {

@@ -32,32 +32,39 @@ impl Stop {
         let _ = rx.wait_for(|v| *v).await;
     }
 
-    /// Triggers on SIGINT or SIGTERM (from a background task).
+    /// Triggers on SIGINT or SIGTERM (from a background task). A second signal exits
+    /// at once with code 130, for a batch that hangs.
     pub fn on_signals(&self) {
         let stop = self.clone();
         tokio::spawn(async move {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                let mut term = match signal(SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
-                        stop.trigger();
-                        return;
-                    }
-                };
+            wait_for_signal().await;
+            tracing::info!("stop requested; finishing the batch in flight (a second signal exits at once)");
+            stop.trigger();
+            wait_for_signal().await;
+            eprintln!("second stop signal: exiting without waiting for the batch in flight");
+            std::process::exit(130);
+        });
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
             }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("stop requested; finishing the current batch");
-            stop.trigger();
-        });
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl Default for Stop {

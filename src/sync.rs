@@ -12,7 +12,7 @@ use tracing::{error, info};
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
 use crate::exit;
-use crate::queries::QueryDef;
+use crate::queries::QuerySet;
 use crate::schema::schema;
 use crate::sink::{LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
@@ -65,7 +65,7 @@ pub struct SyncOutcome {
 pub async fn run_once(
     config: &Config,
     steps: &[Step],
-    queries: &[QueryDef],
+    queries: &QuerySet,
     progress: &dyn Progress,
     stop: &Stop,
 ) -> SyncOutcome {
@@ -125,7 +125,7 @@ pub async fn run_once(
 async fn write(
     sink: &Sink,
     c: &Collection,
-    queries: &[QueryDef],
+    queries: &QuerySet,
     stamp: &SyncStamp,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {

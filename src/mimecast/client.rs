@@ -149,6 +149,9 @@ impl Client {
                 .no_proxy(reqwest::NoProxy::from_env());
             builder = builder.proxy(p);
         }
+        if cfg.tls_insecure_skip_verify {
+            warn!(connection = %cfg.name, "tls_insecure_skip_verify is on: Mimecast's certificate is not checked");
+        }
         let http = builder.build().map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -316,6 +319,8 @@ impl Client {
             token: Option<String>,
             seen: HashSet<String>,
             done: bool,
+            received: i64,
+            total: Option<i64>,
         }
         let client = self.clone();
         let unwrap = Arc::new(unwrap);
@@ -323,6 +328,8 @@ impl Client {
             token: None,
             seen: HashSet::new(),
             done: false,
+            received: 0,
+            total: None,
         };
         futures::stream::try_unfold(start, move |mut st| {
             let client = client.clone();
@@ -340,8 +347,23 @@ impl Client {
                 let body = json!({"meta": {"pagination": pagination}, "data": params.into_iter().collect::<Vec<_>>()});
                 let env = client.call::<E>(endpoint, &body).await?;
                 let next = env.next_token().map(str::to_owned);
+                if st.total.is_none() {
+                    st.total = env.meta.pagination.as_ref().and_then(|p| p.total_count);
+                }
                 let page = unwrap(env.data);
+                st.received += page.len() as i64;
                 match next {
+                    // An empty page ends paging even with a token (Elastic's mock does
+                    // this), but not silently short of the announced total: the caller
+                    // would otherwise take a truncated list for the whole.
+                    Some(_) if page.is_empty() && st.total.is_some_and(|t| st.received < t) => {
+                        return Err(ApiError::Truncated {
+                            connection: client.inner.connection.clone(),
+                            endpoint,
+                            received: st.received,
+                            total: st.total.unwrap_or_default(),
+                        });
+                    }
                     Some(t) if !page.is_empty() => {
                         if !st.seen.insert(t.clone()) {
                             return Err(ApiError::PaginationLoop {

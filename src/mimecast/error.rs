@@ -90,6 +90,14 @@ pub enum ApiError {
     #[error("pagination of {endpoint} returned a page token it had already returned (connection {connection}); stopping instead of looping", endpoint = endpoint.path())]
     PaginationLoop { connection: String, endpoint: Endpoint },
 
+    #[error("{endpoint} returned an empty page after {received} of the {total} records it announced (connection {connection}); the list would be incomplete, so it is not used", endpoint = endpoint.path())]
+    Truncated {
+        connection: String,
+        endpoint: Endpoint,
+        received: i64,
+        total: i64,
+    },
+
     #[error("the API 1.0 binding of connection {connection} has expired (HTTP 418); create new access and secret keys, with the user's authentication cache TTL set to never expire")]
     BindingExpired { connection: String },
 

@@ -173,6 +173,7 @@ pub async fn execute(
             entities: tally.entities,
             relationships: tally.relationships,
             notes: tally.notes,
+            partial: tally.partial,
         };
         info!(
             connection = %connection.name,
@@ -208,6 +209,7 @@ fn partial(steps: &[Step], order: &[usize], results: &[StepResult]) -> BTreeSet<
             types.extend(spec.entity_types.iter().map(|t| (*t).to_owned()));
             types.extend(spec.relationship_types.iter().map(|t| (*t).to_owned()));
         }
+        types.extend(results[i].partial.iter().cloned());
     }
     types
 }

@@ -176,10 +176,17 @@ async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
         all(ctx.client.watchlist_details())
     );
     let mut errors = Vec::new();
-    let mut outcome = |what: &str, r: Result<usize, ApiError>| match r {
-        Ok(_) => {}
-        Err(e) if e.is_unavailable() => ctx.note(format!("{what} unavailable: {e}")),
-        Err(e) => errors.push(format!("{what}: {e}")),
+    // A refused enrichment endpoint keeps the users' stored scores (merge, no cleanup)
+    // and makes the run partial: a lost permission must not look like clean data.
+    let mut outcome = |what: &str, r: Result<(), ApiError>| match r {
+        Ok(()) => {}
+        Err(e) => match ctx.awareness_error(e) {
+            StepError::Unavailable(why) => ctx.mark_partial(
+                types::USER,
+                format!("{what} unavailable, users keep their stored values: {why}"),
+            ),
+            other => errors.push(format!("{what}: {other}")),
+        },
     };
     outcome(
         "SAFE scores",
@@ -190,7 +197,6 @@ async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
                     ctx.unknown_participant(types::USER, format!("{} (SAFE score)", conv::email_key(&s.email_address)));
                 }
             }
-            rows.len()
         }),
     );
     outcome(
@@ -202,7 +208,6 @@ async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
                     ctx.unknown_participant(types::USER, format!("{} (performance)", conv::email_key(&p.email)));
                 }
             }
-            rows.len()
         }),
     );
     outcome(
@@ -214,7 +219,6 @@ async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
                     ctx.unknown_participant(types::USER, format!("{} (watchlist)", conv::email_key(&w.email)));
                 }
             }
-            rows.len()
         }),
     );
     if errors.is_empty() {
@@ -228,7 +232,7 @@ fn fetch_awareness_campaigns(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
-        let campaigns = ctx.client.get_training_campaigns().await?;
+        let campaigns = ctx.client.get_training_campaigns().await.map_err(|e| ctx.awareness_error(e))?;
         for c in &campaigns {
             let e = conv::awareness_campaign(&code, c);
             ctx.add_relationship(conv::account_has_awareness_campaign(&code, &e.key));
@@ -279,8 +283,10 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
                         ctx.add_relationship(r);
                     }
                 }
-                Err(e) if e.is_unavailable() => unavailable = Some(e.to_string()),
-                Err(e) => errors.push(format!("{name:?}: {e}")),
+                Err(e) => match ctx.awareness_error(e) {
+                    StepError::Unavailable(why) => unavailable = Some(why),
+                    other => errors.push(format!("{name:?}: {other}")),
+                },
             }
         }
         if !errors.is_empty() {
@@ -297,7 +303,7 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
-        for p in &ctx.client.get_phishing_campaigns().await? {
+        for p in &ctx.client.get_phishing_campaigns().await.map_err(|e| ctx.awareness_error(e))? {
             let e = conv::phishing_campaign(&code, p);
             ctx.add_relationship(conv::account_has_phishing_campaign(&code, &e.key));
             ctx.add_entity(e);

@@ -96,6 +96,10 @@ pub struct StepResult {
     pub relationships: BTreeMap<String, usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Types the step left incomplete although it succeeded (an enrichment endpoint
+    /// refused): written with merge, never cleaned up, and the run is partial.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<String>,
 }
 
 /// Facts about the tenant that later steps need.
@@ -136,6 +140,7 @@ struct Tally {
     entities: BTreeMap<String, usize>,
     relationships: BTreeMap<String, usize>,
     notes: Vec<String>,
+    partial: Vec<String>,
 }
 
 /// What a running step sees: the client, the connection's configuration and the
@@ -230,6 +235,27 @@ impl StepContext {
 
     pub fn note(&self, note: String) {
         self.tally().notes.push(note);
+    }
+
+    /// Marks a type incomplete while the step itself succeeds, saying why.
+    pub fn mark_partial(&self, element_type: &str, why: String) {
+        let mut tally = self.tally();
+        if !tally.partial.iter().any(|t| t == element_type) {
+            tally.partial.push(element_type.to_owned());
+        }
+        tally.notes.push(why);
+    }
+
+    /// How an API error ends an Awareness Training step: a 404 (endpoint not served)
+    /// or, in `auto` mode, a 403 is "unavailable"; with `awareness_training =
+    /// "enabled"` a 403 is a failure, because the operator said the product is there.
+    pub fn awareness_error(&self, e: ApiError) -> StepError {
+        let forbidden = matches!(e, ApiError::Forbidden { .. });
+        if e.is_unavailable() && !(forbidden && self.connection.awareness_training == AwarenessTraining::Enabled) {
+            StepError::Unavailable(e.to_string())
+        } else {
+            StepError::Failed(e.into())
+        }
     }
 
     /// Copies of the entities of one type (for steps that build on earlier ones).

@@ -431,3 +431,34 @@ async fn an_empty_page_ends_paging_even_with_a_next_token() {
     assert_eq!(c.stats().requests, 1);
     task.abort();
 }
+
+#[tokio::test]
+async fn an_empty_page_short_of_the_announced_total_is_an_error() {
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let page = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let users = if n == 0 { json!([{"emailAddress": "a@x.com"}, {"emailAddress": "b@x.com"}]) } else { json!([]) };
+            axum::Json(json!({"meta": {"status": 200, "pagination": {"pageSize": 2, "totalCount": 5, "next": format!("P{}", n + 2)}},
+                              "data": [{"users": users, "userCount": 5}], "fail": []}))
+        }
+    };
+    let app = axum::Router::new()
+        .route("/oauth/token", post(|| async { axum::Json(json!({"access_token": "t", "expires_in": 1799})) }))
+        .route("/api/user/get-internal-users", post(page));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = Client::new(&ConnectionConfig::oauth2("short", &url, "id", "secret")).unwrap();
+    let err = all(c.internal_users("x.com")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/api/user/get-internal-users returned an empty page after 2 of the 5 records it announced (connection short); the list would be incomplete, so it is not used"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    task.abort();
+}

@@ -81,6 +81,16 @@ async fn collect_builds_the_exact_graph() {
             ("build-personnel", StepStatus::Success),
         ]
     );
+    // What each step produced is what it declared.
+    let declared: std::collections::BTreeMap<&str, Vec<&str>> = all_steps()
+        .iter()
+        .map(|s| (s.spec.id, s.spec.entity_types.iter().chain(s.spec.relationship_types).copied().collect()))
+        .collect();
+    for step in &t.steps {
+        for produced in step.entities.keys().chain(step.relationships.keys()) {
+            assert!(declared[step.id.as_str()].contains(&produced.as_str()), "{} produced undeclared {produced}", step.id);
+        }
+    }
     let personnel = t.steps.iter().find(|s| s.id == "build-personnel").unwrap();
     assert_eq!(
         personnel.notes,
@@ -282,4 +292,44 @@ async fn collect_writes_stable_graph_and_summary_files() {
     assert_eq!(summary["tenants"][0]["steps"][2]["id"], "fetch-users");
     assert_eq!(summary["tenants"][0]["steps"][2]["entities"]["mimecast_user"], 12);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_score_endpoint_leaves_users_partial_and_the_run_partial() {
+    let options = SimOptions {
+        fail_paths: vec![("/api/awareness-training/company/get-safe-score-details".into(), 403)],
+        ..SimOptions::default()
+    };
+    let account = crate::helpers::unique_account("SAF");
+    let c = acme_collection(&account, options).await;
+    assert_eq!(c.status(), RunStatus::Partial);
+    let t = &c.tenants[0];
+    let users = t.steps.iter().find(|s| s.id == "fetch-users").unwrap();
+    assert_eq!(users.status, StepStatus::Success);
+    assert_eq!(users.partial, vec!["mimecast_user"]);
+    assert!(
+        users.notes[0].starts_with("SAFE scores unavailable, users keep their stored values: "),
+        "{:?}",
+        users.notes
+    );
+    assert!(t.partial_types.contains("mimecast_user"));
+    assert!(!t.partial_types.contains("mimecast_domain_has_user"));
+    let bob = c.store.entity(&format!("mimecast_user:{account}:bob@acme.com")).unwrap();
+    assert_eq!(bob.get("safeRisk"), None);
+    assert_eq!(bob.get("watchlistCount"), Some(&Value::Int(2)));
+}
+
+#[tokio::test]
+async fn with_awareness_training_enabled_a_refusal_fails_the_step() {
+    let options = SimOptions {
+        fail_paths: vec![("/api/awareness-training/phishing/campaign/get-campaign".into(), 403)],
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant(&crate::helpers::unique_account("ENA")), options).await;
+    let mut conn = acme_connection("acme", &sim);
+    conn.awareness_training = mimecast_graph::config::AwarenessTraining::Enabled;
+    let c = collect(&config_with(vec![conn]), &all_steps(), &SilentProgress).await;
+    let phishing = c.tenants[0].steps.iter().find(|s| s.id == "fetch-phishing-campaigns").unwrap();
+    assert_eq!(phishing.status, StepStatus::Failed);
+    assert_eq!(c.status(), RunStatus::Partial);
 }

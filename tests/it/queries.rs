@@ -199,14 +199,20 @@ async fn stale_sync() {
     );
 }
 
+/// Every query returns rows for the fixtures (the freshness one when measured from
+/// the far future), so `run` checks each result's columns against the header.
 #[tokio::test]
-async fn every_query_declares_the_columns_it_returns() {
+async fn every_query_returns_the_columns_it_declares() {
     synced().await;
     let s = sink().await;
     for d in embedded() {
         let mut p = BTreeMap::new();
         p.insert("account".to_owned(), json!(account()));
+        if d.id == "stale-sync" {
+            p.insert("as_of".to_owned(), json!("2100-01-01T00:00:00Z"));
+        }
         let r = run(&s, &d, &p).await.unwrap_or_else(|e| panic!("{}: {e}", d.id));
-        assert_eq!(r.columns, d.columns);
+        assert!(!r.rows.is_empty(), "{} returned no rows, so its columns went unchecked", d.id);
+        assert!(r.rows.iter().all(|row| row.len() == d.columns.len()));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mimecast_graph::collect::all_steps;
 use mimecast_graph::config::Config;
 use mimecast_graph::daemon::{self, DaemonOptions};
-use mimecast_graph::queries::{embedded, QueryDef};
+use mimecast_graph::queries::{embedded, load_dir, QuerySet};
 use mimecast_graph::sim::{SimOptions, SimServer, Tenant};
 use mimecast_graph::sink::bolt::to_json;
 use mimecast_graph::sink::Sink;
@@ -38,7 +38,7 @@ pub async fn sync(config: &Config) -> SyncOutcome {
     sync_with(config, &embedded()).await
 }
 
-async fn sync_with(config: &Config, queries: &[QueryDef]) -> SyncOutcome {
+async fn sync_with(config: &Config, queries: &QuerySet) -> SyncOutcome {
     let _guard = SYNC_LOCK.lock().await;
     run_once(config, &all_steps(), queries, &SilentProgress, &Stop::new()).await
 }
@@ -158,7 +158,13 @@ async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
         }
         assert_eq!((t.as_str(), w.created, w.updated, w.deleted), (t.as_str(), 0, 0, 0), "{t}");
     }
-    let unchanged: u64 = second.load.types.values().map(|w| w.unchanged).sum::<u64>() - 11;
+    let unchanged: u64 = second
+        .load
+        .types
+        .iter()
+        .filter(|(t, _)| t.as_str() != "compliance_query")
+        .map(|(_, w)| w.unchanged)
+        .sum();
     assert_eq!(unchanged, 32 + 51);
     let s = sink().await;
     assert_eq!(node_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_ENTITIES));
@@ -280,36 +286,59 @@ async fn one_account_never_touches_another() {
     assert_eq!(a_nodes, with(ACME_ENTITIES, &[("mimecast_domain", 1), ("mimecast_user", 9)]));
 }
 
+fn write_query(dir: &std::path::Path, id: &str) {
+    let text = format!(
+        "// id: {id}\n// title: Accounts\n// description: Counts accounts.\n// frameworks: none\n// severity: low\n\
+         // param: account = null | Only this account\n// columns: n\n//   :param account => null\n\
+         MATCH (a:MimecastAccount) WHERE $account IS NULL OR a.accountCode = $account RETURN count(a) AS n\n"
+    );
+    std::fs::write(dir.join(format!("{id}.cypher")), text).unwrap();
+}
+
 #[tokio::test]
 async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     let (_sim, config) = acme(code("CQUERYNODE")).await;
-    let all = embedded();
-    let two: Vec<QueryDef> = all.iter().filter(|q| q.id == "watchlist" || q.id == "stale-sync").cloned().collect();
     let s = sink().await;
-    let ids = |rows: Vec<Json>| rows.into_iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
 
-    let _guard_free = sync_with(&config, &two).await;
-    let stored = rows(&s, "MATCH (q:ComplianceQuery:Procedure) RETURN q.id AS id ORDER BY id", "").await;
-    assert_eq!(ids(stored), vec!["stale-sync", "watchlist"]);
-
-    let outcome = sync_with(&config, &all).await;
-    assert_eq!(outcome.load.types["compliance_query"].deleted, 0);
+    // The built-in set, stored beside the data.
+    sync(&config).await;
     let stored = rows(
         &s,
-        "MATCH (q:ComplianceQuery {id: 'terminated-with-account'}) RETURN q.id AS id, q.severity AS severity, q.frameworks AS frameworks, \
-         q.cypher STARTS WITH '// id: terminated-with-account' AS cypher",
+        "MATCH (q:ComplianceQuery:Procedure {id: 'terminated-with-account'}) RETURN q.id AS id, q.severity AS severity, \
+         q.frameworks AS frameworks, q.querySet AS set, q.cypher STARTS WITH '// id: terminated-with-account' AS cypher",
         "",
     )
     .await;
     assert_eq!(
         stored,
         vec![json!({
-            "id": "terminated-with-account", "severity": "critical", "cypher": true,
+            "id": "terminated-with-account", "severity": "critical", "cypher": true, "set": "builtin",
             "frameworks": ["SOC 2 CC6.2", "SOC 2 CC6.3", "ISO 27001 A.5.18", "PCI DSS 8.2.6", "HIPAA 164.308(a)(3)(ii)(C)"]
         })]
     );
-    let count = rows(&s, "MATCH (q:ComplianceQuery) RETURN count(q) AS n", "").await;
-    assert_eq!(count, vec![json!({"n": 11})]);
+
+    // A folder of two queries, then one of them removed.
+    let dir = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stem = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (a, b) = (format!("{stem}-a"), format!("{stem}-b"));
+    write_query(&dir, &a);
+    write_query(&dir, &b);
+    let both = load_dir(&dir).unwrap();
+    sync_with(&config, &both).await;
+    let ids = |rows: Vec<Json>| rows.into_iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let in_set = "MATCH (q:ComplianceQuery {querySet: $account}) RETURN q.id AS id ORDER BY id";
+    assert_eq!(ids(rows(&s, in_set, &both.source).await), vec![a.clone(), b.clone()]);
+
+    std::fs::remove_file(dir.join(format!("{b}.cypher"))).unwrap();
+    let one = load_dir(&dir).unwrap();
+    let outcome = sync_with(&config, &one).await;
+    assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
+    assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a]);
+    // Another set's queries are untouched.
+    let builtin = rows(&s, "MATCH (q:ComplianceQuery {querySet: 'builtin'}) RETURN count(q) AS n", "").await;
+    assert_eq!(builtin, vec![json!({"n": 11})]);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -335,13 +364,13 @@ async fn the_daemon_runs_once_per_interval_and_stops_cleanly() {
     };
     let opts = DaemonOptions::every(Duration::from_secs(3600));
     let _guard = SYNC_LOCK.lock().await;
-    let runs = tokio::time::timeout(
+    let end = tokio::time::timeout(
         Duration::from_secs(120),
         daemon::run(&config, &all_steps(), &embedded(), &opts, &SilentProgress, &stop, &observe),
     )
     .await
     .expect("the daemon stops once asked, without waiting for the hour");
-    assert_eq!(runs, 1);
+    assert_eq!(end, daemon::DaemonEnd { runs: 1, interrupted: false });
     assert_eq!(*seen.lock().unwrap(), vec![SyncStatus::Success]);
     drop(_guard);
     let s = sink().await;
@@ -372,18 +401,56 @@ async fn a_stop_while_collecting_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_stopped_sink_refuses_the_next_batch_and_cleans_up_nothing() {
-    let s = sink().await;
+async fn a_stop_during_writes_finishes_the_batch_in_flight_and_writes_no_more() {
+    let mut cfg = crate::helpers::neo4j_config();
+    cfg.batch_size = 200;
+    let s = Sink::connect(&cfg).await.unwrap();
     let stop = Stop::new();
     let stopped = s.clone().with_stop(stop.clone());
-    stop.trigger();
-    let e = mimecast_graph::graph::Entity::new("mimecast_test_probe:CSTOPSINK1:1", "mimecast_test_probe", "Record")
-        .with("accountCode", code("CSTOPSINK1"));
-    let err = stopped
-        .upsert_nodes(&["MimecastTestProbe"], &[&e], mimecast_graph::sink::Mode::Replace, &mimecast_graph::sink::SyncStamp::new())
-        .await
-        .unwrap_err();
-    assert_eq!(err.to_string(), "stopped on request before the next write");
-    let left = rows(&s, "MATCH (n:MimecastTestProbe {accountCode: $account}) RETURN count(n) AS n", code("CSTOPSINK1")).await;
-    assert_eq!(left, vec![json!({"n": 0})]);
+    let account = code("CSTOPSINK1");
+    let entities: Vec<mimecast_graph::graph::Entity> = (0..20_000)
+        .map(|i| {
+            mimecast_graph::graph::Entity::new(format!("mimecast_test_probe:{account}:{i:05}"), "mimecast_test_probe", "Record")
+                .with("accountCode", account)
+        })
+        .collect();
+    let refs: Vec<&mimecast_graph::graph::Entity> = entities.iter().collect();
+    let count = "MATCH (n:MimecastTestProbe {accountCode: $account}) RETURN count(n) AS n";
+    // Ask to stop as soon as the first batch is visible.
+    let watcher = async {
+        loop {
+            if rows(&s, count, account).await[0]["n"].as_u64().unwrap() > 0 {
+                stop.trigger();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let stamp = mimecast_graph::sink::SyncStamp::new();
+    let (result, ()) = tokio::join!(
+        stopped.upsert_nodes(&["MimecastTestProbe"], &refs, mimecast_graph::sink::Mode::Replace, &stamp),
+        watcher
+    );
+    assert_eq!(result.unwrap_err().to_string(), "stopped on request before the next write");
+    let written = rows(&s, count, account).await[0]["n"].as_u64().unwrap();
+    assert!(written > 0 && written < 20_000, "{written} written");
+    assert_eq!(written % 200, 0, "only whole batches are written");
+}
+
+#[tokio::test]
+async fn a_refused_score_endpoint_keeps_the_stored_scores() {
+    let (sim, config) = acme(code("CKEEPSCORE")).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    sim.set_fail_paths(vec![("/api/awareness-training/company/get-safe-score-details".into(), 403)]);
+    let outcome = sync(&config).await;
+    assert_eq!(outcome.status, SyncStatus::Partial);
+    let s = sink().await;
+    let bob = rows(
+        &s,
+        "MATCH (u:MimecastUser {accountCode: $account, email: 'bob@acme.com'}) RETURN u.safeRisk AS risk, u.watchlistCount AS watch",
+        code("CKEEPSCORE"),
+    )
+    .await;
+    assert_eq!(bob, vec![json!({"risk": "F", "watch": 2})]);
+    assert_eq!(outcome.load.types["mimecast_user"].deleted, 0);
 }
