@@ -105,7 +105,8 @@ pub struct EntitySchema {
     pub description: String,
     pub properties: Vec<PropSpec>,
     pub additional_properties: Option<PropType>,
-    /// Gathers many relationships; see [`Schema::write_groups`].
+    /// Gathers many relationships: the sink never writes to one such node from two
+    /// transactions at once (see `sink::plan`).
     pub dense: bool,
 }
 
@@ -258,35 +259,6 @@ impl Schema {
         Ok(Schema { entities, relationships })
     }
 
-    /// Relationship types in groups that may be written concurrently: two types share
-    /// a group when they share a dense endpoint type, and a group's types are written
-    /// one after the other. (Concurrent writes to one dense node deadlock on its
-    /// relationship-group locks.)
-    pub fn write_groups(&self) -> Vec<Vec<&str>> {
-        let dense = |t: &str| self.entity(t).is_some_and(|e| e.dense);
-        let mut groups: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
-        for r in &self.relationships {
-            let ends: Vec<&str> = [r.from.as_str(), r.to.as_str()].into_iter().filter(|t| dense(t)).collect();
-            let mut merged = (vec![r.relationship_type.as_str()], ends);
-            groups.retain(|(types, dense_ends)| {
-                if dense_ends.iter().any(|d| merged.1.contains(d)) {
-                    merged.0.extend(types.iter().copied());
-                    merged.1.extend(dense_ends.iter().copied());
-                    false
-                } else {
-                    true
-                }
-            });
-            groups.push(merged);
-        }
-        let mut out: Vec<Vec<&str>> = groups.into_iter().map(|(mut t, _)| {
-            t.sort_unstable();
-            t
-        }).collect();
-        out.sort();
-        out
-    }
-
     pub fn entity(&self, entity_type: &str) -> Option<&EntitySchema> {
         self.entities.iter().find(|e| e.entity_type == entity_type)
     }
@@ -424,19 +396,6 @@ mod tests {
         for r in &s.relationships {
             assert_eq!(r.class, r.class.to_ascii_uppercase(), "{}", r.relationship_type);
         }
-    }
-
-    #[test]
-    fn relationship_types_sharing_a_dense_endpoint_are_written_in_one_group() {
-        assert_eq!(
-            schema().write_groups(),
-            vec![
-                vec!["mimecast_account_has_awareness_campaign", "mimecast_awareness_campaign_covers_training_category", "mimecast_user_assigned_awareness_campaign", "mimecast_user_completed_awareness_campaign"],
-                vec!["mimecast_account_has_domain", "mimecast_domain_has_user"],
-                vec!["mimecast_account_has_phishing_campaign", "mimecast_user_assigned_phishing_campaign"],
-                vec!["person_is_mimecast_user"],
-            ]
-        );
     }
 
     #[test]

@@ -119,17 +119,17 @@ impl Sink {
             let mode = if is_partial(partial, account_of(&e.properties), &e.entity_type) { Mode::Merge } else { Mode::Replace };
             nodes.entry((e.entity_type, mode)).or_default().push(e);
         }
-        let mut rels: BTreeMap<(&str, Mode), Vec<&Relationship>> = BTreeMap::new();
+        let mut rels: Vec<(&Relationship, Mode)> = Vec::with_capacity(store.relationship_count());
         for r in store.relationships() {
-            let mode = if is_partial(partial, account_of(&r.properties), &r.relationship_type) {
+            let mode = if is_partial(partial, account_of(&r.properties), r.relationship_type) {
                 Mode::Merge
             } else {
                 Mode::Replace
             };
-            rels.entry((r.relationship_type, mode)).or_default().push(r);
+            rels.push((r, mode));
         }
-        if let Some((t, _)) = rels.keys().find(|(t, _)| schema.relationship(t).is_none()) {
-            return Err(SinkError::Config(format!("relationship type {t} is not in graph-schema")));
+        if let Some((r, _)) = rels.iter().find(|(r, _)| schema.relationship(r.relationship_type).is_none()) {
+            return Err(SinkError::Config(format!("relationship type {} is not in graph-schema", r.relationship_type)));
         }
         // Node labels do not contend for locks: write them concurrently.
         let parallel = self.config().max_connections.max(1);
@@ -145,33 +145,22 @@ impl Sink {
         for (t, c, ms) in done {
             report.add_counts(t, c, ms);
         }
-        // Relationship types run concurrently in groups that share no dense endpoint
-        // (schema.write_groups), one type after the other inside a group. Rows are
-        // sorted by endpoint keys, so concurrent transactions take the (sparse) user
-        // node locks in the same order; a lock timeout is still retried.
-        for list in rels.values_mut() {
-            list.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
-        }
-        let rels = &rels;
-        let group_jobs = schema.write_groups().into_iter().map(|group| async move {
+        // Relationships in units that share no dense node (see plan.rs), concurrently.
+        let units = super::plan::plan(rels, schema, self.config().batch_size);
+        let unit_jobs = units.iter().map(|unit| async move {
             let mut done = Vec::new();
-            for t in group {
-                for mode in [Mode::Replace, Mode::Merge] {
-                    let Some(list) = rels.get(&(t, mode)) else { continue };
-                    let spec = schema
-                        .relationship(t)
-                        .ok_or_else(|| SinkError::Config(format!("relationship type {t} is not in graph-schema")))?;
-                    let from = &schema.entity(&spec.from).expect("schema checked").label;
-                    let to = &schema.entity(&spec.to).expect("schema checked").label;
-                    let t_rel = Instant::now();
-                    let counts = self.upsert_relationships(from, &spec.class, to, list, mode, stamp).await?;
-                    done.push((t, counts, t_rel.elapsed().as_millis() as u64));
-                }
+            for part in &unit.parts {
+                let spec = schema.relationship(part.relationship_type).expect("checked above");
+                let from = &schema.entity(&spec.from).expect("schema checked").label;
+                let to = &schema.entity(&spec.to).expect("schema checked").label;
+                let t_rel = Instant::now();
+                let counts = self.upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp).await?;
+                done.push((part.relationship_type, counts, t_rel.elapsed().as_millis() as u64));
             }
             Ok::<_, SinkError>(done)
         });
         let done: Vec<Vec<(&str, WriteCounts, u64)>> =
-            stream::iter(group_jobs).buffer_unordered(parallel).try_collect().await?;
+            stream::iter(unit_jobs).buffer_unordered(parallel).try_collect().await?;
         for (t, c, ms) in done.into_iter().flatten() {
             report.add_counts(t, c, ms);
         }

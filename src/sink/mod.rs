@@ -6,6 +6,7 @@
 
 pub mod bolt;
 mod load;
+mod plan;
 mod upsert;
 
 pub use load::{LoadReport, PartialTypes, TypeWrite};

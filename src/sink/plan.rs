@@ -1,0 +1,224 @@
+//! How relationship writes are split for concurrency. Neo4j locks a dense node's
+//! relationship groups when a relationship is added to it, so two transactions
+//! writing to one campaign at once deadlock. Rows are therefore grouped into units
+//! that share no dense node (union-find over the dense endpoints of each row); units
+//! run concurrently, and a unit writes its parts one after the other. Rows are sorted
+//! by endpoint keys, so the sparse nodes (users) are locked in the same order
+//! everywhere.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::upsert::Mode;
+use crate::graph::Relationship;
+use crate::schema::Schema;
+
+/// Rows of one relationship type, written in one go (in batches).
+#[derive(Debug)]
+pub struct Part<'a> {
+    pub relationship_type: &'a str,
+    pub mode: Mode,
+    pub rows: Vec<&'a Relationship>,
+}
+
+/// Parts written one after the other; no two units share a dense node.
+#[derive(Debug, Default)]
+pub struct Unit<'a> {
+    pub parts: Vec<Part<'a>>,
+}
+
+impl Unit<'_> {
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.rows.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Splits relationships into units. Units smaller than `batch_size` are packed
+/// together, so no batch is needlessly small; the largest units come first.
+pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size: usize) -> Vec<Unit<'a>> {
+    let dense = |entity_type: &str| schema.entity(entity_type).is_some_and(|e| e.dense);
+    let order: HashMap<&str, usize> = schema
+        .relationships
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.relationship_type.as_str(), i))
+        .collect();
+
+    // Union-find over dense node keys.
+    let mut ids: HashMap<&'a str, usize> = HashMap::new();
+    let mut parent: Vec<usize> = Vec::new();
+    let mut dense_ends: Vec<Vec<usize>> = Vec::with_capacity(rows.len());
+    for (r, _) in &rows {
+        let mut ends = Vec::new();
+        if let Some(spec) = schema.relationship(r.relationship_type) {
+            for (key, t) in [(r.from_key.as_str(), &spec.from), (r.to_key.as_str(), &spec.to)] {
+                if dense(t) {
+                    let next = parent.len();
+                    let id = *ids.entry(key).or_insert(next);
+                    if id == next {
+                        parent.push(next);
+                    }
+                    ends.push(id);
+                }
+            }
+        }
+        if let [a, b] = ends[..] {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            parent[ra] = rb;
+        }
+        dense_ends.push(ends);
+    }
+
+    // Group rows: by the root of their dense endpoint, or by type when they have none.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Group<'b> {
+        Dense(usize),
+        Sparse(&'b str),
+    }
+    let mut groups: BTreeMap<Group, BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>>> = BTreeMap::new();
+    for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
+        let group = match ends.first() {
+            Some(&id) => Group::Dense(find(&mut parent, id)),
+            None => Group::Sparse(r.relationship_type),
+        };
+        let rank = order.get(r.relationship_type).copied().unwrap_or(usize::MAX);
+        groups
+            .entry(group)
+            .or_default()
+            .entry((rank, r.relationship_type, mode))
+            .or_default()
+            .push(r);
+    }
+
+    let mut units: Vec<Unit<'a>> = groups
+        .into_values()
+        .map(|parts| Unit {
+            parts: parts
+                .into_iter()
+                .map(|((_, t, mode), mut rows)| {
+                    rows.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
+                    Part {
+                        relationship_type: t,
+                        mode,
+                        rows,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    units.sort_by_key(|u| std::cmp::Reverse(u.len()));
+
+    // Pack small units so batches stay full.
+    let mut packed: Vec<Unit<'a>> = Vec::new();
+    let mut bin = Unit::default();
+    for unit in units {
+        if unit.len() >= batch_size {
+            packed.push(unit);
+            continue;
+        }
+        bin.parts.extend(unit.parts);
+        if bin.len() >= batch_size {
+            packed.push(std::mem::take(&mut bin));
+        }
+    }
+    if !bin.is_empty() {
+        packed.push(bin);
+    }
+    // Inside a packed unit, one part per type and mode (full batches), in schema order.
+    for unit in &mut packed {
+        let mut merged: BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>> = BTreeMap::new();
+        for part in std::mem::take(&mut unit.parts) {
+            let rank = order.get(part.relationship_type).copied().unwrap_or(usize::MAX);
+            merged.entry((rank, part.relationship_type, part.mode)).or_default().extend(part.rows);
+        }
+        unit.parts = merged
+            .into_iter()
+            .map(|((_, t, mode), mut rows)| {
+                rows.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
+                Part {
+                    relationship_type: t,
+                    mode,
+                    rows,
+                }
+            })
+            .collect();
+    }
+    packed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{rels, schema};
+
+    fn rel(t: &str, class: &str, from: &str, to: &str) -> Relationship {
+        Relationship::new(t, class, from, to)
+    }
+
+    /// Which campaigns (dense keys) each unit touches.
+    fn dense_keys(unit: &Unit) -> Vec<String> {
+        let mut keys: Vec<String> = unit
+            .parts
+            .iter()
+            .flat_map(|p| p.rows.iter())
+            .flat_map(|r| [r.from_key.clone(), r.to_key.clone()])
+            .filter(|k| k.starts_with("campaign") || k.starts_with("domain"))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    #[test]
+    fn units_never_share_a_dense_node_and_keep_types_in_order() {
+        let mut owned = Vec::new();
+        for c in ["campaign:1", "campaign:2"] {
+            for u in ["user:a", "user:b", "user:c"] {
+                owned.push(rel(rels::USER_COMPLETED_AWARENESS, "COMPLETED", u, c));
+                owned.push(rel(rels::USER_ASSIGNED_AWARENESS, "ASSIGNED", u, c));
+            }
+        }
+        owned.push(rel(rels::DOMAIN_HAS_USER, "HAS", "domain:x", "user:a"));
+        owned.push(rel(rels::PERSON_IS_USER, "IS", "person:a", "user:a"));
+        let rows: Vec<(&Relationship, Mode)> = owned.iter().map(|r| (r, Mode::Replace)).collect();
+
+        let units = plan(rows, schema(), 1);
+
+        assert_eq!(units.len(), 4);
+        let campaign_units: Vec<Vec<String>> = units.iter().map(dense_keys).filter(|k| !k.is_empty()).collect();
+        assert_eq!(
+            campaign_units,
+            vec![vec!["campaign:1".to_owned()], vec!["campaign:2".to_owned()], vec!["domain:x".to_owned()]]
+        );
+        // Assignments before completions, users in key order.
+        let first = &units[0];
+        assert_eq!(first.parts[0].relationship_type, rels::USER_ASSIGNED_AWARENESS);
+        assert_eq!(first.parts[1].relationship_type, rels::USER_COMPLETED_AWARENESS);
+        let users: Vec<&str> = first.parts[0].rows.iter().map(|r| r.from_key.as_str()).collect();
+        assert_eq!(users, vec!["user:a", "user:b", "user:c"]);
+        assert_eq!(units.iter().map(Unit::len).sum::<usize>(), 14);
+    }
+
+    #[test]
+    fn small_units_are_packed_up_to_a_batch() {
+        let owned: Vec<Relationship> = (0..10)
+            .map(|i| rel(rels::USER_ASSIGNED_PHISHING, "ASSIGNED", "user:a", &format!("campaign:{i}")))
+            .collect();
+        let rows: Vec<(&Relationship, Mode)> = owned.iter().map(|r| (r, Mode::Merge)).collect();
+        let units = plan(rows, schema(), 4);
+        let sizes: Vec<usize> = units.iter().map(Unit::len).collect();
+        assert_eq!(sizes, vec![4, 4, 2]);
+        assert!(units.iter().all(|u| u.parts.len() == 1), "one part per type: full batches");
+    }
+}
