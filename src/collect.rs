@@ -268,8 +268,14 @@ impl Collection {
                 t.status,
                 t.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
             );
-            for s in t.steps.iter().filter(|s| s.status != StepStatus::Success) {
-                let _ = writeln!(out, "    {} {:?}: {}", s.id, s.status, s.error.as_deref().unwrap_or(""));
+            for s in &t.steps {
+                if s.status != StepStatus::Success {
+                    let _ = writeln!(out, "    {} {:?}: {}", s.id, s.status, s.error.as_deref().unwrap_or(""));
+                }
+                // Notes carry the person-matching report and anything merged or kept.
+                for note in &s.notes {
+                    let _ = writeln!(out, "    {}: {note}", s.id);
+                }
             }
             if !t.partial_types.is_empty() {
                 let list: Vec<&str> = t.partial_types.iter().map(String::as_str).collect();

@@ -100,6 +100,10 @@ async fn collect_builds_the_exact_graph() {
             "5 Mimecast users (aliases excluded) match no roster person: abuse@acme.com, abuse@labs.acme.com, erin@acme.com, postmaster@acme.com, postmaster@labs.acme.com",
         ]
     );
+    // The human summary carries the match report, one line per note.
+    let human = c.human();
+    assert!(human.contains("\n    build-personnel: 1 roster people have no Mimecast user: hank@acme.com\n"), "{human}");
+    assert!(human.contains("\n    build-personnel: 7 of 8 roster people matched a Mimecast user\n"), "{human}");
     let categories = t.steps.iter().find(|s| s.id == "build-training-categories").unwrap();
     assert_eq!(
         categories.notes,
