@@ -1,5 +1,5 @@
-//! One whole sync: connect to Neo4j, collect every tenant, apply the schema, upsert,
-//! clean up per account, stamp the accounts. The daemon calls [`run_once`] in a loop.
+//! One whole sync: connect to Neo4j, collect every tenant while the schema is applied,
+//! upsert, clean up per account, stamp the accounts. The daemon calls [`run_once`] in a loop.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -91,9 +91,10 @@ pub async fn run_once(
             return outcome;
         }
     };
-    // Nothing is written while collecting, so a stop here simply abandons the run.
-    let collection = tokio::select! {
-        c = collect::collect(config, steps, progress) => c,
+    // No data is written while collecting (validation comes first), so a stop here
+    // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
+    let (collection, schema_applied) = tokio::select! {
+        pair = async { tokio::join!(collect::collect(config, steps, progress), sink.apply_schema(schema())) } => pair,
         () = stop.wait() => {
             outcome.status = SyncStatus::Stopped;
             outcome.error = Some("stopped while collecting; nothing was written".into());
@@ -101,7 +102,10 @@ pub async fn run_once(
             return outcome;
         }
     };
-    let result = write(&sink, &collection, queries, &stamp, &mut outcome.load).await;
+    let result = match schema_applied {
+        Ok(_) => write(&sink, &collection, queries, &stamp, &mut outcome.load).await,
+        Err(e) => Err(e),
+    };
     outcome.status = match (&result, collection.policy_violation.is_some(), collection.status()) {
         (Err(SinkError::Stopped), _, _) => SyncStatus::Stopped,
         (_, true, _) => SyncStatus::PolicyFailed,
@@ -139,7 +143,6 @@ async fn write(
     if usable.is_empty() {
         return Ok(());
     }
-    sink.apply_schema(schema()).await?;
     let partial: PartialTypes = usable
         .iter()
         .map(|(account, _)| ((*account).to_owned(), c.partial_types(account)))
