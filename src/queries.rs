@@ -71,6 +71,8 @@ impl QueryDef {
             let Some((key, value)) = rest.trim().split_once(':') else { continue };
             let key = key.trim();
             let value = value.trim();
+            // The insert is a side effect: it stays out of a match guard.
+            #[allow(clippy::collapsible_match)]
             match key {
                 "id" | "title" | "description" | "frameworks" | "severity" | "columns" => {
                     if fields.insert(key, value.to_owned()).is_some() {

@@ -199,11 +199,11 @@ pub fn account_has_awareness_campaign(account_code: &str, campaign_key: &str) ->
 
 /// Rows keyed by lowercased address; when an address repeats (other casing), the row
 /// with the higher `weight` wins. Returns the rows and how many repeats were merged.
-fn one_per_address<'a, T>(
-    rows: &'a [T],
+fn one_per_address<T>(
+    rows: &[T],
     email: impl Fn(&T) -> &str,
     weight: impl Fn(&T) -> i64,
-) -> (BTreeMap<String, &'a T>, usize) {
+) -> (BTreeMap<String, &T>, usize) {
     let mut by_email: BTreeMap<String, &T> = BTreeMap::new();
     let mut merged = 0;
     for row in rows {

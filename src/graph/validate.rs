@@ -126,7 +126,7 @@ fn check_properties(
         }
     }
     for (name, v) in props {
-        if specs.iter().any(|s| &s.name == name) {
+        if specs.iter().any(|s| s.name == name) {
             continue;
         }
         match additional {
@@ -145,7 +145,7 @@ fn check_properties(
 }
 
 fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool {
-    let Some(spec) = schema.entity(&e.entity_type) else {
+    let Some(spec) = schema.entity(e.entity_type) else {
         report.add("unknown_type", format!("entity {} has type {:?}", e.key, e.entity_type));
         return false;
     };
@@ -157,7 +157,7 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
 }
 
 fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
-    let Some(spec) = schema.relationship(&r.relationship_type) else {
+    let Some(spec) = schema.relationship(r.relationship_type) else {
         report.add("unknown_type", format!("relationship {} has type {:?}", r.key, r.relationship_type));
         return false;
     };
@@ -325,7 +325,7 @@ mod tests {
     fn unknown_types_and_classes_are_refused() {
         let odd = Entity::new("x:1", "mimecast_mailbox", "Mailbox");
         let wrong_class = domain("acme.com");
-        let wrong_class = Entity { class: "Host".into(), ..wrong_class };
+        let wrong_class = Entity { class: "Host", ..wrong_class };
         let mut s = store_with(vec![account(), odd, wrong_class], vec![]);
         let report = validate(&mut s, schema());
         assert_eq!(report.count("unknown_type"), 2);

@@ -116,7 +116,7 @@ impl Sink {
         let t0 = Instant::now();
         let mut nodes: BTreeMap<(&str, Mode), Vec<&Entity>> = BTreeMap::new();
         for e in store.entities() {
-            let mode = if is_partial(partial, account_of(&e.properties), &e.entity_type) { Mode::Merge } else { Mode::Replace };
+            let mode = if is_partial(partial, account_of(&e.properties), e.entity_type) { Mode::Merge } else { Mode::Replace };
             nodes.entry((e.entity_type, mode)).or_default().push(e);
         }
         let mut rels: Vec<(&Relationship, Mode)> = Vec::with_capacity(store.relationship_count());

@@ -86,7 +86,9 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         Dense(usize),
         Sparse(&'b str),
     }
-    let mut groups: BTreeMap<Group, BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>>> = BTreeMap::new();
+    // Within a group, rows by (schema rank, relationship type, write mode).
+    type Slices<'a> = BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>>;
+    let mut groups: BTreeMap<Group, Slices<'a>> = BTreeMap::new();
     for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
         let group = match ends.first() {
             Some(&id) => Group::Dense(find(&mut parent, id)),

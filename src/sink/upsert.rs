@@ -188,7 +188,7 @@ impl Sink {
                 .iter()
                 .map(|e| {
                     BoltType::Map(props_map(
-                        &[("_key", &e.key), ("_type", &e.entity_type), ("_class", &e.class)],
+                        &[("_key", &e.key), ("_type", e.entity_type), ("_class", e.class)],
                         &e.properties,
                     ))
                 })
@@ -234,8 +234,8 @@ impl Sink {
                             BoltType::Map(props_map(
                                 &[
                                     ("_key", &r.key),
-                                    ("_type", &r.relationship_type),
-                                    ("_class", &r.class),
+                                    ("_type", r.relationship_type),
+                                    ("_class", r.class),
                                     ("_fromEntityKey", &r.from_key),
                                     ("_toEntityKey", &r.to_key),
                                 ],

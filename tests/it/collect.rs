@@ -197,7 +197,7 @@ async fn awareness_training_unlicensed_leaves_directory_data_complete() {
     assert!(!t.partial_types.contains("mimecast_user"));
     assert!(t.partial_types.contains("mimecast_awareness_campaign"));
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
-    assert_eq!(c.store.entity(&format!("mimecast_user:CNOATCOL01:bob@acme.com")).unwrap().get("safeRisk"), None);
+    assert_eq!(c.store.entity("mimecast_user:CNOATCOL01:bob@acme.com").unwrap().get("safeRisk"), None);
 }
 
 #[tokio::test]
