@@ -280,7 +280,10 @@ async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
     stop.on_signals();
     let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default()
+        );
     } else {
         print!("{}", outcome.human());
     }
@@ -302,7 +305,11 @@ async fn queries(config_path: Option<&std::path::Path>, args: QueriesArgs) -> u8
         Ok(d) => d,
         Err(code) => return code,
     };
-    let find = |id: &str| defs.iter().find(|d| d.id == id).ok_or_else(|| q::QueryError::Unknown(id.to_owned()));
+    let find = |id: &str| {
+        defs.iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| q::QueryError::Unknown(id.to_owned()))
+    };
     match args.command {
         QueriesCommand::List => {
             for d in defs.iter() {
@@ -312,8 +319,15 @@ async fn queries(config_path: Option<&std::path::Path>, args: QueriesArgs) -> u8
         }
         QueriesCommand::Show { id } => match find(&id) {
             Ok(d) => {
-                println!("id:          {}\ntitle:       {}\nseverity:    {}", d.id, d.title, d.severity);
-                println!("frameworks:  {}\ncolumns:     {}", d.frameworks.join("; "), d.columns.join(", "));
+                println!(
+                    "id:          {}\ntitle:       {}\nseverity:    {}",
+                    d.id, d.title, d.severity
+                );
+                println!(
+                    "frameworks:  {}\ncolumns:     {}",
+                    d.frameworks.join("; "),
+                    d.columns.join(", ")
+                );
                 for p in &d.params {
                     println!("param:       {} = {}  ({})", p.name, p.default, p.description);
                 }
@@ -391,7 +405,10 @@ async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &
                             )
                         );
                         if total > shown.rows.len() {
-                            println!("... {} more rows (use --format csv or json for all)", total - shown.rows.len());
+                            println!(
+                                "... {} more rows (use --format csv or json for all)",
+                                total - shown.rows.len()
+                            );
                         }
                         println!();
                     }
@@ -460,7 +477,10 @@ async fn schema_apply(config_path: Option<&std::path::Path>) -> u8 {
     .await;
     match result {
         Ok(n) => {
-            println!("schema applied at {}: {n} constraints and indexes present", config.neo4j.uri);
+            println!(
+                "schema applied at {}: {n} constraints and indexes present",
+                config.neo4j.uri
+            );
             exit::SUCCESS
         }
         Err(e) => {
@@ -517,7 +537,10 @@ pub fn describe(config: &Config) -> String {
             AuthConfig::OAuth2 {
                 client_id,
                 client_secret,
-            } => format!("API 2.0 OAuth2 (client id ${}, secret ${})", client_id.env, client_secret.env),
+            } => format!(
+                "API 2.0 OAuth2 (client id ${}, secret ${})",
+                client_id.env, client_secret.env
+            ),
             AuthConfig::Hmac { access_key, .. } => {
                 format!("API 1.0 HMAC (keys from ${} and related variables)", access_key.env)
             }

@@ -77,7 +77,12 @@ async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dy
     };
     let client = match Client::new(connection) {
         Ok(c) => c,
-        Err(e) => return (failed(e.to_string(), Vec::new(), ClientStats::default()), GraphStore::new()),
+        Err(e) => {
+            return (
+                failed(e.to_string(), Vec::new(), ClientStats::default()),
+                GraphStore::new(),
+            )
+        }
     };
     let cfg = Arc::new(connection.clone());
     let tenant = Arc::new(TenantState::new());
@@ -97,7 +102,10 @@ async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dy
             .unwrap_or_else(|| "fetch-account did not run".into());
         return (failed(why, results, client.stats()), GraphStore::new());
     };
-    let status = if results.iter().any(|r| r.status == StepStatus::Failed || !r.partial.is_empty()) {
+    let status = if results
+        .iter()
+        .any(|r| r.status == StepStatus::Failed || !r.partial.is_empty())
+    {
         RunStatus::Partial
     } else {
         RunStatus::Success
@@ -282,10 +290,36 @@ impl Collection {
                 let _ = writeln!(out, "    partial types: {}", list.join(", "));
             }
         }
-        let entities: Vec<String> = self.store.entity_counts().iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let rels: Vec<String> = self.store.relationship_counts().iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(out, "  entities: {}", if entities.is_empty() { "none".into() } else { entities.join(", ") });
-        let _ = writeln!(out, "  relationships: {}", if rels.is_empty() { "none".into() } else { rels.join(", ") });
+        let entities: Vec<String> = self
+            .store
+            .entity_counts()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let rels: Vec<String> = self
+            .store
+            .relationship_counts()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  entities: {}",
+            if entities.is_empty() {
+                "none".into()
+            } else {
+                entities.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  relationships: {}",
+            if rels.is_empty() {
+                "none".into()
+            } else {
+                rels.join(", ")
+            }
+        );
         let lines = self.integrity.lines();
         if lines.is_empty() {
             let _ = writeln!(out, "  integrity: clean");
@@ -309,9 +343,11 @@ impl Collection {
         use anyhow::Context as _;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let graph_path = dir.join("graph.json");
-        let file = std::fs::File::create(&graph_path).with_context(|| format!("cannot write {}", graph_path.display()))?;
+        let file =
+            std::fs::File::create(&graph_path).with_context(|| format!("cannot write {}", graph_path.display()))?;
         let mut w = std::io::BufWriter::new(file);
-        self.write_graph(&mut w).with_context(|| format!("cannot write {}", graph_path.display()))?;
+        self.write_graph(&mut w)
+            .with_context(|| format!("cannot write {}", graph_path.display()))?;
         w.flush()?;
         let summary_path = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary())? + "\n";

@@ -265,10 +265,7 @@ impl fmt::Display for FieldError {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration{}:\n{}", .source_name.as_deref().map(|s| format!(" in {s}")).unwrap_or_default(), .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
@@ -435,10 +432,7 @@ impl Config {
             })?,
             None => RawConfig::default(),
         };
-        let base_dir = path
-            .and_then(Path::parent)
-            .map(Path::to_owned)
-            .unwrap_or_default();
+        let base_dir = path.and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
         let resolve_path = |p: PathBuf| if p.is_absolute() { p } else { base_dir.join(p) };
 
         let default_compliance = ComplianceConfig {
@@ -493,10 +487,7 @@ impl Config {
             connections,
             neo4j,
             sync: SyncConfig {
-                unknown_participants: raw
-                    .sync
-                    .unknown_participants
-                    .unwrap_or(UnknownParticipants::Report),
+                unknown_participants: raw.sync.unknown_participants.unwrap_or(UnknownParticipants::Report),
             },
             queries_dir: raw.queries.dir.map(resolve_path),
         })
@@ -572,7 +563,10 @@ impl Config {
                 }
             }
             if !(1..=500).contains(&c.page_size) {
-                push(format!("{at}.page_size"), format!("must be 1 to 500 (got {})", c.page_size));
+                push(
+                    format!("{at}.page_size"),
+                    format!("must be 1 to 500 (got {})", c.page_size),
+                );
             }
             if c.max_attempts == 0 {
                 push(format!("{at}.max_attempts"), "must be at least 1".into());
@@ -588,18 +582,31 @@ impl Config {
             }
             if let Some(proxy) = &c.proxy {
                 if !proxy.contains("://") {
-                    push(format!("{at}.proxy"), format!("must be a URL such as http://proxy:3128 (got {proxy:?})"));
+                    push(
+                        format!("{at}.proxy"),
+                        format!("must be a URL such as http://proxy:3128 (got {proxy:?})"),
+                    );
                 }
             }
             validate_compliance(&at, &c.compliance, &mut push);
         }
 
         let n = &self.neo4j;
-        if !["bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://"]
-            .iter()
-            .any(|s| n.uri.starts_with(s))
+        if ![
+            "bolt://",
+            "bolt+s://",
+            "bolt+ssc://",
+            "neo4j://",
+            "neo4j+s://",
+            "neo4j+ssc://",
+        ]
+        .iter()
+        .any(|s| n.uri.starts_with(s))
         {
-            push("neo4j.uri".into(), format!("must be a bolt:// or neo4j:// URI (got {:?})", n.uri));
+            push(
+                "neo4j.uri".into(),
+                format!("must be a bolt:// or neo4j:// URI (got {:?})", n.uri),
+            );
         }
         if n.user.is_empty() {
             push("neo4j.user".into(), "must not be empty".into());
@@ -611,7 +618,10 @@ impl Config {
             );
         }
         if n.batch_size == 0 || n.batch_size > 100_000 {
-            push("neo4j.batch_size".into(), format!("must be 1 to 100000 (got {})", n.batch_size));
+            push(
+                "neo4j.batch_size".into(),
+                format!("must be 1 to 100000 (got {})", n.batch_size),
+            );
         }
         if n.cleanup_batch_size == 0 {
             push("neo4j.cleanup_batch_size".into(), "must be at least 1".into());
@@ -656,9 +666,17 @@ impl Config {
 /// `http://` to this machine (the simulator, a local proxy); anything else must be TLS,
 /// because the client secret and bearer token travel in the request.
 fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
     let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
@@ -668,7 +686,10 @@ fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(Stri
             if !TRAINING_CATEGORIES.contains(&cat.as_str()) {
                 push(
                     field.clone(),
-                    format!("unknown training category {cat:?}; expected one of {}", TRAINING_CATEGORIES.join(", ")),
+                    format!(
+                        "unknown training category {cat:?}; expected one of {}",
+                        TRAINING_CATEGORIES.join(", ")
+                    ),
                 );
             }
         }
@@ -778,7 +799,9 @@ mod tests {
             Some("https://uk-api.services.mimecast.com")
         );
         assert_eq!(c.neo4j.uri, "bolt://db:7687");
-        let AuthConfig::OAuth2 { client_secret, .. } = &c.connections[0].auth else { panic!() };
+        let AuthConfig::OAuth2 { client_secret, .. } = &c.connections[0].auth else {
+            panic!()
+        };
         assert_eq!(client_secret.value.as_ref().unwrap().expose_secret(), "s3cret");
     }
 
@@ -826,8 +849,15 @@ mod tests {
         assert!(!is_loopback_http("http://api.services.mimecast.com"));
         assert!(!is_loopback_http("http://127.0.0.1.evil.example:80"));
         let text = "[[connection]]\nname = \"x\"\nbase_url = \"http://mimecast.example.com\"\n";
-        let env = env_of(&[("MIMECAST_CLIENT_ID", "i"), ("MIMECAST_CLIENT_SECRET", "s"), ("NEO4J_PASSWORD", "p")]);
-        let errors = Config::from_sources(None, Some(text), &env).unwrap().validate().unwrap_err();
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "i"),
+            ("MIMECAST_CLIENT_SECRET", "s"),
+            ("NEO4J_PASSWORD", "p"),
+        ]);
+        let errors = Config::from_sources(None, Some(text), &env)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(
             errors[0].to_string(),
             "connection[x].base_url: must start with https:// (plain http:// only for 127.0.0.1 or localhost; got \"http://mimecast.example.com\")"
@@ -836,12 +866,8 @@ mod tests {
 
     #[test]
     fn unknown_field_is_a_parse_error_naming_it() {
-        let err = Config::from_sources(
-            Some(Path::new("x.toml")),
-            Some("[neo4j]\nbatchsize = 5\n"),
-            &|_| None,
-        )
-        .unwrap_err();
+        let err =
+            Config::from_sources(Some(Path::new("x.toml")), Some("[neo4j]\nbatchsize = 5\n"), &|_| None).unwrap_err();
         assert!(err.to_string().contains("unknown field `batchsize`"), "{err}");
     }
 
@@ -863,6 +889,9 @@ mod tests {
     fn roster_paths_resolve_against_the_config_folder() {
         let text = "[compliance]\nroster = \"people.csv\"\n[[connection]]\nname = \"a\"\n";
         let c = Config::from_sources(Some(Path::new("/etc/mg/config.toml")), Some(text), &|_| None).unwrap();
-        assert_eq!(c.connections[0].compliance.roster.as_deref(), Some(Path::new("/etc/mg/people.csv")));
+        assert_eq!(
+            c.connections[0].compliance.roster.as_deref(),
+            Some(Path::new("/etc/mg/people.csv"))
+        );
     }
 }

@@ -39,7 +39,9 @@ impl DaemonOptions {
 pub fn parse_interval(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not an interval such as 30m, 1h or 1d"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an interval such as 30m, 1h or 1d"))?;
     let secs = match unit.trim() {
         "" | "s" => n,
         "m" => n * 60,
@@ -96,7 +98,11 @@ pub async fn run(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(7, |d| d.as_nanos() as u64)
         | 1;
-    info!(interval_secs = opts.interval.as_secs(), tenants = config.connections.len(), "daemon started");
+    info!(
+        interval_secs = opts.interval.as_secs(),
+        tenants = config.connections.len(),
+        "daemon started"
+    );
     while !stop.is_set() {
         let outcome = run_once(config, steps, queries, progress, stop).await;
         runs += 1;
@@ -111,7 +117,12 @@ pub async fn run(
         seed ^= seed << 17;
         let wait = next_wait(opts, failures, (seed >> 11) as f64 / (1u64 << 53) as f64);
         if failures > 0 {
-            warn!(failures, wait_secs = wait.as_secs(), error = outcome.error.as_deref().unwrap_or(""), "sync failed; retrying after backoff");
+            warn!(
+                failures,
+                wait_secs = wait.as_secs(),
+                error = outcome.error.as_deref().unwrap_or(""),
+                "sync failed; retrying after backoff"
+            );
         } else {
             info!(wait_secs = wait.as_secs(), status = ?outcome.status, "next sync scheduled");
         }
@@ -134,8 +145,14 @@ mod tests {
         assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_interval("2d"), Ok(Duration::from_secs(172_800)));
-        assert_eq!(parse_interval("0s"), Err("the interval must be longer than zero".into()));
-        assert_eq!(parse_interval("1w"), Err("\"1w\": unknown unit \"w\"; use s, m, h or d".into()));
+        assert_eq!(
+            parse_interval("0s"),
+            Err("the interval must be longer than zero".into())
+        );
+        assert_eq!(
+            parse_interval("1w"),
+            Err("\"1w\": unknown unit \"w\"; use s, m, h or d".into())
+        );
         assert!(parse_interval("soon").is_err());
     }
 

@@ -19,16 +19,43 @@ use crate::sink::{Sink, SinkError};
 
 /// The queries compiled into the binary, so a deployed worker has them.
 const EMBEDDED: [(&str, &str); 11] = [
-    ("active-without-account.cypher", include_str!("../queries/active-without-account.cypher")),
-    ("assigned-not-completed.cypher", include_str!("../queries/assigned-not-completed.cypher")),
-    ("campaign-completion.cypher", include_str!("../queries/campaign-completion.cypher")),
-    ("high-risk-safe-score.cypher", include_str!("../queries/high-risk-safe-score.cypher")),
-    ("missing-required-training.cypher", include_str!("../queries/missing-required-training.cypher")),
-    ("phished-not-retrained.cypher", include_str!("../queries/phished-not-retrained.cypher")),
+    (
+        "active-without-account.cypher",
+        include_str!("../queries/active-without-account.cypher"),
+    ),
+    (
+        "assigned-not-completed.cypher",
+        include_str!("../queries/assigned-not-completed.cypher"),
+    ),
+    (
+        "campaign-completion.cypher",
+        include_str!("../queries/campaign-completion.cypher"),
+    ),
+    (
+        "high-risk-safe-score.cypher",
+        include_str!("../queries/high-risk-safe-score.cypher"),
+    ),
+    (
+        "missing-required-training.cypher",
+        include_str!("../queries/missing-required-training.cypher"),
+    ),
+    (
+        "phished-not-retrained.cypher",
+        include_str!("../queries/phished-not-retrained.cypher"),
+    ),
     ("stale-sync.cypher", include_str!("../queries/stale-sync.cypher")),
-    ("terminated-with-account.cypher", include_str!("../queries/terminated-with-account.cypher")),
-    ("unmapped-campaigns.cypher", include_str!("../queries/unmapped-campaigns.cypher")),
-    ("users-without-active-person.cypher", include_str!("../queries/users-without-active-person.cypher")),
+    (
+        "terminated-with-account.cypher",
+        include_str!("../queries/terminated-with-account.cypher"),
+    ),
+    (
+        "unmapped-campaigns.cypher",
+        include_str!("../queries/unmapped-campaigns.cypher"),
+    ),
+    (
+        "users-without-active-person.cypher",
+        include_str!("../queries/users-without-active-person.cypher"),
+    ),
     ("watchlist.cypher", include_str!("../queries/watchlist.cypher")),
 ];
 
@@ -67,8 +94,12 @@ impl QueryDef {
         let mut fields: BTreeMap<&str, String> = BTreeMap::new();
         let mut params = Vec::new();
         for line in text.lines() {
-            let Some(rest) = line.trim_start().strip_prefix("//") else { break };
-            let Some((key, value)) = rest.trim().split_once(':') else { continue };
+            let Some(rest) = line.trim_start().strip_prefix("//") else {
+                break;
+            };
+            let Some((key, value)) = rest.trim().split_once(':') else {
+                continue;
+            };
             let key = key.trim();
             let value = value.trim();
             // The insert is a side effect: it stays out of a match guard.
@@ -96,7 +127,11 @@ impl QueryDef {
                 _ => {}
             }
         }
-        let mut take = |k: &str| fields.remove(k).ok_or_else(|| err(format!("the header has no `// {k}:` line")));
+        let mut take = |k: &str| {
+            fields
+                .remove(k)
+                .ok_or_else(|| err(format!("the header has no `// {k}:` line")))
+        };
         let def = QueryDef {
             id: take("id")?,
             title: take("title")?,
@@ -116,7 +151,11 @@ impl QueryDef {
             return Err(err(format!("id {:?} differs from the file name", def.id)));
         }
         if !SEVERITIES.contains(&def.severity.as_str()) {
-            return Err(err(format!("severity {:?} is not one of {}", def.severity, SEVERITIES.join(", "))));
+            return Err(err(format!(
+                "severity {:?} is not one of {}",
+                def.severity,
+                SEVERITIES.join(", ")
+            )));
         }
         for used in parameters_used(text) {
             if !def.params.iter().any(|p| p.name == used) {
@@ -133,7 +172,11 @@ impl QueryDef {
 
     /// The query as a `ComplianceQuery` entity of the set `source`.
     pub fn entity(&self, source: &str) -> Entity {
-        let params: Vec<String> = self.params.iter().map(|p| format!("{} = {}", p.name, p.default)).collect();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{} = {}", p.name, p.default))
+            .collect();
         Entity::new(keys::compliance_query(&self.id), types::COMPLIANCE_QUERY, "Procedure")
             .with("displayName", self.title.as_str())
             .with("name", self.id.as_str())
@@ -156,7 +199,10 @@ fn parameters_used(text: &str) -> Vec<String> {
     for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
         let mut rest = line;
         while let Some(i) = rest.find('$') {
-            let name: String = rest[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = rest[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() && !out.contains(&name) {
                 out.push(name.clone());
             }
@@ -233,7 +279,10 @@ pub fn load_dir(dir: &Path) -> Result<QuerySet, String> {
         defs.push(QueryDef::parse(&file, &text)?);
     }
     defs.sort_by(|a, b| a.id.cmp(&b.id));
-    let source = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()).display().to_string();
+    let source = std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_owned())
+        .display()
+        .to_string();
     Ok(QuerySet { source, queries: defs })
 }
 
@@ -266,7 +315,11 @@ pub enum QueryError {
     #[error("query {id}: {source}")]
     Sink { id: String, source: SinkError },
     #[error("query {id} returned columns {got:?}, but its header declares {declared:?}")]
-    Columns { id: String, got: Vec<String>, declared: Vec<String> },
+    Columns {
+        id: String,
+        got: Vec<String>,
+        declared: Vec<String>,
+    },
 }
 
 /// Runs one query in a read transaction with its defaults overridden by `params`.
@@ -296,7 +349,12 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
                 declared: def.columns.clone(),
             });
         }
-        rows.push(def.columns.iter().map(|c| to_json(r.get(c).unwrap_or(&BoltType::Null(neo4rs::BoltNull)))).collect());
+        rows.push(
+            def.columns
+                .iter()
+                .map(|c| to_json(r.get(c).unwrap_or(&BoltType::Null(neo4rs::BoltNull))))
+                .collect(),
+        );
     }
     Ok(QueryResult {
         id: def.id.clone(),
@@ -313,7 +371,9 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
 /// # Errors
 /// No `=`.
 pub fn parse_param(arg: &str) -> Result<(String, Json), String> {
-    let (k, v) = arg.split_once('=').ok_or_else(|| format!("--param {arg:?}: expected name=value"))?;
+    let (k, v) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("--param {arg:?}: expected name=value"))?;
     let v = v.trim();
     let value = serde_json::from_str(v).unwrap_or_else(|_| Json::String(v.to_owned()));
     Ok((k.trim().to_owned(), value))
@@ -340,7 +400,14 @@ pub fn row_count(n: usize) -> String {
 /// An aligned text table with a title line.
 pub fn format_table(r: &QueryResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "== {} [{}]: {} ({})", r.id, r.severity, r.title, row_count(r.rows.len()));
+    let _ = writeln!(
+        out,
+        "== {} [{}]: {} ({})",
+        r.id,
+        r.severity,
+        r.title,
+        row_count(r.rows.len())
+    );
     if r.rows.is_empty() {
         return out;
     }
@@ -349,7 +416,15 @@ pub fn format_table(r: &QueryResult) -> String {
         .columns
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().map(|row| row[i].chars().count()).chain([c.len()]).max().unwrap_or(0).min(60))
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+                .min(60)
+        })
         .collect();
     let line = |values: Vec<&str>| {
         values
@@ -365,7 +440,19 @@ pub fn format_table(r: &QueryResult) -> String {
             .to_owned()
     };
     let _ = writeln!(out, "{}", line(r.columns.iter().map(String::as_str).collect()));
-    let _ = writeln!(out, "{}", line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+    let _ = writeln!(
+        out,
+        "{}",
+        line(
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect()
+        )
+    );
     for row in &cells {
         let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
     }
@@ -382,9 +469,17 @@ pub fn format_csv(r: &QueryResult) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{}", r.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
+    let _ = writeln!(
+        out,
+        "{}",
+        r.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
+    );
     for row in &r.rows {
-        let _ = writeln!(out, "{}", row.iter().map(|v| quote(&cell(v))).collect::<Vec<_>>().join(","));
+        let _ = writeln!(
+            out,
+            "{}",
+            row.iter().map(|v| quote(&cell(v))).collect::<Vec<_>>().join(",")
+        );
     }
     out
 }
@@ -417,7 +512,9 @@ impl Sink {
             .unwrap_or_default();
         let entities: Vec<Entity> = set.iter().map(|q| q.entity(&set.source)).collect();
         let refs: Vec<&Entity> = entities.iter().collect();
-        let counts = self.upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp).await?;
+        let counts = self
+            .upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp)
+            .await?;
         let ids: Vec<BoltType> = set.iter().map(|d| crate::sink::bolt::string(&d.id)).collect();
         let rows = self
             .write(
@@ -449,10 +546,17 @@ mod tests {
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();
-        assert_eq!(from_disk.queries, defs.queries, "queries/ and the EMBEDDED list in src/queries.rs differ");
+        assert_eq!(
+            from_disk.queries, defs.queries,
+            "queries/ and the EMBEDDED list in src/queries.rs differ"
+        );
         for d in defs.iter() {
             assert!(!d.columns.is_empty(), "{}", d.id);
-            assert!(d.params.iter().any(|p| p.name == "account"), "{} has no account parameter", d.id);
+            assert!(
+                d.params.iter().any(|p| p.name == "account"),
+                "{} has no account parameter",
+                d.id
+            );
             for p in &d.params {
                 assert!(
                     d.text.contains(&format!(":param {} => ", p.name)),
@@ -469,7 +573,14 @@ mod tests {
         let ok = "// id: q\n// title: T\n// description: D\n// frameworks: A; B\n// severity: low\n// param: x = 1 | an x\n// columns: a\nRETURN $x AS a\n";
         let d = QueryDef::parse("q.cypher", ok).unwrap();
         assert_eq!(d.frameworks, vec!["A", "B"]);
-        assert_eq!(d.params[0], ParamDef { name: "x".into(), default: Json::from(1), description: "an x".into() });
+        assert_eq!(
+            d.params[0],
+            ParamDef {
+                name: "x".into(),
+                default: Json::from(1),
+                description: "an x".into()
+            }
+        );
         let undeclared = ok.replace("RETURN $x AS a", "RETURN $y AS a");
         assert_eq!(
             QueryDef::parse("q.cypher", &undeclared).unwrap_err(),
@@ -491,9 +602,18 @@ mod tests {
 
     #[test]
     fn params_parse_as_json_or_text() {
-        assert_eq!(parse_param("max_age_hours=48").unwrap(), ("max_age_hours".into(), Json::from(48)));
-        assert_eq!(parse_param("grades=[\"F\"]").unwrap(), ("grades".into(), serde_json::json!(["F"])));
-        assert_eq!(parse_param("account=CUSA1").unwrap(), ("account".into(), Json::from("CUSA1")));
+        assert_eq!(
+            parse_param("max_age_hours=48").unwrap(),
+            ("max_age_hours".into(), Json::from(48))
+        );
+        assert_eq!(
+            parse_param("grades=[\"F\"]").unwrap(),
+            ("grades".into(), serde_json::json!(["F"]))
+        );
+        assert_eq!(
+            parse_param("account=CUSA1").unwrap(),
+            ("account".into(), Json::from("CUSA1"))
+        );
         assert!(parse_param("nothing").is_err());
     }
 
@@ -504,7 +624,10 @@ mod tests {
             title: "T".into(),
             severity: "low".into(),
             columns: vec!["a".into(), "b".into()],
-            rows: vec![vec![Json::from("x, \"y\""), Json::Null], vec![Json::from(12), serde_json::json!(["p", "q"])]],
+            rows: vec![
+                vec![Json::from("x, \"y\""), Json::Null],
+                vec![Json::from(12), serde_json::json!(["p", "q"])],
+            ],
         };
         assert_eq!(format_csv(&r), "a,b\n\"x, \"\"y\"\"\",\n12,\"p, q\"\n");
         assert_eq!(

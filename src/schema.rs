@@ -195,7 +195,11 @@ fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, St
                 None => (t.as_str(), false),
             };
             let prop_type = PropType::parse(t).ok_or_else(|| format!("{owner}.{name}: unknown type {t:?}"))?;
-            Ok(PropSpec { name, prop_type, required })
+            Ok(PropSpec {
+                name,
+                prop_type,
+                required,
+            })
         })
         .collect()
 }
@@ -240,7 +244,10 @@ impl Schema {
                 }
             }
             if !crate::sink::is_identifier(&r.class) {
-                return Err(format!("{}: class {:?} is not an identifier", r.relationship_type, r.class));
+                return Err(format!(
+                    "{}: class {:?} is not an identifier",
+                    r.relationship_type, r.class
+                ));
             }
             relationships.push(RelationshipSchema {
                 properties: props(r.properties, &r.relationship_type)?,
@@ -251,12 +258,19 @@ impl Schema {
             });
         }
         let mut seen = std::collections::BTreeSet::new();
-        for t in entities.iter().map(|e| &e.entity_type).chain(relationships.iter().map(|r| &r.relationship_type)) {
+        for t in entities
+            .iter()
+            .map(|e| &e.entity_type)
+            .chain(relationships.iter().map(|r| &r.relationship_type))
+        {
             if !seen.insert(t.clone()) {
                 return Err(format!("type {t:?} is declared twice"));
             }
         }
-        Ok(Schema { entities, relationships })
+        Ok(Schema {
+            entities,
+            relationships,
+        })
     }
 
     pub fn entity(&self, entity_type: &str) -> Option<&EntitySchema> {
@@ -264,7 +278,9 @@ impl Schema {
     }
 
     pub fn relationship(&self, relationship_type: &str) -> Option<&RelationshipSchema> {
-        self.relationships.iter().find(|r| r.relationship_type == relationship_type)
+        self.relationships
+            .iter()
+            .find(|r| r.relationship_type == relationship_type)
     }
 
     /// graph-schema/README.md, generated from the schema (never edited by hand).
@@ -294,12 +310,27 @@ impl Schema {
             );
         }
         for e in &self.entities {
-            let dense = if e.dense { " Dense: it gathers many relationships." } else { "" };
-            let _ = writeln!(out, "\n### {} (`{}`)\n\n{}{dense}\n", e.label, e.entity_type, e.description);
+            let dense = if e.dense {
+                " Dense: it gathers many relationships."
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "\n### {} (`{}`)\n\n{}{dense}\n",
+                e.label, e.entity_type, e.description
+            );
             let list: Vec<String> = e
                 .properties
                 .iter()
-                .map(|p| format!("`{}`: {}{}", p.name, p.prop_type.name(), if p.required { "!" } else { "" }))
+                .map(|p| {
+                    format!(
+                        "`{}`: {}{}",
+                        p.name,
+                        p.prop_type.name(),
+                        if p.required { "!" } else { "" }
+                    )
+                })
                 .collect();
             let _ = writeln!(out, "{}", list.join(", "));
             if let Some(t) = e.additional_properties {
@@ -314,7 +345,14 @@ impl Schema {
             let list: Vec<String> = r
                 .properties
                 .iter()
-                .map(|p| format!("`{}`: {}{}", p.name, p.prop_type.name(), if p.required { "!" } else { "" }))
+                .map(|p| {
+                    format!(
+                        "`{}`: {}{}",
+                        p.name,
+                        p.prop_type.name(),
+                        if p.required { "!" } else { "" }
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 out,

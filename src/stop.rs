@@ -84,7 +84,10 @@ mod tests {
             tokio::spawn(async move { s.wait().await })
         };
         stop.trigger();
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(stop.is_set());
     }
 }

@@ -149,16 +149,21 @@ async fn write(
         .collect();
     sink.upsert_graph(&c.store, schema(), &partial, stamp, load).await?;
     for (account, status) in &usable {
-        sink.cleanup_account(account, schema(), &partial[*account], stamp, load).await?;
+        sink.cleanup_account(account, schema(), &partial[*account], stamp, load)
+            .await?;
         let label = match status {
             RunStatus::Success => "success",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
         };
-        sink.mark_account(account, label, *status == RunStatus::Success, stamp).await?;
+        sink.mark_account(account, label, *status == RunStatus::Success, stamp)
+            .await?;
     }
     let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
-    let q = load.types.entry(crate::schema::types::COMPLIANCE_QUERY.to_owned()).or_default();
+    let q = load
+        .types
+        .entry(crate::schema::types::COMPLIANCE_QUERY.to_owned())
+        .or_default();
     q.created += counts.created;
     q.updated += counts.updated;
     q.unchanged += counts.unchanged;

@@ -44,12 +44,19 @@ pub struct Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.sections.iter().flat_map(|(_, c)| c).all(|c| c.verdict != Verdict::Failed && c.verdict != Verdict::Skipped)
+        self.sections
+            .iter()
+            .flat_map(|(_, c)| c)
+            .all(|c| c.verdict != Verdict::Failed && c.verdict != Verdict::Skipped)
     }
 
     /// 0 when everything passed; 4 when a Mimecast check failed; 5 when only Neo4j did.
     pub fn exit_code(&self) -> u8 {
-        let bad = |checks: &Vec<Check>| checks.iter().any(|c| matches!(c.verdict, Verdict::Failed | Verdict::Skipped));
+        let bad = |checks: &Vec<Check>| {
+            checks
+                .iter()
+                .any(|c| matches!(c.verdict, Verdict::Failed | Verdict::Skipped))
+        };
         let (neo4j, mimecast): (Vec<_>, Vec<_>) = self.sections.iter().partition(|(t, _)| t.starts_with("neo4j"));
         if mimecast.iter().any(|(_, c)| bad(c)) {
             crate::exit::MIMECAST
@@ -75,16 +82,36 @@ impl Report {
                 let _ = writeln!(out, "  {:<width$}  {:<11}  {}", c.name, c.verdict.label(), c.detail);
             }
         }
-        let _ = writeln!(out, "{}", if self.ok() { "all checks passed" } else { "some checks FAILED: see the details above" });
+        let _ = writeln!(
+            out,
+            "{}",
+            if self.ok() {
+                "all checks passed"
+            } else {
+                "some checks FAILED: see the details above"
+            }
+        );
         out
     }
 }
 
 fn check(name: &str, result: Result<String, ApiError>) -> Check {
     match result {
-        Ok(detail) => Check { name: name.into(), verdict: Verdict::Ok, detail },
-        Err(e) if e.is_unavailable() => Check { name: name.into(), verdict: Verdict::Unavailable, detail: e.to_string() },
-        Err(e) => Check { name: name.into(), verdict: Verdict::Failed, detail: e.to_string() },
+        Ok(detail) => Check {
+            name: name.into(),
+            verdict: Verdict::Ok,
+            detail,
+        },
+        Err(e) if e.is_unavailable() => Check {
+            name: name.into(),
+            verdict: Verdict::Unavailable,
+            detail: e.to_string(),
+        },
+        Err(e) => Check {
+            name: name.into(),
+            verdict: Verdict::Failed,
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -103,7 +130,11 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
     let client = match Client::new(c) {
         Ok(client) => client,
         Err(e) => {
-            checks.push(Check { name: "client set-up".into(), verdict: Verdict::Failed, detail: e.to_string() });
+            checks.push(Check {
+                name: "client set-up".into(),
+                verdict: Verdict::Failed,
+                detail: e.to_string(),
+            });
             return checks;
         }
     };
@@ -116,9 +147,17 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
     });
     let token_ok = token.is_ok();
     checks.push(check("authentication", token));
-    let skip = |name: &str| Check { name: name.into(), verdict: Verdict::Skipped, detail: "an earlier check failed".into() };
+    let skip = |name: &str| Check {
+        name: name.into(),
+        verdict: Verdict::Skipped,
+        detail: "an earlier check failed".into(),
+    };
     if !token_ok {
-        for n in ["account (get-account)", "awareness training package", "directory (get-internal-domain)"] {
+        for n in [
+            "account (get-account)",
+            "awareness training package",
+            "directory (get-internal-domain)",
+        ] {
             checks.push(skip(n));
         }
         return checks;
@@ -154,7 +193,10 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
     }
     checks.push(check(
         "directory (get-internal-domain)",
-        client.get_internal_domains().await.map(|d| format!("{} internal domains", d.len())),
+        client
+            .get_internal_domains()
+            .await
+            .map(|d| format!("{} internal domains", d.len())),
     ));
     let call_at = match c.awareness_training {
         AwarenessTraining::Disabled => false,
@@ -164,15 +206,23 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
     if call_at {
         checks.push(check(
             "awareness training (get-safe-score-details)",
-            first_page(client.safe_score_details()).await.map(|n| format!("{n} SAFE scores on the first page")),
+            first_page(client.safe_score_details())
+                .await
+                .map(|n| format!("{n} SAFE scores on the first page")),
         ));
         checks.push(check(
             "phishing (phishing/campaign/get-campaign)",
-            client.get_phishing_campaigns().await.map(|p| format!("{} phishing campaigns", p.len())),
+            client
+                .get_phishing_campaigns()
+                .await
+                .map(|p| format!("{} phishing campaigns", p.len())),
         ));
         checks.push(check(
             "training campaigns (campaign/get-campaigns)",
-            client.get_training_campaigns().await.map(|p| format!("{} training campaigns", p.len())),
+            client
+                .get_training_campaigns()
+                .await
+                .map(|p| format!("{} training campaigns", p.len())),
         ));
     }
     checks
@@ -186,8 +236,16 @@ pub async fn validate(config: &Config) -> Report {
         sections.push((title, check_connection(c).await));
     }
     let neo4j = match Sink::connect(&config.neo4j).await {
-        Ok(_) => Check { name: "RETURN 1".into(), verdict: Verdict::Ok, detail: format!("as {}", config.neo4j.user) },
-        Err(e) => Check { name: "RETURN 1".into(), verdict: Verdict::Failed, detail: e.to_string() },
+        Ok(_) => Check {
+            name: "RETURN 1".into(),
+            verdict: Verdict::Ok,
+            detail: format!("as {}", config.neo4j.user),
+        },
+        Err(e) => Check {
+            name: "RETURN 1".into(),
+            verdict: Verdict::Failed,
+            detail: e.to_string(),
+        },
     };
     sections.push((format!("neo4j ({})", config.neo4j.uri), vec![neo4j]));
     Report { sections }

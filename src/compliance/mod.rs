@@ -23,7 +23,9 @@ pub use steps::{compliance_steps, BUILD_PERSONNEL, BUILD_TRAINING_CATEGORIES};
 /// its primary.
 pub fn normalize_email(email: &str, domain_aliases: &BTreeMap<String, String>) -> String {
     let email = email.trim().to_lowercase();
-    let Some((local, domain)) = email.rsplit_once('@') else { return email };
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return email;
+    };
     let local = local.split('+').next().unwrap_or(local);
     let domain = domain_aliases
         .iter()
@@ -72,7 +74,10 @@ pub fn match_people(
 ) -> Matching {
     let mut by_normalized: BTreeMap<String, Vec<&UserRef>> = BTreeMap::new();
     for u in users {
-        by_normalized.entry(normalize_email(&u.email, domain_aliases)).or_default().push(u);
+        by_normalized
+            .entry(normalize_email(&u.email, domain_aliases))
+            .or_default()
+            .push(u);
     }
     let mut matched_users: BTreeSet<&str> = BTreeSet::new();
     let mut out = Matching::default();
@@ -125,11 +130,15 @@ pub fn match_people(
 
 /// A training category node of one account.
 pub fn training_category(account_code: &str, category: &str) -> Entity {
-    Entity::new(keys::training_category(account_code, category), types::TRAINING_CATEGORY, "Requirement")
-        .with("accountCode", account_code)
-        .with("displayName", category)
-        .with("name", category)
-        .with("category", category)
+    Entity::new(
+        keys::training_category(account_code, category),
+        types::TRAINING_CATEGORY,
+        "Requirement",
+    )
+    .with("accountCode", account_code)
+    .with("displayName", category)
+    .with("name", category)
+    .with("category", category)
 }
 
 pub fn covers(account_code: &str, campaign_key: &str, category: &str, mapped_by: &str) -> Relationship {
@@ -194,7 +203,10 @@ mod tests {
 
     #[test]
     fn normalization() {
-        assert_eq!(normalize_email(" Ann.Lee+Phish@ACME.co.uk ", &aliases()), "ann.lee@acme.com");
+        assert_eq!(
+            normalize_email(" Ann.Lee+Phish@ACME.co.uk ", &aliases()),
+            "ann.lee@acme.com"
+        );
         assert_eq!(normalize_email("bob@other.org", &aliases()), "bob@other.org");
         assert_eq!(normalize_email("no-at-sign", &aliases()), "no-at-sign");
     }
@@ -220,15 +232,37 @@ mod tests {
         let links: Vec<(String, String, String)> = m
             .links
             .iter()
-            .map(|r| (r.from_key.clone(), r.to_key.clone(), r.get("matchedBy").unwrap().to_string()))
+            .map(|r| {
+                (
+                    r.from_key.clone(),
+                    r.to_key.clone(),
+                    r.get("matchedBy").unwrap().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             links,
             vec![
-                ("person:C1:ann.lee@acme.com".into(), "mimecast_user:C1:ann.lee@acme.com".into(), "email".into()),
-                ("person:C1:bob@acme.com".into(), "mimecast_user:C1:bob@acme.com".into(), "normalized_email".into()),
-                ("person:C1:carol@acme.com".into(), "mimecast_user:C1:carol@acme.com".into(), "email".into()),
-                ("person:C1:info@acme.com".into(), "mimecast_user:C1:info@acme.com".into(), "mimecast_alias".into()),
+                (
+                    "person:C1:ann.lee@acme.com".into(),
+                    "mimecast_user:C1:ann.lee@acme.com".into(),
+                    "email".into()
+                ),
+                (
+                    "person:C1:bob@acme.com".into(),
+                    "mimecast_user:C1:bob@acme.com".into(),
+                    "normalized_email".into()
+                ),
+                (
+                    "person:C1:carol@acme.com".into(),
+                    "mimecast_user:C1:carol@acme.com".into(),
+                    "email".into()
+                ),
+                (
+                    "person:C1:info@acme.com".into(),
+                    "mimecast_user:C1:info@acme.com".into(),
+                    "mimecast_alias".into()
+                ),
             ]
         );
         assert_eq!(m.people_without_user, vec!["dave@acme.com"]);

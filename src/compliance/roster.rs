@@ -92,7 +92,11 @@ pub fn read(path: &Path, domain_aliases: &BTreeMap<String, String>) -> Result<Ve
 ///
 /// # Errors
 /// As [`read`].
-pub fn parse(text: &str, path: &str, domain_aliases: &BTreeMap<String, String>) -> Result<Vec<RosterPerson>, RosterError> {
+pub fn parse(
+    text: &str,
+    path: &str,
+    domain_aliases: &BTreeMap<String, String>,
+) -> Result<Vec<RosterPerson>, RosterError> {
     let line_error = |line: u64, message: String| RosterError::Line {
         path: path.to_owned(),
         line,
@@ -125,7 +129,10 @@ pub fn parse(text: &str, path: &str, domain_aliases: &BTreeMap<String, String>) 
             continue;
         }
         if RESERVED.contains(&prop.as_str()) || extras.iter().any(|(_, p)| *p == prop) {
-            return Err(line_error(1, format!("column {h:?} would become property {prop:?}, which is taken")));
+            return Err(line_error(
+                1,
+                format!("column {h:?} would become property {prop:?}, which is taken"),
+            ));
         }
         extras.push((i, prop));
     }
@@ -176,7 +183,9 @@ pub fn parse(text: &str, path: &str, domain_aliases: &BTreeMap<String, String>) 
             })
             .collect();
         people.push(RosterPerson {
-            name: Some(field("name")).filter(|n| !n.is_empty()).unwrap_or_else(|| email.clone()),
+            name: Some(field("name"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| email.clone()),
             email,
             normalized_email,
             active,
@@ -233,7 +242,12 @@ mod tests {
 
     #[test]
     fn an_unknown_status_names_the_line() {
-        let err = parse("email,name,status,group\na@b.c,A,active,g\nb@b.c,B,on leave,g\n", "r.csv", &aliases()).unwrap_err();
+        let err = parse(
+            "email,name,status,group\na@b.c,A,active,g\nb@b.c,B,on leave,g\n",
+            "r.csv",
+            &aliases(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "roster r.csv, line 3: unknown status \"on leave\" for b@b.c; expected active or terminated"

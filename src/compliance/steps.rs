@@ -50,7 +50,9 @@ fn build_training_categories(ctx: &StepContext) -> StepFuture<'_> {
         categories.extend(c.campaign_categories.values().flatten().map(String::as_str));
         categories.extend(c.group_requirements.values().flatten().map(String::as_str));
         if categories.is_empty() {
-            return Err(StepError::Disabled("no campaign_categories or group_requirements are configured".into()));
+            return Err(StepError::Disabled(
+                "no campaign_categories or group_requirements are configured".into(),
+            ));
         }
         for cat in &categories {
             ctx.add_entity(training_category(&code, cat));

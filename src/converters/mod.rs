@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use crate::graph::{Entity, Relationship, Value};
 use crate::mimecast::records::{
-    Account, CampaignUserData, InternalDomain, InternalUser, PerformanceDetail, PhishingCampaign,
-    PhishingUserData, SafeScore, TrainingCampaign, WatchlistDetail,
+    Account, CampaignUserData, InternalDomain, InternalUser, PerformanceDetail, PhishingCampaign, PhishingUserData,
+    SafeScore, TrainingCampaign, WatchlistDetail,
 };
 use crate::schema::{rels, types};
 
@@ -81,7 +81,13 @@ fn scoped_rel(rel_type: &str, class: &str, from: &str, to: &str, account_code: &
 /// The tenant's account entity.
 pub fn account(a: &Account, connection: &str) -> Entity {
     let display = non_empty(&a.account_name).unwrap_or(&a.account_code).to_owned();
-    let mut e = scoped(keys::account(&a.account_code), types::ACCOUNT, "Account", &a.account_code, &display);
+    let mut e = scoped(
+        keys::account(&a.account_code),
+        types::ACCOUNT,
+        "Account",
+        &a.account_code,
+        &display,
+    );
     e.set("accountName", text(&a.account_name))
         .set("region", text(&a.region))
         .set("mimecastId", text(&a.mimecast_id))
@@ -95,14 +101,23 @@ pub fn account(a: &Account, connection: &str) -> Entity {
         .set("contactName", text(&a.contact_name))
         .set("mailPlatform", text(&a.mail_platform))
         .set("packages", Some(Value::StrList(a.sorted_packages())))
-        .set("awarenessTrainingLicensed", Some(Value::Bool(a.has_awareness_training())))
+        .set(
+            "awarenessTrainingLicensed",
+            Some(Value::Bool(a.has_awareness_training())),
+        )
         .set("connection", Some(Value::from(connection)));
     e
 }
 
 pub fn domain(account_code: &str, d: &InternalDomain) -> Entity {
     let name = d.domain.trim().to_lowercase();
-    let mut e = scoped(keys::domain(account_code, &name), types::DOMAIN, "Domain", account_code, &name);
+    let mut e = scoped(
+        keys::domain(account_code, &name),
+        types::DOMAIN,
+        "Domain",
+        account_code,
+        &name,
+    );
     e.set("domain", Some(Value::from(name.as_str())))
         .set("id", text(&d.id))
         .set("sendOnly", boolean(d.send_only))
@@ -112,16 +127,31 @@ pub fn domain(account_code: &str, d: &InternalDomain) -> Entity {
 }
 
 pub fn account_has_domain(account_code: &str, domain_key: &str) -> Relationship {
-    scoped_rel(rels::ACCOUNT_HAS_DOMAIN, "HAS", &keys::account(account_code), domain_key, account_code)
+    scoped_rel(
+        rels::ACCOUNT_HAS_DOMAIN,
+        "HAS",
+        &keys::account(account_code),
+        domain_key,
+        account_code,
+    )
 }
 
 pub fn user(account_code: &str, u: &InternalUser) -> Entity {
     let email = email_key(&u.email_address);
     let display = non_empty(&u.name).unwrap_or(&email).to_owned();
-    let mut e = scoped(keys::user(account_code, &email), types::USER, "User", account_code, &display);
+    let mut e = scoped(
+        keys::user(account_code, &email),
+        types::USER,
+        "User",
+        account_code,
+        &display,
+    );
     e.set("email", Some(Value::from(email.as_str())))
         .set("emailAddress", Some(Value::from(u.email_address.trim())))
-        .set("domain", text(&u.domain).map(|v| Value::from(v.to_string().to_lowercase())))
+        .set(
+            "domain",
+            text(&u.domain).map(|v| Value::from(v.to_string().to_lowercase())),
+        )
         .set("alias", boolean(u.alias))
         .set("addressType", text(&u.address_type))
         .set("source", text(&u.source));
@@ -134,11 +164,14 @@ pub fn domain_has_user(account_code: &str, domain_key: &str, user_key: &str) -> 
 
 /// SAFE score properties for a user.
 pub fn apply_safe_score(user: &mut Entity, s: &SafeScore) {
-    user.set("safeRisk", text(&s.risk).map(|v| Value::from(v.to_string().to_uppercase())))
-        .set("safeHumanError", text(&s.human_error))
-        .set("safeSentiment", text(&s.sentiment))
-        .set("safeEngagement", text(&s.engagement))
-        .set("safeKnowledge", text(&s.knowledge));
+    user.set(
+        "safeRisk",
+        text(&s.risk).map(|v| Value::from(v.to_string().to_uppercase())),
+    )
+    .set("safeHumanError", text(&s.human_error))
+    .set("safeSentiment", text(&s.sentiment))
+    .set("safeEngagement", text(&s.engagement))
+    .set("safeKnowledge", text(&s.knowledge));
     apply_common(user, &s.department, &s.user_state);
 }
 
@@ -242,7 +275,11 @@ pub fn enrollments(
     is_user: impl Fn(&str) -> bool,
 ) -> Enrollments {
     // One row per address; a repeat keeps the row with the most recorded answers.
-    let (by_email, merged) = one_per_address(rows, |r| &r.email, |r| r.outcome().map_or(0, |o| o.correct + o.incorrect));
+    let (by_email, merged) = one_per_address(
+        rows,
+        |r| &r.email,
+        |r| r.outcome().map_or(0, |o| o.correct + o.incorrect),
+    );
     let mut out = Enrollments {
         merged,
         ..Enrollments::default()
@@ -253,17 +290,29 @@ pub fn enrollments(
             out.unknown.push(email);
             continue;
         }
-        let mut assigned = scoped_rel(rels::USER_ASSIGNED_AWARENESS, "ASSIGNED", &user_key, campaign_key, account_code);
+        let mut assigned = scoped_rel(
+            rels::USER_ASSIGNED_AWARENESS,
+            "ASSIGNED",
+            &user_key,
+            campaign_key,
+            account_code,
+        );
         assigned
             .set("userState", text(&row.user_state))
             .set("acknowledged", boolean(row.acknowledgement));
         out.relationships.push(assigned);
         if let Some(outcome) = row.outcome() {
             out.relationships.push(
-                scoped_rel(rels::USER_COMPLETED_AWARENESS, "COMPLETED", &user_key, campaign_key, account_code)
-                    .with("passed", outcome.passed())
-                    .with("correctAnswers", outcome.correct)
-                    .with("incorrectAnswers", outcome.incorrect),
+                scoped_rel(
+                    rels::USER_COMPLETED_AWARENESS,
+                    "COMPLETED",
+                    &user_key,
+                    campaign_key,
+                    account_code,
+                )
+                .with("passed", outcome.passed())
+                .with("correctAnswers", outcome.correct)
+                .with("incorrectAnswers", outcome.incorrect),
             );
         }
     }
@@ -297,7 +346,10 @@ pub fn phishing_campaign(account_code: &str, p: &PhishingCampaign) -> Entity {
         .set("senderName", p.sender.as_ref().and_then(|s| text(&s.name)))
         .set("senderEmail", p.sender.as_ref().and_then(|s| text(&s.email)))
         .set("groupName", p.group.as_ref().and_then(|g| text(&g.description)))
-        .set("templates", (!templates.is_empty()).then_some(Value::StrList(templates)));
+        .set(
+            "templates",
+            (!templates.is_empty()).then_some(Value::StrList(templates)),
+        );
     e
 }
 
@@ -327,9 +379,11 @@ pub fn phishing_results(
     is_user: impl Fn(&str) -> bool,
 ) -> PhishingResults {
     // One row per address; a repeat keeps the row that went furthest.
-    let (by_email, merged) = one_per_address(rows, |r| &r.email, |r| {
-        i64::from(r.opened()) + i64::from(r.clicked()) + i64::from(r.submitted()) + i64::from(r.reported())
-    });
+    let (by_email, merged) = one_per_address(
+        rows,
+        |r| &r.email,
+        |r| i64::from(r.opened()) + i64::from(r.clicked()) + i64::from(r.submitted()) + i64::from(r.reported()),
+    );
     let mut out = PhishingResults {
         merged,
         ..PhishingResults::default()
@@ -340,11 +394,17 @@ pub fn phishing_results(
             out.unknown.push(email);
             continue;
         }
-        let mut r = scoped_rel(rels::USER_ASSIGNED_PHISHING, "ASSIGNED", &user_key, campaign_key, account_code)
-            .with("opened", row.opened())
-            .with("clicked", row.clicked())
-            .with("submitted", row.submitted())
-            .with("reported", row.reported());
+        let mut r = scoped_rel(
+            rels::USER_ASSIGNED_PHISHING,
+            "ASSIGNED",
+            &user_key,
+            campaign_key,
+            account_code,
+        )
+        .with("opened", row.opened())
+        .with("clicked", row.clicked())
+        .with("submitted", row.submitted())
+        .with("reported", row.reported());
         r.set("status", row.status_lower().map(Value::Str))
             .set("template", text(&row.template_name))
             .set("scheduledOn", row.time_scheduled.clone().map(Value::Str))

@@ -12,7 +12,9 @@ use crate::mimecast::Envelope;
 use crate::schema::schema;
 
 fn recording(name: &str) -> Vec<Json> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mimecast-recorded").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mimecast-recorded")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json: Json = serde_json::from_str(&text).unwrap();
     json["exchanges"].as_array().unwrap().clone()
@@ -45,26 +47,37 @@ fn recorded_graph() -> GraphStore {
         for page in data::<UsersPage>(ex) {
             for u in page.users {
                 let e = user(&code, &u);
-                store.add_relationship(domain_has_user(&code, &keys::domain(&code, domain_name), &e.key)).unwrap();
+                store
+                    .add_relationship(domain_has_user(&code, &keys::domain(&code, domain_name), &e.key))
+                    .unwrap();
                 store.add_entity(e).unwrap();
             }
         }
     }
     let campaigns: Vec<TrainingCampaign> = data::<CampaignsPage>(
-        exchanges(&all, "/api/awareness-training/campaign/get-campaigns").next().unwrap(),
+        exchanges(&all, "/api/awareness-training/campaign/get-campaigns")
+            .next()
+            .unwrap(),
     )
     .into_iter()
     .flat_map(|p| p.campaigns)
     .collect();
     for c in &campaigns {
         let e = awareness_campaign(&code, c);
-        store.add_relationship(account_has_awareness_campaign(&code, &e.key)).unwrap();
+        store
+            .add_relationship(account_has_awareness_campaign(&code, &e.key))
+            .unwrap();
         store.add_entity(e).unwrap();
     }
     for ex in exchanges(&all, "/api/awareness-training/campaign/get-user-data") {
         let id = ex["request_body"]["data"][0]["id"].as_str().unwrap();
-        let rows: Vec<CampaignUserData> = data::<ItemsPage<CampaignUserData>>(ex).into_iter().flat_map(|p| p.items).collect();
-        let out = enrollments(&code, &keys::awareness_campaign(&code, id), &rows, |k| store.has_entity(k));
+        let rows: Vec<CampaignUserData> = data::<ItemsPage<CampaignUserData>>(ex)
+            .into_iter()
+            .flat_map(|p| p.items)
+            .collect();
+        let out = enrollments(&code, &keys::awareness_campaign(&code, id), &rows, |k| {
+            store.has_entity(k)
+        });
         for email in out.unknown {
             store.observe(UNKNOWN_PARTICIPANT, rels::USER_ASSIGNED_AWARENESS, email);
         }
@@ -105,7 +118,10 @@ fn recorded_tenant_converts_with_the_real_counts() {
     // The gmail address is enrolled in all four campaigns, and max.daum@jupiterone.com
     // (not an internal domain) in three: seven enrollments, reported by address.
     assert_eq!(report.count(UNKNOWN_PARTICIPANT), 7);
-    assert_eq!(report.findings[UNKNOWN_PARTICIPANT].samples[0], "max.daum@jupiterone.com");
+    assert_eq!(
+        report.findings[UNKNOWN_PARTICIPANT].samples[0],
+        "max.daum@jupiterone.com"
+    );
 }
 
 #[test]
@@ -123,14 +139,22 @@ fn recorded_completions_carry_exact_answers() {
                 Some(Value::Int(i)) => *i,
                 other => panic!("{k}: {other:?}"),
             };
-            (name, r.get("passed") == Some(&Value::Bool(true)), int("correctAnswers"), int("incorrectAnswers"))
+            (
+                name,
+                r.get("passed") == Some(&Value::Bool(true)),
+                int("correctAnswers"),
+                int("incorrectAnswers"),
+            )
         })
         .collect();
     let mut completed = completed;
     completed.sort();
     assert_eq!(
         completed,
-        vec![("Another Campaign".to_owned(), false, 0, 1), ("J1 Test Campaign".to_owned(), true, 1, 0)]
+        vec![
+            ("Another Campaign".to_owned(), false, 0, 1),
+            ("J1 Test Campaign".to_owned(), true, 1, 0)
+        ]
     );
 }
 
@@ -148,7 +172,9 @@ fn recorded_entities_have_exact_keys_and_properties() {
         }
         other => panic!("packages: {other:?}"),
     }
-    let user = store.entity("mimecast_user:CUSA35A403:sam.andrus@jupiterone.mime-api.com").unwrap();
+    let user = store
+        .entity("mimecast_user:CUSA35A403:sam.andrus@jupiterone.mime-api.com")
+        .unwrap();
     assert_eq!(user.str("displayName"), Some("Admin account"));
     assert_eq!(user.str("addressType"), Some("created_by_email"));
     assert_eq!(user.str("domain"), Some("jupiterone.mime-api.com"));
@@ -218,11 +244,32 @@ fn key_functions_match_the_schema_templates() {
     };
     use crate::schema::types as t;
     assert_eq!(keys::account("C1"), render(t::ACCOUNT, &[("accountCode", "C1")]));
-    assert_eq!(keys::domain("C1", "Acme.COM"), render(t::DOMAIN, &[("accountCode", "C1"), ("domain", "acme.com")]));
-    assert_eq!(keys::user("C1", " Ann.Lee@Acme.com"), render(t::USER, &[("accountCode", "C1"), ("email", "ann.lee@acme.com")]));
-    assert_eq!(keys::awareness_campaign("C1", "eNo1"), render(t::AWARENESS_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo1")]));
-    assert_eq!(keys::phishing_campaign("C1", "eNo2"), render(t::PHISHING_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo2")]));
-    assert_eq!(keys::training_category("C1", "hipaa"), render(t::TRAINING_CATEGORY, &[("accountCode", "C1"), ("category", "hipaa")]));
-    assert_eq!(keys::person("C1", "ann@acme.com"), render(t::PERSON, &[("accountCode", "C1"), ("email", "ann@acme.com")]));
-    assert_eq!(keys::compliance_query("q1"), render(t::COMPLIANCE_QUERY, &[("id", "q1")]));
+    assert_eq!(
+        keys::domain("C1", "Acme.COM"),
+        render(t::DOMAIN, &[("accountCode", "C1"), ("domain", "acme.com")])
+    );
+    assert_eq!(
+        keys::user("C1", " Ann.Lee@Acme.com"),
+        render(t::USER, &[("accountCode", "C1"), ("email", "ann.lee@acme.com")])
+    );
+    assert_eq!(
+        keys::awareness_campaign("C1", "eNo1"),
+        render(t::AWARENESS_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo1")])
+    );
+    assert_eq!(
+        keys::phishing_campaign("C1", "eNo2"),
+        render(t::PHISHING_CAMPAIGN, &[("accountCode", "C1"), ("id", "eNo2")])
+    );
+    assert_eq!(
+        keys::training_category("C1", "hipaa"),
+        render(t::TRAINING_CATEGORY, &[("accountCode", "C1"), ("category", "hipaa")])
+    );
+    assert_eq!(
+        keys::person("C1", "ann@acme.com"),
+        render(t::PERSON, &[("accountCode", "C1"), ("email", "ann@acme.com")])
+    );
+    assert_eq!(
+        keys::compliance_query("q1"),
+        render(t::COMPLIANCE_QUERY, &[("id", "q1")])
+    );
 }

@@ -90,7 +90,11 @@ pub fn intern(name: &str) -> &'static str {
     use std::sync::{OnceLock, RwLock};
     static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
-    if let Some(n) = names.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name) {
+    if let Some(n) = names
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(name)
+    {
         return n;
     }
     let mut w = names.write().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -305,7 +309,6 @@ impl Entity {
             properties: Properties::new(),
         }
     }
-
 }
 
 /// A directed edge of the graph. Its Neo4j type is its `_class` (HAS, ASSIGNED, ...).
@@ -373,7 +376,6 @@ impl Relationship {
             properties: Properties::new(),
         }
     }
-
 }
 
 /// `{from _key}|{class lower}|{to _key}`, as design.md and the J1 SDK define it.

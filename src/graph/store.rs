@@ -233,7 +233,9 @@ impl GraphStore {
 
     /// Removes an entity and the relationships touching it; returns those relationships.
     pub(crate) fn remove_entity(&mut self, key: &str) -> Vec<Relationship> {
-        let Some(idx) = self.nodes.remove(key) else { return Vec::new() };
+        let Some(idx) = self.nodes.remove(key) else {
+            return Vec::new();
+        };
         let touching: Vec<EdgeIndex> = self
             .graph
             .edges_directed(idx, petgraph::Direction::Outgoing)
@@ -345,9 +347,13 @@ mod tests {
         for k in ["collide-a", "collide-b"] {
             s.add_entity(user(k)).unwrap();
         }
-        s.add_relationship(Relationship::new("t", "HAS", "collide-a", "collide-b")).unwrap();
-        s.add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b")).unwrap();
-        assert!(s.add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b")).is_err());
+        s.add_relationship(Relationship::new("t", "HAS", "collide-a", "collide-b"))
+            .unwrap();
+        s.add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b"))
+            .unwrap();
+        assert!(s
+            .add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b"))
+            .is_err());
         assert_eq!(s.relationship("collide-a|has|collide-b").unwrap().class, "HAS");
         assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class, "IS");
         assert_eq!(s.remove_relationship("collide-a|has|collide-b").unwrap().class, "HAS");

@@ -111,14 +111,22 @@ fn check_properties(
     for spec in specs {
         match props.get(&spec.name) {
             None if spec.required => {
-                report.add("missing_property", format!("{owner}: {} ({})", spec.name, spec.prop_type.name()));
+                report.add(
+                    "missing_property",
+                    format!("{owner}: {} ({})", spec.name, spec.prop_type.name()),
+                );
                 ok = false;
             }
             None => {}
             Some(v) if !spec.prop_type.accepts(v) => {
                 report.add(
                     "mistyped_property",
-                    format!("{owner}: {} is {} {v:?}, expected {}", spec.name, v.kind(), spec.prop_type.name()),
+                    format!(
+                        "{owner}: {} is {} {v:?}, expected {}",
+                        spec.name,
+                        v.kind(),
+                        spec.prop_type.name()
+                    ),
                 );
                 ok = false;
             }
@@ -132,11 +140,17 @@ fn check_properties(
         match additional {
             Some(t) if t.accepts(v) => {}
             Some(t) => {
-                report.add("mistyped_property", format!("{owner}: {name} is {} {v:?}, expected {}", v.kind(), t.name()));
+                report.add(
+                    "mistyped_property",
+                    format!("{owner}: {name} is {} {v:?}, expected {}", v.kind(), t.name()),
+                );
                 ok = false;
             }
             None => {
-                report.add("mistyped_property", format!("{owner}: {name} is not declared in graph-schema"));
+                report.add(
+                    "mistyped_property",
+                    format!("{owner}: {name} is not declared in graph-schema"),
+                );
                 ok = false;
             }
         }
@@ -150,19 +164,37 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
         return false;
     };
     if e.class != spec.class {
-        report.add("unknown_type", format!("entity {} has class {:?}, schema says {:?}", e.key, e.class, spec.class));
+        report.add(
+            "unknown_type",
+            format!("entity {} has class {:?}, schema says {:?}", e.key, e.class, spec.class),
+        );
         return false;
     }
-    check_properties(&e.properties, &spec.properties, spec.additional_properties, &e.key, report)
+    check_properties(
+        &e.properties,
+        &spec.properties,
+        spec.additional_properties,
+        &e.key,
+        report,
+    )
 }
 
 fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
     let Some(spec) = schema.relationship(r.relationship_type) else {
-        report.add("unknown_type", format!("relationship {} has type {:?}", r.key, r.relationship_type));
+        report.add(
+            "unknown_type",
+            format!("relationship {} has type {:?}", r.key, r.relationship_type),
+        );
         return false;
     };
     if r.class != spec.class {
-        report.add("unknown_type", format!("relationship {} has class {:?}, schema says {:?}", r.key, r.class, spec.class));
+        report.add(
+            "unknown_type",
+            format!(
+                "relationship {} has class {:?}, schema says {:?}",
+                r.key, r.class, spec.class
+            ),
+        );
         return false;
     }
     let from = store.entity(&r.from_key).map(|e| e.entity_type);
@@ -205,8 +237,15 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         report.add(o.kind, o.sample);
     }
     for r in store.reattach() {
-        let missing = if store.has_entity(&r.from_key) { &r.to_key } else { &r.from_key };
-        report.add("dangling_relationship", format!("{} ({}): no entity {missing}", r.key, r.relationship_type));
+        let missing = if store.has_entity(&r.from_key) {
+            &r.to_key
+        } else {
+            &r.from_key
+        };
+        report.add(
+            "dangling_relationship",
+            format!("{} ({}): no entity {missing}", r.key, r.relationship_type),
+        );
         report.affected_types.insert(r.relationship_type.to_owned());
     }
     let bad_entities: Vec<(String, String)> = store
@@ -310,7 +349,8 @@ mod tests {
     #[test]
     fn endpoint_types_must_be_allowed() {
         let d = domain("acme.com");
-        let wrong = Relationship::new(rels::DOMAIN_HAS_USER, "HAS", "mimecast_account:C1", &d.key).with("accountCode", "C1");
+        let wrong =
+            Relationship::new(rels::DOMAIN_HAS_USER, "HAS", "mimecast_account:C1", &d.key).with("accountCode", "C1");
         let mut s = store_with(vec![account(), d], vec![wrong]);
         let report = validate(&mut s, schema());
         assert_eq!(report.count("disallowed_endpoint"), 1);
@@ -325,7 +365,10 @@ mod tests {
     fn unknown_types_and_classes_are_refused() {
         let odd = Entity::new("x:1", "mimecast_mailbox", "Mailbox");
         let wrong_class = domain("acme.com");
-        let wrong_class = Entity { class: "Host", ..wrong_class };
+        let wrong_class = Entity {
+            class: "Host",
+            ..wrong_class
+        };
         let mut s = store_with(vec![account(), odd, wrong_class], vec![]);
         let report = validate(&mut s, schema());
         assert_eq!(report.count("unknown_type"), 2);
@@ -337,18 +380,28 @@ mod tests {
         let mut missing = domain("a.com");
         missing.properties.remove("domain");
         let mistyped = domain("b.com").with("sendOnly", "no");
-        let bad_date = Entity::new("mimecast_awareness_campaign:C1:1", types::AWARENESS_CAMPAIGN, "Training")
-            .with("accountCode", "C1")
-            .with("displayName", "x")
-            .with("name", "x")
-            .with("id", "1")
-            .with("launchDate", "2022-01-11T23:32:00+0000");
+        let bad_date = Entity::new(
+            "mimecast_awareness_campaign:C1:1",
+            types::AWARENESS_CAMPAIGN,
+            "Training",
+        )
+        .with("accountCode", "C1")
+        .with("displayName", "x")
+        .with("name", "x")
+        .with("id", "1")
+        .with("launchDate", "2022-01-11T23:32:00+0000");
         let undeclared = domain("c.com").with("favouriteColour", "blue");
         let d = missing.clone();
-        let mut s = store_with(vec![account(), missing, mistyped, bad_date, undeclared], vec![has_domain(&d)]);
+        let mut s = store_with(
+            vec![account(), missing, mistyped, bad_date, undeclared],
+            vec![has_domain(&d)],
+        );
         let report = validate(&mut s, schema());
         assert_eq!(report.count("missing_property"), 1);
-        assert_eq!(report.findings["missing_property"].samples[0], "mimecast_domain:C1:a.com: domain (string)");
+        assert_eq!(
+            report.findings["missing_property"].samples[0],
+            "mimecast_domain:C1:a.com: domain (string)"
+        );
         assert_eq!(report.count("mistyped_property"), 3);
         assert_eq!(
             report.findings["mistyped_property"].samples,
@@ -368,7 +421,11 @@ mod tests {
     #[test]
     fn unknown_participants_are_counted_but_leave_types_complete() {
         let mut s = store_with(vec![account()], vec![]);
-        s.observe(UNKNOWN_PARTICIPANT, rels::USER_ASSIGNED_AWARENESS, "mdaum1993@gmail.com in J1 Test Campaign".into());
+        s.observe(
+            UNKNOWN_PARTICIPANT,
+            rels::USER_ASSIGNED_AWARENESS,
+            "mdaum1993@gmail.com in J1 Test Campaign".into(),
+        );
         let report = validate(&mut s, schema());
         assert_eq!(report.count(UNKNOWN_PARTICIPANT), 1);
         assert_eq!(report.defects(), 0);

@@ -70,7 +70,10 @@ pub fn hmac_headers(
     let request_id = uuid::Uuid::new_v4().to_string();
     let signature = sign(&date, &request_id, path, app_key, secret_key)?;
     Ok(vec![
-        ("Authorization", format!("MC {}:{}", access_key.expose_secret(), signature)),
+        (
+            "Authorization",
+            format!("MC {}:{}", access_key.expose_secret(), signature),
+        ),
         ("x-mc-app-id", app_id.expose_secret().to_owned()),
         ("x-mc-date", date),
         ("x-mc-req-id", request_id),
@@ -116,11 +119,20 @@ mod tests {
 
     #[test]
     fn renewal_is_ahead_of_expiry() {
-        let t = TokenResponse { access_token: String::new(), expires_in: Some(1799) };
+        let t = TokenResponse {
+            access_token: String::new(),
+            expires_in: Some(1799),
+        };
         assert_eq!(t.renew_after(), Duration::from_secs(1739));
-        let short = TokenResponse { access_token: String::new(), expires_in: Some(4) };
+        let short = TokenResponse {
+            access_token: String::new(),
+            expires_in: Some(4),
+        };
         assert_eq!(short.renew_after(), Duration::from_secs(2));
-        let absent = TokenResponse { access_token: String::new(), expires_in: None };
+        let absent = TokenResponse {
+            access_token: String::new(),
+            expires_in: None,
+        };
         assert_eq!(absent.renew_after(), Duration::from_secs(1739));
     }
 }

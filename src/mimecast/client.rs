@@ -152,7 +152,9 @@ impl Client {
         if cfg.tls_insecure_skip_verify {
             warn!(connection = %cfg.name, "tls_insecure_skip_verify is on: Mimecast's certificate is not checked");
         }
-        let http = builder.build().map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
+        let http = builder
+            .build()
+            .map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
@@ -245,9 +247,11 @@ impl Client {
 
     /// `user/get-internal-users` for one domain, page by page.
     pub fn internal_users(&self, domain: &str) -> Pages<InternalUser> {
-        self.paged(Endpoint::GetInternalUsers, Some(json!({"domain": domain})), |pages: Vec<UsersPage>| {
-            pages.into_iter().flat_map(|p| p.users).collect()
-        })
+        self.paged(
+            Endpoint::GetInternalUsers,
+            Some(json!({"domain": domain})),
+            |pages: Vec<UsersPage>| pages.into_iter().flat_map(|p| p.users).collect(),
+        )
     }
 
     /// `awareness-training/campaign/get-campaigns` (documented for API 1.0).
@@ -255,7 +259,9 @@ impl Client {
     /// # Errors
     /// Any [`ApiError`]; see [`ApiError::is_unavailable`].
     pub async fn get_training_campaigns(&self) -> Result<Vec<TrainingCampaign>, ApiError> {
-        let env = self.call::<CampaignsPage>(Endpoint::GetCampaigns, &json!({"data": []})).await?;
+        let env = self
+            .call::<CampaignsPage>(Endpoint::GetCampaigns, &json!({"data": []}))
+            .await?;
         Ok(env.data.into_iter().flat_map(|p| p.campaigns).collect())
     }
 
@@ -287,7 +293,11 @@ impl Client {
 
     /// `awareness-training/company/get-performance-details`, with user details.
     pub fn performance_details(&self) -> Pages<PerformanceDetail> {
-        self.paged(Endpoint::GetPerformanceDetails, Some(json!({"includeUserDetails": true})), |v| v)
+        self.paged(
+            Endpoint::GetPerformanceDetails,
+            Some(json!({"includeUserDetails": true})),
+            |v| v,
+        )
     }
 
     /// `awareness-training/company/get-watchlist-details`.
@@ -435,9 +445,9 @@ impl Client {
                     },
                     401 => {
                         let errors = envelope::error_body(&bytes);
-                        let expired = errors.iter().any(|e| {
-                            e.code == "token_expired" || e.message.contains("Access Token Expired")
-                        });
+                        let expired = errors
+                            .iter()
+                            .any(|e| e.code == "token_expired" || e.message.contains("Access Token Expired"));
                         if expired && !reauthenticated && generation.is_some() {
                             // One renewal and one retry, not counted as an attempt.
                             reauthenticated = true;
@@ -752,7 +762,11 @@ impl Client {
                 access_key,
                 secret_key,
                 ..
-            } => vec![app_key.expose_secret(), access_key.expose_secret(), secret_key.expose_secret()],
+            } => vec![
+                app_key.expose_secret(),
+                access_key.expose_secret(),
+                secret_key.expose_secret(),
+            ],
         };
         secrets
             .into_iter()
@@ -783,7 +797,10 @@ fn network_detail(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "the request timed out (request_timeout_secs)".into()
     } else if e.is_connect() {
-        format!("connection failed: {}", std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string))
+        format!(
+            "connection failed: {}",
+            std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
+        )
     } else {
         // reqwest's message names the URL, never headers or bodies.
         e.to_string()
@@ -815,11 +832,17 @@ mod tests {
     #[test]
     fn backoff_grows_and_stays_bounded() {
         let cfg = ConnectionConfig::oauth2("t", "http://127.0.0.1:1", "id", "secret");
-        let c = Client::new(&cfg).unwrap().with_backoff(Duration::from_millis(100), Duration::from_secs(1));
+        let c = Client::new(&cfg)
+            .unwrap()
+            .with_backoff(Duration::from_millis(100), Duration::from_secs(1));
         for attempt in 1..=10 {
             let exp = Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(1));
             let w = c.backoff(attempt);
-            assert!(w >= exp / 2 && w <= exp, "attempt {attempt}: {w:?} not in [{:?}, {exp:?}]", exp / 2);
+            assert!(
+                w >= exp / 2 && w <= exp,
+                "attempt {attempt}: {w:?} not in [{:?}, {exp:?}]",
+                exp / 2
+            );
         }
     }
 
@@ -828,7 +851,10 @@ mod tests {
         let cfg = ConnectionConfig::oauth2("prod", "http://127.0.0.1:1", "the-client-id", "the-client-secret");
         let c = Client::new(&cfg).unwrap();
         let d = format!("{c:?}");
-        assert_eq!(d, "Client { connection: \"prod\", base_url: \"http://127.0.0.1:1\", auth: \"oauth2\", .. }");
+        assert_eq!(
+            d,
+            "Client { connection: \"prod\", base_url: \"http://127.0.0.1:1\", auth: \"oauth2\", .. }"
+        );
     }
 
     #[test]

@@ -86,6 +86,9 @@ mod tests {
             assert!(action.starts_with("get-"), "{action} is not a read");
         }
         assert_eq!(Endpoint::from_path("/api/user/delete-user"), None);
-        assert_eq!(Endpoint::from_path("/api/account/get-account/../../user/create-user"), None);
+        assert_eq!(
+            Endpoint::from_path("/api/account/get-account/../../user/create-user"),
+            None
+        );
     }
 }

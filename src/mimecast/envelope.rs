@@ -177,12 +177,20 @@ mod tests {
         let env: Envelope<IgnoredAny> = serde_json::from_slice(v1).unwrap();
         assert_eq!(
             env.fail_errors(),
-            vec![FailError { code: "err_developer_key".into(), message: "App ID is invalid: INVALID".into(), retryable: false }]
+            vec![FailError {
+                code: "err_developer_key".into(),
+                message: "App ID is invalid: INVALID".into(),
+                retryable: false
+            }]
         );
         let v2 = br#"{"fail":[{"code":"token_expired","message":"Access Token Expired"}]}"#;
         assert_eq!(
             error_body(v2),
-            vec![FailError { code: "token_expired".into(), message: "Access Token Expired".into(), retryable: false }]
+            vec![FailError {
+                code: "token_expired".into(),
+                message: "Access Token Expired".into(),
+                retryable: false
+            }]
         );
         assert_eq!(
             error_body(br#"{"error":{"message":"gateway timeout"}}"#)[0].message,
@@ -192,8 +200,10 @@ mod tests {
 
     #[test]
     fn next_token_absent_or_empty_means_last_page() {
-        let env: Envelope<IgnoredAny> =
-            serde_json::from_slice(br#"{"meta":{"status":200,"pagination":{"pageSize":2,"totalCount":2}},"data":[1,2],"fail":[]}"#).unwrap();
+        let env: Envelope<IgnoredAny> = serde_json::from_slice(
+            br#"{"meta":{"status":200,"pagination":{"pageSize":2,"totalCount":2}},"data":[1,2],"fail":[]}"#,
+        )
+        .unwrap();
         assert_eq!(env.next_token(), None);
         let env: Envelope<IgnoredAny> =
             serde_json::from_slice(br#"{"meta":{"pagination":{"next":""}},"data":[]}"#).unwrap();

@@ -146,7 +146,8 @@ fn not_found_hint(endpoint: Endpoint) -> &'static str {
 pub(crate) const TOKEN_HINT: &str = "Check the client id and secret (mistyped, revoked or expired?) and the region: use the host of the application's region (global, us or uk) or set base_url";
 
 /// The hint for a refused API 1.0 signature.
-pub(crate) const HMAC_HINT: &str = "Check the application id and key and the access and secret keys of the API 1.0 binding, and the 1.0 region host";
+pub(crate) const HMAC_HINT: &str =
+    "Check the application id and key and the access and secret keys of the API 1.0 binding, and the 1.0 region host";
 
 /// The hint for a refused bearer token on a data call.
 pub(crate) const BEARER_HINT: &str = "The token was refused although it was just issued; check that the API application is enabled and allowed the products used";

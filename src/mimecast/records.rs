@@ -46,9 +46,9 @@ pub const AWARENESS_TRAINING_PACKAGE: &str = "Awareness Training";
 impl Account {
     /// True when `packages` lists Awareness Training (`"Awareness Training [1078]"`).
     pub fn has_awareness_training(&self) -> bool {
-        self.packages.iter().any(|p| {
-            p.split(" [").next().map(str::trim) == Some(AWARENESS_TRAINING_PACKAGE)
-        })
+        self.packages
+            .iter()
+            .any(|p| p.split(" [").next().map(str::trim) == Some(AWARENESS_TRAINING_PACKAGE))
     }
 
     /// The package names sorted, so that a reordered list is not a change.
@@ -301,14 +301,12 @@ impl PhishingUserData {
 
     /// Opened the message (a later stage implies it).
     pub fn opened(&self) -> bool {
-        self.time_opened.is_some() || self.clicked()
-            || matches!(self.status_lower().as_deref(), Some("opened"))
+        self.time_opened.is_some() || self.clicked() || matches!(self.status_lower().as_deref(), Some("opened"))
     }
 
     /// Clicked the link (submitting implies it).
     pub fn clicked(&self) -> bool {
-        self.time_clicked.is_some() || self.submitted()
-            || matches!(self.status_lower().as_deref(), Some("clicked"))
+        self.time_clicked.is_some() || self.submitted() || matches!(self.status_lower().as_deref(), Some("clicked"))
     }
 
     /// Submitted data on the landing page.
@@ -399,7 +397,11 @@ pub(crate) mod de {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.is_finite()).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.is_finite())
+                        .map(|f| f as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {n}"))),
             Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -449,7 +451,13 @@ mod tests {
         u.results.insert("forQuestion1".into(), "INCORRECT".into());
         u.results.insert("forQuestion2".into(), "CORRECT".into());
         let o = u.outcome().unwrap();
-        assert_eq!(o, TrainingOutcome { correct: 1, incorrect: 1 });
+        assert_eq!(
+            o,
+            TrainingOutcome {
+                correct: 1,
+                incorrect: 1
+            }
+        );
         assert!(!o.passed());
     }
 
@@ -459,9 +467,15 @@ mod tests {
             "email": "a@b.c", "numCorrect": 7.0, "numIncorrect": "2", "numNotWatched": null, "extra": [1]
         }))
         .unwrap();
-        assert_eq!((p.num_correct, p.num_incorrect, p.num_not_watched), (Some(7), Some(2), None));
+        assert_eq!(
+            (p.num_correct, p.num_incorrect, p.num_not_watched),
+            (Some(7), Some(2), None)
+        );
         let bad = serde_json::from_value::<PerformanceDetail>(serde_json::json!({"email": "a", "numCorrect": 1.5}));
-        assert!(bad.unwrap_err().to_string().contains("expected a whole number, got 1.5"));
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("expected a whole number, got 1.5"));
     }
 
     #[test]

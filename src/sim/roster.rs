@@ -89,9 +89,13 @@ pub fn demo_roster(tenant: &Tenant) -> String {
             csv_field(&department)
         );
     }
-    for (i, (name, department)) in [("Nora New", "Clinical"), ("Omar Onboarding", "Engineering"), ("Pat Pending", "Finance")]
-        .into_iter()
-        .enumerate()
+    for (i, (name, department)) in [
+        ("Nora New", "Clinical"),
+        ("Omar Onboarding", "Engineering"),
+        ("Pat Pending", "Finance"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let local = name.to_lowercase().replace(' ', ".");
         let _ = writeln!(
@@ -112,7 +116,13 @@ mod tests {
 
     #[test]
     fn the_demo_roster_parses_and_varies_as_documented() {
-        let tenant = generate(&GenerateSpec { users: 300, domains: 2, campaigns: 2, phishing: 1, seed: 7 });
+        let tenant = generate(&GenerateSpec {
+            users: 300,
+            domains: 2,
+            campaigns: 2,
+            phishing: 1,
+            seed: 7,
+        });
         let text = demo_roster(&tenant);
         let primary = tenant.domains[0]["domain"].as_str().unwrap().to_owned();
         let aliases = std::collections::BTreeMap::from([(alias_domain(&primary), primary.clone())]);
@@ -122,7 +132,10 @@ mod tests {
         assert!(people.iter().any(|p| p.email.contains("+hr@")));
         assert!(people.iter().any(|p| p.email.ends_with(&alias_domain(&primary))));
         assert!(people.iter().any(|p| p.email.chars().any(|c| c.is_ascii_uppercase())));
-        assert_eq!(people.iter().filter(|p| p.extra["employeeId"].starts_with('N')).count(), 3);
+        assert_eq!(
+            people.iter().filter(|p| p.extra["employeeId"].starts_with('N')).count(),
+            3
+        );
         assert_eq!(demo_roster(&tenant), text, "deterministic");
     }
 

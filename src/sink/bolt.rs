@@ -67,11 +67,7 @@ pub fn to_json(value: &BoltType) -> serde_json::Value {
 }
 
 fn map_to_json(m: &BoltMap) -> serde_json::Value {
-    let sorted: std::collections::BTreeMap<_, _> = m
-        .value
-        .iter()
-        .map(|(k, v)| (k.value.clone(), to_json(v)))
-        .collect();
+    let sorted: std::collections::BTreeMap<_, _> = m.value.iter().map(|(k, v)| (k.value.clone(), to_json(v))).collect();
     serde_json::Value::Object(sorted.into_iter().collect())
 }
 

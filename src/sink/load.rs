@@ -89,8 +89,12 @@ impl Sink {
             statements.push(format!(
                 "CREATE CONSTRAINT mg_{base}_key IF NOT EXISTS FOR (n:{l}) REQUIRE n._key IS UNIQUE"
             ));
-            statements.push(format!("CREATE INDEX mg_{base}_account IF NOT EXISTS FOR (n:{l}) ON (n.accountCode)"));
-            statements.push(format!("CREATE INDEX mg_{base}_sync IF NOT EXISTS FOR (n:{l}) ON (n._lastSyncId)"));
+            statements.push(format!(
+                "CREATE INDEX mg_{base}_account IF NOT EXISTS FOR (n:{l}) ON (n.accountCode)"
+            ));
+            statements.push(format!(
+                "CREATE INDEX mg_{base}_sync IF NOT EXISTS FOR (n:{l}) ON (n._lastSyncId)"
+            ));
         }
         for s in &statements {
             self.run("schema", query(s)).await?;
@@ -116,7 +120,11 @@ impl Sink {
         let t0 = Instant::now();
         let mut nodes: BTreeMap<(&str, Mode), Vec<&Entity>> = BTreeMap::new();
         for e in store.entities() {
-            let mode = if is_partial(partial, account_of(&e.properties), e.entity_type) { Mode::Merge } else { Mode::Replace };
+            let mode = if is_partial(partial, account_of(&e.properties), e.entity_type) {
+                Mode::Merge
+            } else {
+                Mode::Replace
+            };
             nodes.entry((e.entity_type, mode)).or_default().push(e);
         }
         let mut rels: Vec<(&Relationship, Mode)> = Vec::with_capacity(store.relationship_count());
@@ -128,8 +136,14 @@ impl Sink {
             };
             rels.push((r, mode));
         }
-        if let Some((r, _)) = rels.iter().find(|(r, _)| schema.relationship(r.relationship_type).is_none()) {
-            return Err(SinkError::Config(format!("relationship type {} is not in graph-schema", r.relationship_type)));
+        if let Some((r, _)) = rels
+            .iter()
+            .find(|(r, _)| schema.relationship(r.relationship_type).is_none())
+        {
+            return Err(SinkError::Config(format!(
+                "relationship type {} is not in graph-schema",
+                r.relationship_type
+            )));
         }
         // Node labels do not contend for locks: write them concurrently.
         let parallel = self.config().max_connections.max(1);
@@ -141,7 +155,8 @@ impl Sink {
             let counts = self.upsert_nodes(&spec.labels(), list, *mode, stamp).await?;
             Ok::<_, SinkError>((*t, counts, t0.elapsed().as_millis() as u64))
         });
-        let done: Vec<(&str, WriteCounts, u64)> = stream::iter(node_jobs).buffer_unordered(parallel).try_collect().await?;
+        let done: Vec<(&str, WriteCounts, u64)> =
+            stream::iter(node_jobs).buffer_unordered(parallel).try_collect().await?;
         for (t, c, ms) in done {
             report.add_counts(t, c, ms);
         }
@@ -154,7 +169,9 @@ impl Sink {
                 let from = &schema.entity(&spec.from).expect("schema checked").label;
                 let to = &schema.entity(&spec.to).expect("schema checked").label;
                 let t_rel = Instant::now();
-                let counts = self.upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp).await?;
+                let counts = self
+                    .upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp)
+                    .await?;
                 done.push((part.relationship_type, counts, t_rel.elapsed().as_millis() as u64));
             }
             Ok::<_, SinkError>(done)
@@ -191,15 +208,23 @@ impl Sink {
             let from = &schema.entity(&r.from).expect("schema checked");
             let to = &schema.entity(&r.to).expect("schema checked");
             let anchored = if from.is_account_scoped() {
-                format!("(:{} {{accountCode: $account}})-[r:{}]->(:{})", from.label, r.class, to.label)
+                format!(
+                    "(:{} {{accountCode: $account}})-[r:{}]->(:{})",
+                    from.label, r.class, to.label
+                )
             } else {
-                format!("(:{})-[r:{}]->(:{} {{accountCode: $account}})", from.label, r.class, to.label)
+                format!(
+                    "(:{})-[r:{}]->(:{} {{accountCode: $account}})",
+                    from.label, r.class, to.label
+                )
             };
             let statement = format!(
                 "MATCH {anchored} WHERE r._type = $type AND r._lastSyncId <> $syncId \
                  WITH r LIMIT $limit DELETE r RETURN count(*) AS deleted"
             );
-            let deleted = self.delete_in_chunks(&statement, account_code, &r.relationship_type, stamp).await?;
+            let deleted = self
+                .delete_in_chunks(&statement, account_code, &r.relationship_type, stamp)
+                .await?;
             report.types.entry(r.relationship_type.clone()).or_default().deleted += deleted;
         }
         for e in &schema.entities {
@@ -211,7 +236,9 @@ impl Sink {
                  WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted",
                 e.label
             );
-            let deleted = self.delete_in_chunks(&statement, account_code, &e.entity_type, stamp).await?;
+            let deleted = self
+                .delete_in_chunks(&statement, account_code, &e.entity_type, stamp)
+                .await?;
             report.types.entry(e.entity_type.clone()).or_default().deleted += deleted;
         }
         report.cleanup_ms += t0.elapsed().as_millis() as u64;
@@ -250,7 +277,13 @@ impl Sink {
     ///
     /// # Errors
     /// The write fails.
-    pub async fn mark_account(&self, account_code: &str, status: &str, success: bool, stamp: &SyncStamp) -> Result<(), SinkError> {
+    pub async fn mark_account(
+        &self,
+        account_code: &str,
+        status: &str,
+        success: bool,
+        stamp: &SyncStamp,
+    ) -> Result<(), SinkError> {
         let statement = if success {
             "MATCH (a:MimecastAccount {_key: $key}) \
              SET a.lastSyncOn = $now, a.lastSyncStatus = $status, a.lastSuccessfulSyncOn = $now"

@@ -145,11 +145,7 @@ impl Sink {
         self.read_with_timeout(q, self.cfg.query_timeout).await
     }
 
-    async fn read_with_timeout(
-        &self,
-        q: Query,
-        limit: Duration,
-    ) -> Result<Vec<Record>, SinkError> {
+    async fn read_with_timeout(&self, q: Query, limit: Duration) -> Result<Vec<Record>, SinkError> {
         let work = async {
             // An auto-commit transaction in READ access mode: the server refuses writes.
             let mut stream = self.graph.execute_read(q).await?;
@@ -188,11 +184,12 @@ impl Sink {
                 Ok::<_, neo4rs::Error>(rows)
             };
             let span = tracing::debug_span!("sink_batch", batch = label, attempt);
-            let result = match tokio::time::timeout(self.cfg.query_timeout, tracing::Instrument::instrument(work, span)).await {
-                Ok(Ok(rows)) => return Ok(rows),
-                Ok(Err(e)) => SinkError::from_neo4rs(e, &self.cfg),
-                Err(_) => SinkError::Timeout(self.cfg.query_timeout),
-            };
+            let result =
+                match tokio::time::timeout(self.cfg.query_timeout, tracing::Instrument::instrument(work, span)).await {
+                    Ok(Ok(rows)) => return Ok(rows),
+                    Ok(Err(e)) => SinkError::from_neo4rs(e, &self.cfg),
+                    Err(_) => SinkError::Timeout(self.cfg.query_timeout),
+                };
             if !result.is_transient() || attempt >= self.cfg.max_attempts {
                 return Err(result);
             }
@@ -230,8 +227,7 @@ fn row_pairs(row: &neo4rs::Row) -> Result<Record, neo4rs::Error> {
 /// Labels come from graph-schema/; this is the second line of defence.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

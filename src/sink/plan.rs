@@ -142,7 +142,10 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         let mut merged: BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>> = BTreeMap::new();
         for part in std::mem::take(&mut unit.parts) {
             let rank = order.get(part.relationship_type).copied().unwrap_or(usize::MAX);
-            merged.entry((rank, part.relationship_type, part.mode)).or_default().extend(part.rows);
+            merged
+                .entry((rank, part.relationship_type, part.mode))
+                .or_default()
+                .extend(part.rows);
         }
         unit.parts = merged
             .into_iter()
@@ -201,7 +204,11 @@ mod tests {
         let campaign_units: Vec<Vec<String>> = units.iter().map(dense_keys).filter(|k| !k.is_empty()).collect();
         assert_eq!(
             campaign_units,
-            vec![vec!["campaign:1".to_owned()], vec!["campaign:2".to_owned()], vec!["domain:x".to_owned()]]
+            vec![
+                vec!["campaign:1".to_owned()],
+                vec!["campaign:2".to_owned()],
+                vec!["domain:x".to_owned()]
+            ]
         );
         // Assignments before completions, users in key order.
         let first = &units[0];
@@ -215,12 +222,22 @@ mod tests {
     #[test]
     fn small_units_are_packed_up_to_a_batch() {
         let owned: Vec<Relationship> = (0..10)
-            .map(|i| rel(rels::USER_ASSIGNED_PHISHING, "ASSIGNED", "user:a", &format!("campaign:{i}")))
+            .map(|i| {
+                rel(
+                    rels::USER_ASSIGNED_PHISHING,
+                    "ASSIGNED",
+                    "user:a",
+                    &format!("campaign:{i}"),
+                )
+            })
             .collect();
         let rows: Vec<(&Relationship, Mode)> = owned.iter().map(|r| (r, Mode::Merge)).collect();
         let units = plan(rows, schema(), 4);
         let sizes: Vec<usize> = units.iter().map(Unit::len).collect();
         assert_eq!(sizes, vec![4, 4, 2]);
-        assert!(units.iter().all(|u| u.parts.len() == 1), "one part per type: full batches");
+        assert!(
+            units.iter().all(|u| u.parts.len() == 1),
+            "one part per type: full batches"
+        );
     }
 }

@@ -78,7 +78,11 @@ const KEPT: [&str; 3] = ["lastSyncOn", "lastSyncStatus", "lastSuccessfulSyncOn"]
 /// `WITH` clause shared by nodes and relationships: remembers the sink-owned values
 /// and whether the element is new or unchanged.
 fn compare_clause(var: &str, row: &str) -> String {
-    let kept: String = KEPT.iter().enumerate().map(|(i, k)| format!("{var}.{k} AS kept{i}, ")).collect();
+    let kept: String = KEPT
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{var}.{k} AS kept{i}, "))
+        .collect();
     format!(
         "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._lastSyncId IS NULL AS created, {kept}\
               all(k IN keys({var}) WHERE k IN $owned OR coalesce({var}[k] = {row}[k], false)) \
@@ -94,7 +98,11 @@ fn set_clause(var: &str, mode: Mode) -> String {
         Mode::Replace => "=",
         Mode::Merge => "+=",
     };
-    let restore: String = KEPT.iter().enumerate().map(|(i, k)| format!(", {var}.{k} = kept{i}")).collect();
+    let restore: String = KEPT
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!(", {var}.{k} = kept{i}"))
+        .collect();
     format!(
         "FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END | \
            SET {var} {assign} data \
@@ -194,7 +202,13 @@ impl Sink {
                 })
                 .collect();
             let c = self.write_batch(labels[0], &statement, rows, stamp).await?;
-            debug!(label = labels[0], rows = batch.len(), created = c.created, updated = c.updated, "node batch written");
+            debug!(
+                label = labels[0],
+                rows = batch.len(),
+                created = c.created,
+                updated = c.updated,
+                "node batch written"
+            );
             counts.add(c);
         }
         Ok(counts)

@@ -155,7 +155,9 @@ pub async fn execute(
                 .instrument(span),
             );
         }
-        let Some((i, ctx, outcome, elapsed)) = running.next().await else { break };
+        let Some((i, ctx, outcome, elapsed)) = running.next().await else {
+            break;
+        };
         let tally = std::mem::take(&mut *ctx.tally());
         let (status, error) = match outcome {
             Ok(()) => (StepStatus::Success, None),

@@ -92,7 +92,11 @@ pub fn mimecast_steps() -> Vec<Step> {
 
 fn fetch_account(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
-        let account = ctx.client.get_account().await.map_err(|e| StepError::Failed(e.into()))?;
+        let account = ctx
+            .client
+            .get_account()
+            .await
+            .map_err(|e| StepError::Failed(e.into()))?;
         ctx.set_account(AccountInfo {
             code: account.account_code.clone(),
             awareness_training_licensed: account.has_awareness_training(),
@@ -105,7 +109,11 @@ fn fetch_account(ctx: &StepContext) -> StepFuture<'_> {
 fn fetch_domains(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         let code = ctx.account()?.code;
-        let domains = ctx.client.get_internal_domains().await.map_err(|e| StepError::Failed(e.into()))?;
+        let domains = ctx
+            .client
+            .get_internal_domains()
+            .await
+            .map_err(|e| StepError::Failed(e.into()))?;
         for d in &domains {
             let e = conv::domain(&code, d);
             ctx.add_relationship(conv::account_has_domain(&code, &e.key));
@@ -194,7 +202,10 @@ async fn enrich_users(ctx: &StepContext, code: &str) -> Result<(), StepError> {
             for s in &rows {
                 let key = keys::user(code, &s.email_address);
                 if !ctx.update_entity(&key, |u| conv::apply_safe_score(u, s)) {
-                    ctx.unknown_participant(types::USER, format!("{} (SAFE score)", conv::email_key(&s.email_address)));
+                    ctx.unknown_participant(
+                        types::USER,
+                        format!("{} (SAFE score)", conv::email_key(&s.email_address)),
+                    );
                 }
             }
         }),
@@ -232,7 +243,11 @@ fn fetch_awareness_campaigns(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
-        let campaigns = ctx.client.get_training_campaigns().await.map_err(|e| ctx.awareness_error(e))?;
+        let campaigns = ctx
+            .client
+            .get_training_campaigns()
+            .await
+            .map_err(|e| ctx.awareness_error(e))?;
         for c in &campaigns {
             let e = conv::awareness_campaign(&code, c);
             ctx.add_relationship(conv::account_has_awareness_campaign(&code, &e.key));
@@ -274,7 +289,10 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
                 Ok(rows) => {
                     let out = conv::enrollments(&code, &key, &rows, |k| users.contains(k));
                     for email in out.unknown {
-                        ctx.unknown_participant(rels::USER_ASSIGNED_AWARENESS, format!("{email} in training campaign {name:?}"));
+                        ctx.unknown_participant(
+                            rels::USER_ASSIGNED_AWARENESS,
+                            format!("{email} in training campaign {name:?}"),
+                        );
                     }
                     if out.merged > 0 {
                         ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
@@ -303,7 +321,12 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
-        for p in &ctx.client.get_phishing_campaigns().await.map_err(|e| ctx.awareness_error(e))? {
+        for p in &ctx
+            .client
+            .get_phishing_campaigns()
+            .await
+            .map_err(|e| ctx.awareness_error(e))?
+        {
             let e = conv::phishing_campaign(&code, p);
             ctx.add_relationship(conv::account_has_phishing_campaign(&code, &e.key));
             ctx.add_entity(e);
@@ -323,7 +346,10 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
                 Ok(rows) => {
                     let out = conv::phishing_results(&code, &key, &rows, |k| users.contains(k));
                     for email in out.unknown {
-                        ctx.unknown_participant(rels::USER_ASSIGNED_PHISHING, format!("{email} in phishing campaign {name:?}"));
+                        ctx.unknown_participant(
+                            rels::USER_ASSIGNED_PHISHING,
+                            format!("{email} in phishing campaign {name:?}"),
+                        );
                     }
                     if out.merged > 0 {
                         ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
@@ -338,7 +364,10 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(failed("results of some phishing campaigns could not be fetched", errors))
+            Err(failed(
+                "results of some phishing campaigns could not be fetched",
+                errors,
+            ))
         }
     })
 }

@@ -21,7 +21,8 @@ use crate::mimecast::{ApiError, Client};
 
 pub use executor::{execute, plan, PlanError, Progress, SilentProgress, TerminalProgress};
 pub use mimecast::{
-    mimecast_steps, FETCH_ACCOUNT, FETCH_AWARENESS_CAMPAIGNS, FETCH_DOMAINS, FETCH_ENROLLMENTS, FETCH_PHISHING, FETCH_USERS,
+    mimecast_steps, FETCH_ACCOUNT, FETCH_AWARENESS_CAMPAIGNS, FETCH_DOMAINS, FETCH_ENROLLMENTS, FETCH_PHISHING,
+    FETCH_USERS,
 };
 
 /// What a step is and what it produces.
@@ -127,7 +128,9 @@ impl TenantState {
 
     /// Takes the graph out at the end of the run.
     pub fn into_store(self) -> GraphStore {
-        self.store.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, GraphStore> {
@@ -154,7 +157,12 @@ pub struct StepContext {
 }
 
 impl StepContext {
-    pub fn new(step_id: &'static str, client: Client, connection: Arc<ConnectionConfig>, tenant: Arc<TenantState>) -> Self {
+    pub fn new(
+        step_id: &'static str,
+        client: Client,
+        connection: Arc<ConnectionConfig>,
+        tenant: Arc<TenantState>,
+    ) -> Self {
         StepContext {
             step_id,
             client,
@@ -173,10 +181,11 @@ impl StepContext {
     /// # Errors
     /// fetch-account did not succeed.
     pub fn account(&self) -> Result<AccountInfo, StepError> {
-        self.tenant
-            .account()
-            .cloned()
-            .ok_or_else(|| StepError::Failed(anyhow::anyhow!("the account is unknown because fetch-account did not succeed")))
+        self.tenant.account().cloned().ok_or_else(|| {
+            StepError::Failed(anyhow::anyhow!(
+                "the account is unknown because fetch-account did not succeed"
+            ))
+        })
     }
 
     pub fn set_account(&self, info: AccountInfo) {
@@ -230,7 +239,9 @@ impl StepContext {
 
     /// Records a participant whose address is not an internal user of the tenant.
     pub fn unknown_participant(&self, relationship_type: &str, sample: String) {
-        self.tenant.store().observe(UNKNOWN_PARTICIPANT, relationship_type, sample);
+        self.tenant
+            .store()
+            .observe(UNKNOWN_PARTICIPANT, relationship_type, sample);
     }
 
     pub fn note(&self, note: String) {
@@ -261,7 +272,11 @@ impl StepContext {
     /// Copies of the entities of one type (for steps that build on earlier ones).
     pub fn entities_of_type(&self, entity_type: &str) -> Vec<Entity> {
         let store = self.tenant.store();
-        let mut v: Vec<Entity> = store.entities().filter(|e| e.entity_type == entity_type).cloned().collect();
+        let mut v: Vec<Entity> = store
+            .entities()
+            .filter(|e| e.entity_type == entity_type)
+            .cloned()
+            .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
         v
     }
@@ -269,7 +284,11 @@ impl StepContext {
     /// The keys of the entities of one type.
     pub fn keys_of_type(&self, entity_type: &str) -> HashSet<String> {
         let store = self.tenant.store();
-        store.entities().filter(|e| e.entity_type == entity_type).map(|e| e.key.clone()).collect()
+        store
+            .entities()
+            .filter(|e| e.entity_type == entity_type)
+            .map(|e| e.key.clone())
+            .collect()
     }
 
     /// Changes an entity in place; false when the key is unknown.

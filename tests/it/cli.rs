@@ -32,7 +32,9 @@ fn spawn_sim(args: &[&str]) -> SimProcess {
         .spawn()
         .expect("mimecast-sim starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -98,7 +100,10 @@ fn validate_against_a_generated_tenant_prints_a_clean_table() {
             ("training campaigns (campaign/get-campaigns)", "ok"),
         ]
     );
-    assert!(lines.iter().any(|l| l.contains("RETURN 1") && l.contains(" ok ")), "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.contains("RETURN 1") && l.contains(" ok ")),
+        "{stdout}"
+    );
     assert_eq!(lines.last(), Some(&"all checks passed"));
     assert!(!stdout.contains("demo-client-secret"));
 }
@@ -116,7 +121,10 @@ fn validate_with_a_wrong_secret_exits_4_and_says_what_to_fix() {
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains("authentication") && stdout.contains("FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("authentication") && stdout.contains("FAILED"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Check the client id and secret"), "{stdout}");
     assert!(!stdout.contains("not-the-secret"));
 }
@@ -158,7 +166,10 @@ fn temp_dir() -> std::path::PathBuf {
     dir
 }
 
-const ACME_ENV: &[(&str, &str)] = &[("ACME_ID", "acme-client-id"), ("ACME_SECRET", "acme-client-secret-value")];
+const ACME_ENV: &[(&str, &str)] = &[
+    ("ACME_ID", "acme-client-id"),
+    ("ACME_SECRET", "acme-client-secret-value"),
+];
 
 #[test]
 fn collect_exits_0_then_10_when_a_step_fails() {
@@ -168,7 +179,10 @@ fn collect_exits_0_then_10_when_a_step_fails() {
     let sim = spawn_sim(&["--tenant", &tenant]);
     let config = config_file(&dir, &sim.url);
     let out_dir = dir.join("out");
-    let out = graph(&["--config", &config, "collect", "--out", out_dir.to_str().unwrap()], ACME_ENV);
+    let out = graph(
+        &["--config", &config, "collect", "--out", out_dir.to_str().unwrap()],
+        ACME_ENV,
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.starts_with("collected 1 tenant(s) in "), "{stdout}");
@@ -176,9 +190,17 @@ fn collect_exits_0_then_10_when_a_step_fails() {
     assert!(stdout.contains("(32 entities, 51 relationships)"), "{stdout}");
     assert!(out_dir.join("graph.json").exists() && out_dir.join("summary.json").exists());
 
-    let failing = spawn_sim(&["--tenant", &tenant, "--fail-path", "/api/awareness-training/phishing/campaign/get-campaign=500"]);
+    let failing = spawn_sim(&[
+        "--tenant",
+        &tenant,
+        "--fail-path",
+        "/api/awareness-training/phishing/campaign/get-campaign=500",
+    ]);
     let config = config_file(&dir, &failing.url);
-    let out = graph(&["--config", &config, "collect", "--out", out_dir.to_str().unwrap()], ACME_ENV);
+    let out = graph(
+        &["--config", &config, "collect", "--out", out_dir.to_str().unwrap()],
+        ACME_ENV,
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(10), "{stdout}");
     assert!(stdout.contains("    fetch-phishing-campaigns Failed: "), "{stdout}");
@@ -197,14 +219,29 @@ fn sync_json_then_queries_with_findings_exit_20() {
     let sim = spawn_sim(&["--tenant", &tenant]);
     let config = config_file(&dir, &sim.url);
     let out = graph(&["--config", &config, "sync", "--json"], ACME_ENV);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["syncStatus"], "success");
     assert_eq!(summary["exitCode"], 0);
     assert_eq!(summary["neo4j"]["types"]["mimecast_user"]["created"], 12);
 
     let out = graph(
-        &["queries", "run", "terminated-with-account", "--param", &format!("account={account}"), "--format", "csv", "--fail-on-findings"],
+        &[
+            "queries",
+            "run",
+            "terminated-with-account",
+            "--param",
+            &format!("account={account}"),
+            "--format",
+            "csv",
+            "--fail-on-findings",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
@@ -212,11 +249,24 @@ fn sync_json_then_queries_with_findings_exit_20() {
         text(&out.stdout),
         format!("account,person,personEmail,mimecastEmail,matchedBy\n{account},Frank Old,frank@acme.com,frank@acme.com,email\n")
     );
-    let out = graph(&["queries", "run", "campaign-completion", "--param", &format!("account={account}"), "--fail-on-findings"], &[]);
+    let out = graph(
+        &[
+            "queries",
+            "run",
+            "campaign-completion",
+            "--param",
+            &format!("account={account}"),
+            "--fail-on-findings",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "informational queries report no findings");
     let out = graph(&["queries", "run", "watchlist", "--param", "nope=1"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stderr), "error: --param nope: no selected query declares a parameter of that name\n");
+    assert_eq!(
+        text(&out.stderr),
+        "error: --param nope: no selected query declares a parameter of that name\n"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -224,7 +274,11 @@ fn sync_json_then_queries_with_findings_exit_20() {
 fn a_bad_config_exits_3_naming_every_field() {
     let dir = temp_dir();
     let path = dir.join("bad.toml");
-    std::fs::write(&path, "[[connection]]\nname = \"prod\"\nregion = \"moon\"\npage_size = 0\n").unwrap();
+    std::fs::write(
+        &path,
+        "[[connection]]\nname = \"prod\"\nregion = \"moon\"\npage_size = 0\n",
+    )
+    .unwrap();
     let out = graph(&["--config", path.to_str().unwrap(), "config", "check"], &[]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(

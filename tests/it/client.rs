@@ -28,18 +28,42 @@ async fn every_endpoint_returns_the_tenants_records() {
     assert_eq!(account.account_name.as_deref(), Some("Acme Health"));
     assert!(account.has_awareness_training());
 
-    let domains: Vec<String> = c.get_internal_domains().await.unwrap().into_iter().map(|d| d.domain).collect();
+    let domains: Vec<String> = c
+        .get_internal_domains()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.domain)
+        .collect();
     assert_eq!(domains, vec!["acme.com", "labs.acme.com"]);
     let acme_users = all(c.internal_users("acme.com")).await.unwrap();
     assert_eq!(acme_users.len(), 9);
-    let labs: Vec<String> = all(c.internal_users("labs.acme.com")).await.unwrap().into_iter().map(|u| u.email_address).collect();
-    assert_eq!(labs, vec!["abuse@labs.acme.com", "gina@labs.acme.com", "postmaster@labs.acme.com"]);
+    let labs: Vec<String> = all(c.internal_users("labs.acme.com"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email_address)
+        .collect();
+    assert_eq!(
+        labs,
+        vec!["abuse@labs.acme.com", "gina@labs.acme.com", "postmaster@labs.acme.com"]
+    );
 
     let campaigns = c.get_training_campaigns().await.unwrap();
     let names: Vec<_> = campaigns.iter().filter_map(|c| c.name.clone()).collect();
-    assert_eq!(names, vec!["Security Awareness Fundamentals", "Lunch and Learn", "HIPAA 101", "PCI DSS Essentials"]);
+    assert_eq!(
+        names,
+        vec![
+            "Security Awareness Fundamentals",
+            "Lunch and Learn",
+            "HIPAA 101",
+            "PCI DSS Essentials"
+        ]
+    );
     assert_eq!(campaigns[0].launch_date.as_deref(), Some("2024-01-10T09:00:00Z"));
-    let enrolled = all(c.training_campaign_user_data("eNoTrainingSAF000001")).await.unwrap();
+    let enrolled = all(c.training_campaign_user_data("eNoTrainingSAF000001"))
+        .await
+        .unwrap();
     assert_eq!(enrolled.len(), 6);
     assert_eq!(enrolled[1].email, "Bob@Acme.com");
 
@@ -52,7 +76,10 @@ async fn every_endpoint_returns_the_tenants_records() {
     assert_eq!(recipients[1].time_clicked.as_deref(), Some("2024-02-15T10:00:00Z"));
 
     let safe = all(c.safe_score_details()).await.unwrap();
-    assert_eq!(safe.iter().map(|s| s.risk.clone().unwrap()).collect::<String>(), "AFDBCF");
+    assert_eq!(
+        safe.iter().map(|s| s.risk.clone().unwrap()).collect::<String>(),
+        "AFDBCF"
+    );
     assert_eq!(all(c.performance_details()).await.unwrap().len(), 3);
     let watch = all(c.watchlist_details()).await.unwrap();
     assert_eq!(watch[0].watchlist_count, Some(2));
@@ -65,7 +92,9 @@ async fn every_endpoint_returns_the_tenants_records() {
 
 fn one_domain_tenant(users: usize) -> Tenant {
     let mut t = acme_tenant("CPAGING001");
-    t.domains = vec![json!({"id": "eNoD1", "domain": "big.example", "sendOnly": false, "local": false, "inboundType": "known"})];
+    t.domains = vec![
+        json!({"id": "eNoD1", "domain": "big.example", "sendOnly": false, "local": false, "inboundType": "known"}),
+    ];
     t.users = (0..users)
         .map(|i| {
             json!({"name": format!("User {i}"), "emailAddress": format!("user{i:05}@big.example"), "domain": "big.example",
@@ -127,7 +156,10 @@ async fn an_expired_token_in_the_middle_of_a_paged_stream_is_renewed_once() {
 #[tokio::test]
 async fn a_429_storm_is_ridden_out_by_honouring_retry_after() {
     let options = SimOptions {
-        rate_limit: Some(RateLimit { calls: 3, window: Duration::from_millis(500) }),
+        rate_limit: Some(RateLimit {
+            calls: 3,
+            window: Duration::from_millis(500),
+        }),
         ..SimOptions::default()
     };
     let sim = start_sim(one_domain_tenant(40), options).await;
@@ -136,7 +168,10 @@ async fn a_429_storm_is_ridden_out_by_honouring_retry_after() {
     cfg.max_attempts = 10;
     cfg.max_concurrent_requests = 4;
     let c = client(&cfg);
-    let (a, b) = tokio::join!(all(c.internal_users("big.example")), all(c.internal_users("big.example")));
+    let (a, b) = tokio::join!(
+        all(c.internal_users("big.example")),
+        all(c.internal_users("big.example"))
+    );
     assert_eq!(a.unwrap().len(), 40);
     assert_eq!(b.unwrap().len(), 40);
     let stats = c.stats();
@@ -154,7 +189,17 @@ async fn persistent_server_errors_fail_after_the_configured_attempts() {
     let sim = start_sim(acme_tenant("C5XX000001"), options).await;
     let c = client(&acme_connection("acme", &sim));
     let err = c.get_internal_domains().await.unwrap_err();
-    assert!(matches!(err, ApiError::Server { status: 503, attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ApiError::Server {
+                status: 503,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "Mimecast answered HTTP 503 for /api/domain/get-internal-domain on all 3 attempts (connection acme); the service may be degraded, try again later"
@@ -231,7 +276,11 @@ async fn awareness_training_unlicensed_is_reported_as_unavailable() {
     assert!(!c.get_account().await.unwrap().has_awareness_training());
     let err = all(c.safe_score_details()).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
-    assert!(err.to_string().contains("The Awareness Training package is missing from the tenant"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("The Awareness Training package is missing from the tenant"),
+        "{err}"
+    );
     let err = c.get_training_campaigns().await.unwrap_err();
     assert!(err.is_unavailable());
 }
@@ -259,7 +308,11 @@ async fn api_1_0_hmac_signing_is_accepted_and_a_wrong_key_refused() {
     };
     let err = client(&cfg).get_account().await.unwrap_err();
     assert!(err.is_auth(), "{err:?}");
-    assert!(err.to_string().contains("0004 Invalid Signature (err_xdk_invalid_signature)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("0004 Invalid Signature (err_xdk_invalid_signature)"),
+        "{err}"
+    );
 
     cfg.auth = AuthConfig::Hmac {
         app_id: Secret::literal("not-an-app"),
@@ -276,23 +329,43 @@ async fn api_1_0_hmac_signing_is_accepted_and_a_wrong_key_refused() {
 async fn the_client_refuses_anything_off_its_read_only_list() {
     let sim = start_sim(acme_tenant("CREADONLY1"), SimOptions::default()).await;
     let c = client(&acme_connection("acme", &sim));
-    for path in ["/api/user/delete-user", "/api/user/create-user", "/api/domain/create-domain", "/api/account/update-account"] {
-        let err = c.post_path(path, &json!({"data": [{"emailAddress": "ann@acme.com"}]})).await.unwrap_err();
+    for path in [
+        "/api/user/delete-user",
+        "/api/user/create-user",
+        "/api/domain/create-domain",
+        "/api/account/update-account",
+    ] {
+        let err = c
+            .post_path(path, &json!({"data": [{"emailAddress": "ann@acme.com"}]}))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ApiError::NotAllowed { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
             format!("{path} is not on the client's read-only allowlist; the worker never writes to Mimecast")
         );
     }
-    let ok = c.post_path(Endpoint::GetAccount.path(), &json!({"data": []})).await.unwrap();
+    let ok = c
+        .post_path(Endpoint::GetAccount.path(), &json!({"data": []}))
+        .await
+        .unwrap();
     assert_eq!(ok.data.len(), 1);
     let stats = sim.stats();
-    assert_eq!(stats.calls.keys().cloned().collect::<Vec<_>>(), vec!["/api/account/get-account", "/oauth/token"]);
+    assert_eq!(
+        stats.calls.keys().cloned().collect::<Vec<_>>(),
+        vec!["/api/account/get-account", "/oauth/token"]
+    );
 }
 
 #[tokio::test]
 async fn a_generated_tenant_serves_every_user_and_campaign() {
-    let spec = GenerateSpec { users: 600, domains: 3, campaigns: 5, phishing: 2, seed: 42 };
+    let spec = GenerateSpec {
+        users: 600,
+        domains: 3,
+        campaigns: 5,
+        phishing: 2,
+        seed: 42,
+    };
     let tenant = sim::generate(&spec);
     let expected_users = tenant.users.len();
     let sim = start_sim(tenant.clone(), SimOptions::default()).await;
@@ -312,7 +385,11 @@ async fn a_generated_tenant_serves_every_user_and_campaign() {
 
 fn acme_connection_for(sim: &sim::SimServer, tenant: &Tenant) -> ConnectionConfig {
     let mut cfg = acme_connection("generated", sim);
-    if let Some(sim::Credential::OAuth2 { client_id, client_secret }) = tenant.credentials.first() {
+    if let Some(sim::Credential::OAuth2 {
+        client_id,
+        client_secret,
+    }) = tenant.credentials.first()
+    {
         cfg.auth = AuthConfig::OAuth2 {
             client_id: Secret::literal(client_id),
             client_secret: Secret::literal(client_secret),
@@ -396,7 +473,10 @@ async fn odd_pager(mode: &'static str) -> (String, tokio::task::JoinHandle<()>) 
         axum::Json(body)
     };
     let app = axum::Router::new()
-        .route("/oauth/token", post(|| async { axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 1799})) }))
+        .route(
+            "/oauth/token",
+            post(|| async { axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 1799})) }),
+        )
         .route("/api/user/get-internal-users", post(page));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -442,13 +522,22 @@ async fn an_empty_page_short_of_the_announced_total_is_an_error() {
     let page = move || {
         let n = counter.fetch_add(1, Ordering::SeqCst);
         async move {
-            let users = if n == 0 { json!([{"emailAddress": "a@x.com"}, {"emailAddress": "b@x.com"}]) } else { json!([]) };
-            axum::Json(json!({"meta": {"status": 200, "pagination": {"pageSize": 2, "totalCount": 5, "next": format!("P{}", n + 2)}},
-                              "data": [{"users": users, "userCount": 5}], "fail": []}))
+            let users = if n == 0 {
+                json!([{"emailAddress": "a@x.com"}, {"emailAddress": "b@x.com"}])
+            } else {
+                json!([])
+            };
+            axum::Json(
+                json!({"meta": {"status": 200, "pagination": {"pageSize": 2, "totalCount": 5, "next": format!("P{}", n + 2)}},
+                              "data": [{"users": users, "userCount": 5}], "fail": []}),
+            )
         }
     };
     let app = axum::Router::new()
-        .route("/oauth/token", post(|| async { axum::Json(json!({"access_token": "t", "expires_in": 1799})) }))
+        .route(
+            "/oauth/token",
+            post(|| async { axum::Json(json!({"access_token": "t", "expires_in": 1799})) }),
+        )
         .route("/api/user/get-internal-users", post(page));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

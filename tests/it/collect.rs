@@ -84,11 +84,25 @@ async fn collect_builds_the_exact_graph() {
     // What each step produced is what it declared.
     let declared: std::collections::BTreeMap<&str, Vec<&str>> = all_steps()
         .iter()
-        .map(|s| (s.spec.id, s.spec.entity_types.iter().chain(s.spec.relationship_types).copied().collect()))
+        .map(|s| {
+            (
+                s.spec.id,
+                s.spec
+                    .entity_types
+                    .iter()
+                    .chain(s.spec.relationship_types)
+                    .copied()
+                    .collect(),
+            )
+        })
         .collect();
     for step in &t.steps {
         for produced in step.entities.keys().chain(step.relationships.keys()) {
-            assert!(declared[step.id.as_str()].contains(&produced.as_str()), "{} produced undeclared {produced}", step.id);
+            assert!(
+                declared[step.id.as_str()].contains(&produced.as_str()),
+                "{} produced undeclared {produced}",
+                step.id
+            );
         }
     }
     let personnel = t.steps.iter().find(|s| s.id == "build-personnel").unwrap();
@@ -102,8 +116,14 @@ async fn collect_builds_the_exact_graph() {
     );
     // The human summary carries the match report, one line per note.
     let human = c.human();
-    assert!(human.contains("\n    build-personnel: 1 roster people have no Mimecast user: hank@acme.com\n"), "{human}");
-    assert!(human.contains("\n    build-personnel: 7 of 8 roster people matched a Mimecast user\n"), "{human}");
+    assert!(
+        human.contains("\n    build-personnel: 1 roster people have no Mimecast user: hank@acme.com\n"),
+        "{human}"
+    );
+    assert!(
+        human.contains("\n    build-personnel: 7 of 8 roster people matched a Mimecast user\n"),
+        "{human}"
+    );
     let categories = t.steps.iter().find(|s| s.id == "build-training-categories").unwrap();
     assert_eq!(
         categories.notes,
@@ -150,7 +170,9 @@ async fn collected_elements_have_exact_keys_and_properties() {
     assert_eq!(link.get("matchedBy"), Some(&Value::from("normalized_email")));
     let hipaa = c
         .store
-        .relationship("mimecast_awareness_campaign:CKEYS00001:eNoTrainingHIPAA0002|covers|training_category:CKEYS00001:hipaa")
+        .relationship(
+            "mimecast_awareness_campaign:CKEYS00001:eNoTrainingHIPAA0002|covers|training_category:CKEYS00001:hipaa",
+        )
         .unwrap();
     assert_eq!(hipaa.get("mappedBy"), Some(&Value::from("id")));
 }
@@ -164,14 +186,27 @@ async fn a_failing_enrollment_endpoint_marks_exactly_its_types_partial() {
     let c = acme_collection("CPARTIAL01", options).await;
     assert_eq!(c.status(), RunStatus::Partial);
     let t = &c.tenants[0];
-    let failed: Vec<&str> = t.steps.iter().filter(|s| s.status == StepStatus::Failed).map(|s| s.id.as_str()).collect();
+    let failed: Vec<&str> = t
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(failed, vec!["fetch-awareness-campaign-enrollments"]);
     let partial: Vec<&str> = t.partial_types.iter().map(String::as_str).collect();
     assert_eq!(
         partial,
-        vec!["mimecast_user_assigned_awareness_campaign", "mimecast_user_completed_awareness_campaign"]
+        vec![
+            "mimecast_user_assigned_awareness_campaign",
+            "mimecast_user_completed_awareness_campaign"
+        ]
     );
-    assert_eq!(c.store.relationship_counts().get("mimecast_user_assigned_awareness_campaign"), None);
+    assert_eq!(
+        c.store
+            .relationship_counts()
+            .get("mimecast_user_assigned_awareness_campaign"),
+        None
+    );
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
 }
 
@@ -192,12 +227,22 @@ async fn awareness_training_unlicensed_leaves_directory_data_complete() {
         .collect();
     assert_eq!(
         unavailable,
-        vec!["fetch-awareness-campaigns", "fetch-awareness-campaign-enrollments", "fetch-phishing-campaigns"]
+        vec![
+            "fetch-awareness-campaigns",
+            "fetch-awareness-campaign-enrollments",
+            "fetch-phishing-campaigns"
+        ]
     );
     assert!(!t.partial_types.contains("mimecast_user"));
     assert!(t.partial_types.contains("mimecast_awareness_campaign"));
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
-    assert_eq!(c.store.entity("mimecast_user:CNOATCOL01:bob@acme.com").unwrap().get("safeRisk"), None);
+    assert_eq!(
+        c.store
+            .entity("mimecast_user:CNOATCOL01:bob@acme.com")
+            .unwrap()
+            .get("safeRisk"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -217,7 +262,11 @@ async fn a_malformed_roster_fails_its_step_naming_the_line() {
     let dir = std::env::temp_dir().join(format!("mg-roster-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let roster = dir.join("roster.csv");
-    std::fs::write(&roster, "email,name,status,group\nann@acme.com,Ann,active,clinical\nbob@acme.com,Bob,retired,engineering\n").unwrap();
+    std::fs::write(
+        &roster,
+        "email,name,status,group\nann@acme.com,Ann,active,clinical\nbob@acme.com,Bob,retired,engineering\n",
+    )
+    .unwrap();
     let sim = start_sim(acme_tenant("CROSTER001"), SimOptions::default()).await;
     let mut conn = acme_connection("acme", &sim);
     conn.compliance.roster = Some(roster.clone());
@@ -226,7 +275,13 @@ async fn a_malformed_roster_fails_its_step_naming_the_line() {
     assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(
         step.error.as_deref(),
-        Some(format!("roster {}, line 3: unknown status \"retired\" for bob@acme.com; expected active or terminated", roster.display()).as_str())
+        Some(
+            format!(
+                "roster {}, line 3: unknown status \"retired\" for bob@acme.com; expected active or terminated",
+                roster.display()
+            )
+            .as_str()
+        )
     );
     assert_eq!(c.status(), RunStatus::Partial);
     assert!(c.tenants[0].partial_types.contains("person"));
@@ -269,7 +324,9 @@ async fn two_connections_to_one_tenant_are_refused() {
     assert_eq!(c.tenants[1].status, RunStatus::Failed);
     assert_eq!(
         c.tenants[1].error.as_deref(),
-        Some("account CSAME00001 is already collected by connection \"first\"; two connections point at the same tenant")
+        Some(
+            "account CSAME00001 is already collected by connection \"first\"; two connections point at the same tenant"
+        )
     );
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
     assert_eq!(c.integrity.count("duplicate_key"), 0);
@@ -280,7 +337,8 @@ async fn collect_writes_stable_graph_and_summary_files() {
     let c = acme_collection("CFILES0001", SimOptions::default()).await;
     let dir = std::env::temp_dir().join(format!("mg-collect-{}", uuid::Uuid::new_v4()));
     c.write_files(&dir).unwrap();
-    let graph: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("graph.json")).unwrap()).unwrap();
+    let graph: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("graph.json")).unwrap()).unwrap();
     let entities = graph["entities"].as_array().unwrap();
     let relationships = graph["relationships"].as_array().unwrap();
     assert_eq!((entities.len(), relationships.len()), (32, 51));
@@ -289,7 +347,8 @@ async fn collect_writes_stable_graph_and_summary_files() {
     sorted.sort();
     assert_eq!(keys, sorted);
     assert_eq!(keys[0], "mimecast_account:CFILES0001");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["status"], "success");
     assert_eq!(summary["counts"]["entities"]["mimecast_user"], 12);
     assert_eq!(summary["integrity"]["findings"]["unknown_participant"]["count"], 3);
@@ -318,7 +377,10 @@ async fn a_refused_score_endpoint_leaves_users_partial_and_the_run_partial() {
     );
     assert!(t.partial_types.contains("mimecast_user"));
     assert!(!t.partial_types.contains("mimecast_domain_has_user"));
-    let bob = c.store.entity(&format!("mimecast_user:{account}:bob@acme.com")).unwrap();
+    let bob = c
+        .store
+        .entity(&format!("mimecast_user:{account}:bob@acme.com"))
+        .unwrap();
     assert_eq!(bob.get("safeRisk"), None);
     assert_eq!(bob.get("watchlistCount"), Some(&Value::Int(2)));
 }
@@ -333,7 +395,11 @@ async fn with_awareness_training_enabled_a_refusal_fails_the_step() {
     let mut conn = acme_connection("acme", &sim);
     conn.awareness_training = mimecast_graph::config::AwarenessTraining::Enabled;
     let c = collect(&config_with(vec![conn]), &all_steps(), &SilentProgress).await;
-    let phishing = c.tenants[0].steps.iter().find(|s| s.id == "fetch-phishing-campaigns").unwrap();
+    let phishing = c.tenants[0]
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-phishing-campaigns")
+        .unwrap();
     assert_eq!(phishing.status, StepStatus::Failed);
     assert_eq!(c.status(), RunStatus::Partial);
 }

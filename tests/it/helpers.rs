@@ -89,7 +89,9 @@ use mimecast_graph::config::{ComplianceConfig, Config, ConnectionConfig, SyncCon
 use mimecast_graph::sim::{self, SimOptions, SimServer, Tenant};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The hand-written Acme tenant (tests/fixtures/tenant-acme.json) under `account`.

@@ -20,12 +20,20 @@ async fn synced() -> &'static String {
     DONE.get_or_init(|| async {
         // A runtime of its own: the simulator must outlive the test that came first.
         std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let sim = start_sim(acme_tenant(account()), mimecast_graph::sim::SimOptions::default()).await;
                 let config = config_with(vec![acme_connection("acme", &sim)]);
                 let outcome = crate::sync::sync(&config).await;
-                assert_eq!(outcome.status, mimecast_graph::sync::SyncStatus::Success, "{}", outcome.human());
+                assert_eq!(
+                    outcome.status,
+                    mimecast_graph::sync::SyncStatus::Success,
+                    "{}",
+                    outcome.human()
+                );
                 outcome.started_on
             })
         })
@@ -57,12 +65,48 @@ async fn missing_required_training() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("Bob Stone"), json!("bob+it@acme.com"), json!("engineering"), json!("secure_code")],
-            vec![json!(account()), json!("Carol Diaz"), json!("carol@acme.co.uk"), json!("clinical"), json!("general")],
-            vec![json!(account()), json!("Dave Kim"), json!("dave@acme.com"), json!("finance"), json!("pci_dss")],
-            vec![json!(account()), json!("Gina Park"), json!("gina@labs.acme.com"), json!("engineering"), json!("secure_code")],
-            vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("general")],
-            vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical"), json!("hipaa")],
+            vec![
+                json!(account()),
+                json!("Bob Stone"),
+                json!("bob+it@acme.com"),
+                json!("engineering"),
+                json!("secure_code")
+            ],
+            vec![
+                json!(account()),
+                json!("Carol Diaz"),
+                json!("carol@acme.co.uk"),
+                json!("clinical"),
+                json!("general")
+            ],
+            vec![
+                json!(account()),
+                json!("Dave Kim"),
+                json!("dave@acme.com"),
+                json!("finance"),
+                json!("pci_dss")
+            ],
+            vec![
+                json!(account()),
+                json!("Gina Park"),
+                json!("gina@labs.acme.com"),
+                json!("engineering"),
+                json!("secure_code")
+            ],
+            vec![
+                json!(account()),
+                json!("Hank New"),
+                json!("hank@acme.com"),
+                json!("clinical"),
+                json!("general")
+            ],
+            vec![
+                json!(account()),
+                json!("Hank New"),
+                json!("hank@acme.com"),
+                json!("clinical"),
+                json!("hipaa")
+            ],
         ]
     );
     let strict = rows("missing-required-training", &[("require_pass", json!(true))]).await;
@@ -92,10 +136,46 @@ async fn campaign_completion() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!(5), json!(4), json!(3), json!(80.0), json!(75.0)],
-            vec![json!(account()), json!("Lunch and Learn"), json!("2024-02-01T09:00:00Z"), json!(1), json!(1), json!(1), json!(100.0), json!(100.0)],
-            vec![json!(account()), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!(3), json!(2), json!(1), json!(66.7), json!(50.0)],
-            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!(2), json!(0), json!(0), json!(0.0), json!(0.0)],
+            vec![
+                json!(account()),
+                json!("Security Awareness Fundamentals"),
+                json!("2024-01-10T09:00:00Z"),
+                json!(5),
+                json!(4),
+                json!(3),
+                json!(80.0),
+                json!(75.0)
+            ],
+            vec![
+                json!(account()),
+                json!("Lunch and Learn"),
+                json!("2024-02-01T09:00:00Z"),
+                json!(1),
+                json!(1),
+                json!(1),
+                json!(100.0),
+                json!(100.0)
+            ],
+            vec![
+                json!(account()),
+                json!("HIPAA 101"),
+                json!("2024-03-01T09:00:00Z"),
+                json!(3),
+                json!(2),
+                json!(1),
+                json!(66.7),
+                json!(50.0)
+            ],
+            vec![
+                json!(account()),
+                json!("PCI DSS Essentials"),
+                json!("2024-06-01T09:00:00Z"),
+                json!(2),
+                json!(0),
+                json!(0),
+                json!(0.0),
+                json!(0.0)
+            ],
         ]
     );
 }
@@ -106,10 +186,34 @@ async fn assigned_not_completed() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("Security Awareness Fundamentals"), json!("2024-01-10T09:00:00Z"), json!("carol@acme.com"), json!("Carol Diaz")],
-            vec![json!(account()), json!("HIPAA 101"), json!("2024-03-01T09:00:00Z"), json!("frank@acme.com"), json!("Frank Old")],
-            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("bob@acme.com"), json!("Bob Stone")],
-            vec![json!(account()), json!("PCI DSS Essentials"), json!("2024-06-01T09:00:00Z"), json!("dave@acme.com"), json!("Dave Kim")],
+            vec![
+                json!(account()),
+                json!("Security Awareness Fundamentals"),
+                json!("2024-01-10T09:00:00Z"),
+                json!("carol@acme.com"),
+                json!("Carol Diaz")
+            ],
+            vec![
+                json!(account()),
+                json!("HIPAA 101"),
+                json!("2024-03-01T09:00:00Z"),
+                json!("frank@acme.com"),
+                json!("Frank Old")
+            ],
+            vec![
+                json!(account()),
+                json!("PCI DSS Essentials"),
+                json!("2024-06-01T09:00:00Z"),
+                json!("bob@acme.com"),
+                json!("Bob Stone")
+            ],
+            vec![
+                json!(account()),
+                json!("PCI DSS Essentials"),
+                json!("2024-06-01T09:00:00Z"),
+                json!("dave@acme.com"),
+                json!("Dave Kim")
+            ],
         ]
     );
 }
@@ -120,8 +224,20 @@ async fn users_without_active_person() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("erin@acme.com"), json!("Erin Shared"), json!("created_manually"), json!("no roster person")],
-            vec![json!(account()), json!("frank@acme.com"), json!("Frank Old"), json!("created_manually"), json!("roster person is terminated")],
+            vec![
+                json!(account()),
+                json!("erin@acme.com"),
+                json!("Erin Shared"),
+                json!("created_manually"),
+                json!("no roster person")
+            ],
+            vec![
+                json!(account()),
+                json!("frank@acme.com"),
+                json!("Frank Old"),
+                json!("created_manually"),
+                json!("roster person is terminated")
+            ],
         ]
     );
     let with_system = rows("users-without-active-person", &[("ignore_local_parts", json!([]))]).await;
@@ -133,14 +249,28 @@ async fn terminated_with_account() {
     let r = rows("terminated-with-account", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(account()), json!("Frank Old"), json!("frank@acme.com"), json!("frank@acme.com"), json!("email")]]
+        vec![vec![
+            json!(account()),
+            json!("Frank Old"),
+            json!("frank@acme.com"),
+            json!("frank@acme.com"),
+            json!("email")
+        ]]
     );
 }
 
 #[tokio::test]
 async fn active_without_account() {
     let r = rows("active-without-account", &[]).await;
-    assert_eq!(table(&r), vec![vec![json!(account()), json!("Hank New"), json!("hank@acme.com"), json!("clinical")]]);
+    assert_eq!(
+        table(&r),
+        vec![vec![
+            json!(account()),
+            json!("Hank New"),
+            json!("hank@acme.com"),
+            json!("clinical")
+        ]]
+    );
 }
 
 #[tokio::test]
@@ -149,8 +279,24 @@ async fn high_risk_safe_score() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("bob@acme.com"), json!("Bob Stone"), json!("F"), json!("F"), json!("D"), json!("Bob Stone")],
-            vec![json!(account()), json!("carol@acme.com"), json!("Carol Diaz"), json!("D"), json!("C"), json!("D"), json!("Carol Diaz")],
+            vec![
+                json!(account()),
+                json!("bob@acme.com"),
+                json!("Bob Stone"),
+                json!("F"),
+                json!("F"),
+                json!("D"),
+                json!("Bob Stone")
+            ],
+            vec![
+                json!(account()),
+                json!("carol@acme.com"),
+                json!("Carol Diaz"),
+                json!("D"),
+                json!("C"),
+                json!("D"),
+                json!("Carol Diaz")
+            ],
         ]
     );
     let only_f = rows("high-risk-safe-score", &[("grades", json!(["F"]))]).await;
@@ -162,7 +308,13 @@ async fn phished_not_retrained() {
     let r = rows("phished-not-retrained", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(account()), json!("bob@acme.com"), json!("Q1 Password Reset"), json!("clicked"), json!("2024-02-15T10:00:00Z")]]
+        vec![vec![
+            json!(account()),
+            json!("bob@acme.com"),
+            json!("Q1 Password Reset"),
+            json!("clicked"),
+            json!("2024-02-15T10:00:00Z")
+        ]]
     );
 }
 
@@ -172,8 +324,20 @@ async fn watchlist() {
     assert_eq!(
         table(&r),
         vec![
-            vec![json!(account()), json!("bob@acme.com"), json!("Bob Stone"), json!(2), json!(1)],
-            vec![json!(account()), json!("carol@acme.com"), json!("Carol Diaz"), json!(1), json!(1)],
+            vec![
+                json!(account()),
+                json!("bob@acme.com"),
+                json!("Bob Stone"),
+                json!(2),
+                json!(1)
+            ],
+            vec![
+                json!(account()),
+                json!("carol@acme.com"),
+                json!("Carol Diaz"),
+                json!(1),
+                json!(1)
+            ],
         ]
     );
 }
@@ -183,7 +347,12 @@ async fn unmapped_campaigns() {
     let r = rows("unmapped-campaigns", &[]).await;
     assert_eq!(
         table(&r),
-        vec![vec![json!(account()), json!("Lunch and Learn"), json!("eNoTrainingLNL000004"), json!("2024-02-01T09:00:00Z")]]
+        vec![vec![
+            json!(account()),
+            json!("Lunch and Learn"),
+            json!("eNoTrainingLNL000004"),
+            json!("2024-02-01T09:00:00Z")
+        ]]
     );
 }
 
@@ -195,7 +364,13 @@ async fn stale_sync() {
     let later = rows("stale-sync", &[("as_of", json!("2100-01-01T00:00:00Z"))]).await;
     assert_eq!(
         table(&later),
-        vec![vec![json!(account()), json!("Acme Health"), json!(started), json!(started), json!("success")]]
+        vec![vec![
+            json!(account()),
+            json!("Acme Health"),
+            json!(started),
+            json!(started),
+            json!("success")
+        ]]
     );
 }
 
@@ -212,7 +387,11 @@ async fn every_query_returns_the_columns_it_declares() {
             p.insert("as_of".to_owned(), json!("2100-01-01T00:00:00Z"));
         }
         let r = run(&s, &d, &p).await.unwrap_or_else(|e| panic!("{}: {e}", d.id));
-        assert!(!r.rows.is_empty(), "{} returned no rows, so its columns went unchecked", d.id);
+        assert!(
+            !r.rows.is_empty(),
+            "{} returned no rows, so its columns went unchecked",
+            d.id
+        );
         assert!(r.rows.iter().all(|row| row.len() == d.columns.len()));
     }
 }

@@ -33,7 +33,13 @@ async fn every_property_type_round_trips_exactly() {
         .with("userCount", 1_234_567_890_123_i64)
         .with("percentCorrect", 66.5)
         .with("locked", false)
-        .with("packages", vec!["Awareness Training [1078]".to_owned(), "Mimecast Platform [1033]".to_owned()])
+        .with(
+            "packages",
+            vec![
+                "Awareness Training [1078]".to_owned(),
+                "Mimecast Platform [1033]".to_owned(),
+            ],
+        )
         .with("launchDate", "2022-01-11T23:32:00Z");
     let stamp = SyncStamp {
         sync_id: "sync-1".into(),
@@ -47,7 +53,14 @@ async fn every_property_type_round_trips_exactly() {
         .unwrap();
 
     // Assert
-    assert_eq!(counts, WriteCounts { created: 1, updated: 0, unchanged: 0 });
+    assert_eq!(
+        counts,
+        WriteCounts {
+            created: 1,
+            updated: 0,
+            unchanged: 0
+        }
+    );
     let (props, labels) = read_probe(&s, &key).await;
     assert_eq!(
         props,
@@ -75,21 +88,52 @@ async fn re_upsert_counts_unchanged_then_updated_and_drops_vanished_properties()
     let first = Entity::new(&key, "mimecast_test_probe", "Record")
         .with("accountCode", account.as_str())
         .with("watchlistCount", 2_i64);
-    let stamp1 = SyncStamp { sync_id: "s1".into(), now: "2026-01-01T00:00:00Z".into() };
-    let stamp2 = SyncStamp { sync_id: "s2".into(), now: "2026-01-02T00:00:00Z".into() };
-    let stamp3 = SyncStamp { sync_id: "s3".into(), now: "2026-01-03T00:00:00Z".into() };
+    let stamp1 = SyncStamp {
+        sync_id: "s1".into(),
+        now: "2026-01-01T00:00:00Z".into(),
+    };
+    let stamp2 = SyncStamp {
+        sync_id: "s2".into(),
+        now: "2026-01-02T00:00:00Z".into(),
+    };
+    let stamp3 = SyncStamp {
+        sync_id: "s3".into(),
+        now: "2026-01-03T00:00:00Z".into(),
+    };
     let labels = ["MimecastTestProbe", "Record"];
-    s.upsert_nodes(&labels, &[&first], Mode::Replace, &stamp1).await.unwrap();
+    s.upsert_nodes(&labels, &[&first], Mode::Replace, &stamp1)
+        .await
+        .unwrap();
 
     // Act: the same data again, then the property gone upstream.
-    let again = s.upsert_nodes(&labels, &[&first], Mode::Replace, &stamp2).await.unwrap();
+    let again = s
+        .upsert_nodes(&labels, &[&first], Mode::Replace, &stamp2)
+        .await
+        .unwrap();
     let mut changed = first.clone();
     changed.properties.remove("watchlistCount");
-    let after_change = s.upsert_nodes(&labels, &[&changed], Mode::Replace, &stamp3).await.unwrap();
+    let after_change = s
+        .upsert_nodes(&labels, &[&changed], Mode::Replace, &stamp3)
+        .await
+        .unwrap();
 
     // Assert
-    assert_eq!(again, WriteCounts { created: 0, updated: 0, unchanged: 1 });
-    assert_eq!(after_change, WriteCounts { created: 0, updated: 1, unchanged: 0 });
+    assert_eq!(
+        again,
+        WriteCounts {
+            created: 0,
+            updated: 0,
+            unchanged: 1
+        }
+    );
+    assert_eq!(
+        after_change,
+        WriteCounts {
+            created: 0,
+            updated: 1,
+            unchanged: 0
+        }
+    );
     let (props, _) = read_probe(&s, &key).await;
     assert_eq!(
         props,
@@ -112,7 +156,9 @@ async fn read_transactions_refuse_writes() {
         "unexpected error: {err}"
     );
     let rows = s
-        .read(query("MATCH (n:MimecastTestProbe {_key: 'must-not-exist'}) RETURN count(n) AS n"))
+        .read(query(
+            "MATCH (n:MimecastTestProbe {_key: 'must-not-exist'}) RETURN count(n) AS n",
+        ))
         .await
         .unwrap();
     assert_eq!(to_json(&rows[0]["n"]), json!(0));

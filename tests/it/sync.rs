@@ -53,19 +53,27 @@ async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
 
 /// Node counts by `_type` for one account, straight from Neo4j.
 pub async fn node_counts(s: &Sink, account: &str) -> Vec<(String, usize)> {
-    rows(s, "MATCH (n {accountCode: $account}) RETURN n._type AS t, count(*) AS c ORDER BY t", account)
-        .await
-        .into_iter()
-        .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
-        .collect()
+    rows(
+        s,
+        "MATCH (n {accountCode: $account}) RETURN n._type AS t, count(*) AS c ORDER BY t",
+        account,
+    )
+    .await
+    .into_iter()
+    .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
+    .collect()
 }
 
 pub async fn relationship_counts(s: &Sink, account: &str) -> Vec<(String, usize)> {
-    rows(s, "MATCH ()-[r {accountCode: $account}]->() RETURN r._type AS t, count(*) AS c ORDER BY t", account)
-        .await
-        .into_iter()
-        .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
-        .collect()
+    rows(
+        s,
+        "MATCH ()-[r {accountCode: $account}]->() RETURN r._type AS t, count(*) AS c ORDER BY t",
+        account,
+    )
+    .await
+    .into_iter()
+    .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
+    .collect()
 }
 
 fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
@@ -93,7 +101,10 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
     assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
     let s = sink().await;
     assert_eq!(node_counts(&s, code("CSYNC00001")).await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, code("CSYNC00001")).await, pairs(ACME_RELATIONSHIPS));
+    assert_eq!(
+        relationship_counts(&s, code("CSYNC00001")).await,
+        pairs(ACME_RELATIONSHIPS)
+    );
 
     let created: u64 = outcome
         .load
@@ -142,7 +153,10 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         code("CSYNC00001"),
     )
     .await;
-    assert_eq!(completed, vec![json!({"campaign": "HIPAA 101", "passed": false, "correct": 1, "incorrect": 1})]);
+    assert_eq!(
+        completed,
+        vec![json!({"campaign": "HIPAA 101", "passed": false, "correct": 1, "incorrect": 1})]
+    );
 }
 
 #[tokio::test]
@@ -156,7 +170,11 @@ async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
         if t == "compliance_query" {
             continue;
         }
-        assert_eq!((t.as_str(), w.created, w.updated, w.deleted), (t.as_str(), 0, 0, 0), "{t}");
+        assert_eq!(
+            (t.as_str(), w.created, w.updated, w.deleted),
+            (t.as_str(), 0, 0, 0),
+            "{t}"
+        );
     }
     let unchanged: u64 = second
         .load
@@ -168,9 +186,17 @@ async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
     assert_eq!(unchanged, 32 + 51);
     let s = sink().await;
     assert_eq!(node_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_RELATIONSHIPS));
+    assert_eq!(
+        relationship_counts(&s, code("CIDEMPOT01")).await,
+        pairs(ACME_RELATIONSHIPS)
+    );
     // The account remembers the second sync.
-    let last = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._lastSyncId AS id, a._firstSeenOn AS first", code("CIDEMPOT01")).await;
+    let last = rows(
+        &s,
+        "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._lastSyncId AS id, a._firstSeenOn AS first",
+        code("CIDEMPOT01"),
+    )
+    .await;
     assert_eq!(last, vec![json!({"id": second.sync_id, "first": first.started_on})]);
 }
 
@@ -206,7 +232,10 @@ async fn tenant_changes_are_reflected_exactly_after_the_next_sync() {
     let s = sink().await;
     assert_eq!(
         node_counts(&s, code("CCHANGE001")).await,
-        with(ACME_ENTITIES, &[("mimecast_user", 11), ("mimecast_awareness_campaign", 5)])
+        with(
+            ACME_ENTITIES,
+            &[("mimecast_user", 11), ("mimecast_awareness_campaign", 5)]
+        )
     );
     assert_eq!(
         relationship_counts(&s, code("CCHANGE001")).await,
@@ -223,7 +252,10 @@ async fn tenant_changes_are_reflected_exactly_after_the_next_sync() {
     );
     assert_eq!(outcome.load.types["mimecast_user"].counts(), (0, 0, 11, 1));
     assert_eq!(outcome.load.types["mimecast_domain_has_user"].deleted, 1);
-    assert_eq!(outcome.load.types["mimecast_user_completed_awareness_campaign"].created, 2);
+    assert_eq!(
+        outcome.load.types["mimecast_user_completed_awareness_campaign"].created,
+        2
+    );
     // Completed keeps the assignment: "assigned and not completed" is one pattern.
     let carol = rows(
         &s,
@@ -233,7 +265,12 @@ async fn tenant_changes_are_reflected_exactly_after_the_next_sync() {
     )
     .await;
     assert_eq!(carol, vec![json!({"rel": "ASSIGNED"}), json!({"rel": "COMPLETED"})]);
-    let erin = rows(&s, "MATCH (u:MimecastUser {email: 'erin@acme.com', accountCode: $account}) RETURN count(u) AS n", code("CCHANGE001")).await;
+    let erin = rows(
+        &s,
+        "MATCH (u:MimecastUser {email: 'erin@acme.com', accountCode: $account}) RETURN count(u) AS n",
+        code("CCHANGE001"),
+    )
+    .await;
     assert_eq!(erin, vec![json!({"n": 0})]);
 }
 
@@ -245,7 +282,10 @@ async fn a_failed_step_deletes_nothing_of_its_types() {
     // endpoint now fails.
     let mut t = acme_tenant(code("CPARTSYNC1"));
     t.users.retain(|u| u["emailAddress"] != "erin@acme.com");
-    t.training_campaigns[0]["user_data"].as_array_mut().unwrap().retain(|r| r["email"] != "carol@acme.com");
+    t.training_campaigns[0]["user_data"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["email"] != "carol@acme.com");
     sim.set_tenant(t);
     sim.set_fail_paths(vec![("/api/awareness-training/campaign/get-user-data".into(), 500)]);
 
@@ -257,10 +297,19 @@ async fn a_failed_step_deletes_nothing_of_its_types() {
     let get = |t: &str| rels.iter().find(|(k, _)| k == t).map(|(_, v)| *v);
     assert_eq!(get("mimecast_user_assigned_awareness_campaign"), Some(11));
     assert_eq!(get("mimecast_user_completed_awareness_campaign"), Some(7));
-    assert_eq!(outcome.load.types.get("mimecast_user_assigned_awareness_campaign"), None, "nothing written or deleted");
+    assert_eq!(
+        outcome.load.types.get("mimecast_user_assigned_awareness_campaign"),
+        None,
+        "nothing written or deleted"
+    );
     // Users were complete: Erin is gone.
     assert_eq!(get("mimecast_domain_has_user"), Some(11));
-    let status = rows(&s, "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a.lastSyncStatus AS s", code("CPARTSYNC1")).await;
+    let status = rows(
+        &s,
+        "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a.lastSyncStatus AS s",
+        code("CPARTSYNC1"),
+    )
+    .await;
     assert_eq!(status, vec![json!({"s": "partial"})]);
 }
 
@@ -272,7 +321,8 @@ async fn one_account_never_touches_another() {
     assert_eq!(sync(&both).await.status, SyncStatus::Success);
 
     let mut t = acme_tenant(code("CISOA00001"));
-    t.users.retain(|u| !u["emailAddress"].as_str().unwrap().ends_with("@labs.acme.com"));
+    t.users
+        .retain(|u| !u["emailAddress"].as_str().unwrap().ends_with("@labs.acme.com"));
     t.domains.retain(|d| d["domain"] == "acme.com");
     a.set_tenant(t);
     let only_a = config_with(vec![acme_connection("a", &a)]);
@@ -281,9 +331,15 @@ async fn one_account_never_touches_another() {
 
     let s = sink().await;
     assert_eq!(node_counts(&s, code("CISOB00001")).await, pairs(ACME_ENTITIES));
-    assert_eq!(relationship_counts(&s, code("CISOB00001")).await, pairs(ACME_RELATIONSHIPS));
+    assert_eq!(
+        relationship_counts(&s, code("CISOB00001")).await,
+        pairs(ACME_RELATIONSHIPS)
+    );
     let a_nodes = node_counts(&s, code("CISOA00001")).await;
-    assert_eq!(a_nodes, with(ACME_ENTITIES, &[("mimecast_domain", 1), ("mimecast_user", 9)]));
+    assert_eq!(
+        a_nodes,
+        with(ACME_ENTITIES, &[("mimecast_domain", 1), ("mimecast_user", 9)])
+    );
 }
 
 fn write_query(dir: &std::path::Path, id: &str) {
@@ -326,7 +382,11 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     write_query(&dir, &b);
     let both = load_dir(&dir).unwrap();
     sync_with(&config, &both).await;
-    let ids = |rows: Vec<Json>| rows.into_iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let ids = |rows: Vec<Json>| {
+        rows.into_iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     let in_set = "MATCH (q:ComplianceQuery {querySet: $account}) RETURN q.id AS id ORDER BY id";
     assert_eq!(ids(rows(&s, in_set, &both.source).await), vec![a.clone(), b.clone()]);
 
@@ -336,7 +396,12 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
     assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a]);
     // Another set's queries are untouched.
-    let builtin = rows(&s, "MATCH (q:ComplianceQuery {querySet: 'builtin'}) RETURN count(q) AS n", "").await;
+    let builtin = rows(
+        &s,
+        "MATCH (q:ComplianceQuery {querySet: 'builtin'}) RETURN count(q) AS n",
+        "",
+    )
+    .await;
     assert_eq!(builtin, vec![json!({"n": 11})]);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -349,7 +414,15 @@ async fn neo4j_down_fails_fast_without_calling_mimecast() {
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Neo4jFailed);
     assert_eq!(outcome.status.exit_code(), 5);
-    assert!(outcome.error.as_deref().unwrap().starts_with("Neo4j at bolt://127.0.0.1:9 is not reachable"), "{:?}", outcome.error);
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Neo4j at bolt://127.0.0.1:9 is not reachable"),
+        "{:?}",
+        outcome.error
+    );
     assert_eq!(sim.stats().calls.len(), 0);
 }
 
@@ -366,11 +439,25 @@ async fn the_daemon_runs_once_per_interval_and_stops_cleanly() {
     let _guard = SYNC_LOCK.lock().await;
     let end = tokio::time::timeout(
         Duration::from_secs(120),
-        daemon::run(&config, &all_steps(), &embedded(), &opts, &SilentProgress, &stop, &observe),
+        daemon::run(
+            &config,
+            &all_steps(),
+            &embedded(),
+            &opts,
+            &SilentProgress,
+            &stop,
+            &observe,
+        ),
     )
     .await
     .expect("the daemon stops once asked, without waiting for the hour");
-    assert_eq!(end, daemon::DaemonEnd { runs: 1, interrupted: false });
+    assert_eq!(
+        end,
+        daemon::DaemonEnd {
+            runs: 1,
+            interrupted: false
+        }
+    );
     assert_eq!(*seen.lock().unwrap(), vec![SyncStatus::Success]);
     drop(_guard);
     let s = sink().await;
@@ -410,8 +497,12 @@ async fn a_stop_during_writes_finishes_the_batch_in_flight_and_writes_no_more() 
     let account = code("CSTOPSINK1");
     let entities: Vec<mimecast_graph::graph::Entity> = (0..20_000)
         .map(|i| {
-            mimecast_graph::graph::Entity::new(format!("mimecast_test_probe:{account}:{i:05}"), "mimecast_test_probe", "Record")
-                .with("accountCode", account)
+            mimecast_graph::graph::Entity::new(
+                format!("mimecast_test_probe:{account}:{i:05}"),
+                "mimecast_test_probe",
+                "Record",
+            )
+            .with("accountCode", account)
         })
         .collect();
     let refs: Vec<&mimecast_graph::graph::Entity> = entities.iter().collect();
@@ -428,10 +519,18 @@ async fn a_stop_during_writes_finishes_the_batch_in_flight_and_writes_no_more() 
     };
     let stamp = mimecast_graph::sink::SyncStamp::new();
     let (result, ()) = tokio::join!(
-        stopped.upsert_nodes(&["MimecastTestProbe"], &refs, mimecast_graph::sink::Mode::Replace, &stamp),
+        stopped.upsert_nodes(
+            &["MimecastTestProbe"],
+            &refs,
+            mimecast_graph::sink::Mode::Replace,
+            &stamp
+        ),
         watcher
     );
-    assert_eq!(result.unwrap_err().to_string(), "stopped on request before the next write");
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "stopped on request before the next write"
+    );
     let written = rows(&s, count, account).await[0]["n"].as_u64().unwrap();
     assert!(written > 0 && written < 20_000, "{written} written");
     assert_eq!(written % 200, 0, "only whole batches are written");
@@ -441,7 +540,10 @@ async fn a_stop_during_writes_finishes_the_batch_in_flight_and_writes_no_more() 
 async fn a_refused_score_endpoint_keeps_the_stored_scores() {
     let (sim, config) = acme(code("CKEEPSCORE")).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
-    sim.set_fail_paths(vec![("/api/awareness-training/company/get-safe-score-details".into(), 403)]);
+    sim.set_fail_paths(vec![(
+        "/api/awareness-training/company/get-safe-score-details".into(),
+        403,
+    )]);
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Partial);
     let s = sink().await;
