@@ -49,6 +49,42 @@ pub const API1_REGIONS: &[(&str, &str)] = &[
     ("uspcom", "https://uspcom-api.mimecast-pscom-us.com"),
 ];
 
+/// A proxy URL. Any `user:password@` in it is never printed: Debug and messages show
+/// [`ProxyUrl::redacted`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        ProxyUrl(url.into())
+    }
+
+    /// The URL with its credentials, for the HTTP client only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any user and password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match self.0.rsplit_once('@') {
+            Some((before, host)) => {
+                let scheme = before
+                    .split_once("://")
+                    .map(|(s, _)| format!("{s}://"))
+                    .unwrap_or_default();
+                format!("{scheme}***@{host}")
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
 /// A secret read from the environment variable the configuration names.
 #[derive(Clone)]
 pub struct Secret {
@@ -133,7 +169,8 @@ pub struct ConnectionConfig {
     /// The first retry wait; doubles per attempt (with jitter) up to 60 s.
     pub retry_backoff: Duration,
     pub max_concurrent_requests: usize,
-    pub proxy: Option<String>,
+    /// From the file, else `HTTPS_PROXY`; loopback and `NO_PROXY` hosts bypass it.
+    pub proxy: Option<ProxyUrl>,
     pub tls_insecure_skip_verify: bool,
     pub awareness_training: AwarenessTraining,
     pub compliance: ComplianceConfig,
@@ -581,7 +618,7 @@ impl Config {
                 push(format!("{at}.connect_timeout_secs"), "must be at least 1".into());
             }
             if let Some(proxy) = &c.proxy {
-                if !proxy.contains("://") {
+                if !proxy.expose().contains("://") {
                     push(
                         format!("{at}.proxy"),
                         format!("must be a URL such as http://proxy:3128 (got {proxy:?})"),
@@ -758,7 +795,11 @@ fn resolve_connection(
         max_concurrent_requests: c
             .max_concurrent_requests
             .unwrap_or(defaults_conn.max_concurrent_requests),
-        proxy: c.proxy.or_else(|| env("HTTPS_PROXY")).or_else(|| env("https_proxy")),
+        proxy: c
+            .proxy
+            .or_else(|| env("HTTPS_PROXY"))
+            .or_else(|| env("https_proxy"))
+            .map(ProxyUrl::new),
         tls_insecure_skip_verify: c.tls_insecure_skip_verify,
         awareness_training: c.awareness_training.unwrap_or(AwarenessTraining::Auto),
         compliance: ComplianceConfig {
@@ -779,6 +820,17 @@ mod tests {
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn proxy_urls_print_without_credentials() {
+        assert_eq!(
+            ProxyUrl::new("http://u:p@proxy:3128").redacted(),
+            "http://***@proxy:3128"
+        );
+        assert_eq!(ProxyUrl::new("http://u@proxy:3128").redacted(), "http://***@proxy:3128");
+        assert_eq!(ProxyUrl::new("http://proxy:3128").redacted(), "http://proxy:3128");
+        assert_eq!(format!("{:?}", ProxyUrl::new("u:p@proxy")), r#""***@proxy""#);
     }
 
     #[test]

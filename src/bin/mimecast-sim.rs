@@ -113,6 +113,11 @@ struct Args {
     #[arg(long = "fail-path", value_name = "PATH=STATUS", value_parser = fail_path)]
     fail_paths: Vec<(String, u16)>,
 
+    /// Page the lists Mimecast documents without paging (domains, training and
+    /// phishing campaigns) at N items with `next`, to test that clients follow it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=500))]
+    list_page_size: Option<u16>,
+
     /// Also write the served tenant (after credential overrides) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     write_tenant: Option<PathBuf>,
@@ -220,6 +225,7 @@ async fn run(args: Args) -> u8 {
         seed: args.seed,
         awareness_training_licensed: !args.at_unlicensed,
         fail_paths: args.fail_paths.clone(),
+        list_page_size: args.list_page_size.map(usize::from),
     };
     let addr = SocketAddr::new(args.host, args.port);
     let server = match sim::start(tenant, options, addr).await {

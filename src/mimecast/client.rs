@@ -19,7 +19,7 @@ use tracing::{debug, debug_span, warn, Instrument};
 use super::auth::{self, CachedToken, Credentials, TokenResponse};
 use super::endpoints::Endpoint;
 use super::envelope::{self, DecodeOutcome, Envelope};
-use super::error::{ApiError, FailError, BEARER_HINT, HMAC_HINT, TOKEN_HINT};
+use super::error::{ApiError, FailError, BEARER_HINT, HMAC_HINT, TOKEN_BODY_HINT, TOKEN_HINT};
 use super::records::{
     Account, CampaignUserData, CampaignsPage, InternalDomain, InternalUser, ItemsPage, PerformanceDetail,
     PhishingCampaign, PhishingUserData, SafeScore, TrainingCampaign, UsersPage, WatchlistDetail,
@@ -144,9 +144,12 @@ impl Client {
             .danger_accept_invalid_certs(cfg.tls_insecure_skip_verify)
             .no_proxy();
         if let Some(proxy) = &cfg.proxy {
-            let p = reqwest::Proxy::all(proxy)
-                .map_err(|e| setup(format!("invalid proxy {proxy:?}: {e}")))?
-                .no_proxy(reqwest::NoProxy::from_env());
+            let p = reqwest::Proxy::all(proxy.expose())
+                .map_err(|e| {
+                    let e = e.to_string().replace(proxy.expose(), &proxy.redacted());
+                    setup(format!("invalid proxy {proxy:?}: {e}"))
+                })?
+                .no_proxy(reqwest::NoProxy::from_string(&no_proxy_list()));
             builder = builder.proxy(p);
         }
         if cfg.tls_insecure_skip_verify {
@@ -234,15 +237,13 @@ impl Client {
         })
     }
 
-    /// `domain/get-internal-domain`: every internal domain (no paging).
+    /// `domain/get-internal-domain`: every internal domain (documented without paging;
+    /// a `next` is followed all the same).
     ///
     /// # Errors
     /// Any [`ApiError`].
     pub async fn get_internal_domains(&self) -> Result<Vec<InternalDomain>, ApiError> {
-        Ok(self
-            .call::<InternalDomain>(Endpoint::GetInternalDomain, &json!({"data": []}))
-            .await?
-            .data)
+        all(self.listed(Endpoint::GetInternalDomain, |v| v)).await
     }
 
     /// `user/get-internal-users` for one domain, page by page.
@@ -254,15 +255,16 @@ impl Client {
         )
     }
 
-    /// `awareness-training/campaign/get-campaigns` (documented for API 1.0).
+    /// `awareness-training/campaign/get-campaigns` (documented for API 1.0, without
+    /// paging; a `next` is followed all the same).
     ///
     /// # Errors
     /// Any [`ApiError`]; see [`ApiError::is_unavailable`].
     pub async fn get_training_campaigns(&self) -> Result<Vec<TrainingCampaign>, ApiError> {
-        let env = self
-            .call::<CampaignsPage>(Endpoint::GetCampaigns, &json!({"data": []}))
-            .await?;
-        Ok(env.data.into_iter().flat_map(|p| p.campaigns).collect())
+        all(self.listed(Endpoint::GetCampaigns, |pages: Vec<CampaignsPage>| {
+            pages.into_iter().flat_map(|p| p.campaigns).collect()
+        }))
+        .await
     }
 
     /// `awareness-training/campaign/get-user-data` for one campaign, page by page.
@@ -270,15 +272,13 @@ impl Client {
         self.paged(Endpoint::GetCampaignUserData, Some(json!({"id": campaign_id})), items)
     }
 
-    /// `awareness-training/phishing/campaign/get-campaign`: every phishing campaign.
+    /// `awareness-training/phishing/campaign/get-campaign`: every phishing campaign
+    /// (documented without paging; a `next` is followed all the same).
     ///
     /// # Errors
     /// Any [`ApiError`].
     pub async fn get_phishing_campaigns(&self) -> Result<Vec<PhishingCampaign>, ApiError> {
-        Ok(self
-            .call::<PhishingCampaign>(Endpoint::GetPhishingCampaign, &json!({"data": []}))
-            .await?
-            .data)
+        all(self.listed(Endpoint::GetPhishingCampaign, |v| v)).await
     }
 
     /// `awareness-training/phishing/campaign/get-user-data` for one campaign.
@@ -317,9 +317,30 @@ impl Client {
 
     // ---- the machinery --------------------------------------------------------------
 
-    /// Follows `meta.pagination.next` until it is absent or a page is empty; a token
-    /// seen before is an error, not a loop.
+    /// A list documented without paging: the first request is the documented
+    /// `{"data": []}`, with no page size, and a `next` in the answer is followed so a
+    /// tenant that pages it anyway loses nothing.
+    fn listed<E, I, F>(&self, endpoint: Endpoint, unwrap: F) -> Pages<I>
+    where
+        E: DeserializeOwned + Send + 'static,
+        I: Send + 'static,
+        F: Fn(Vec<E>) -> Vec<I> + Send + Sync + 'static,
+    {
+        self.pages(endpoint, None, false, unwrap)
+    }
+
     fn paged<E, I, F>(&self, endpoint: Endpoint, params: Option<Json>, unwrap: F) -> Pages<I>
+    where
+        E: DeserializeOwned + Send + 'static,
+        I: Send + 'static,
+        F: Fn(Vec<E>) -> Vec<I> + Send + Sync + 'static,
+    {
+        self.pages(endpoint, params, true, unwrap)
+    }
+
+    /// Follows `meta.pagination.next` until it is absent or a page is empty; a token
+    /// seen before is an error, not a loop. `sized` sends the configured page size.
+    fn pages<E, I, F>(&self, endpoint: Endpoint, params: Option<Json>, sized: bool, unwrap: F) -> Pages<I>
     where
         E: DeserializeOwned + Send + 'static,
         I: Send + 'static,
@@ -349,12 +370,18 @@ impl Client {
                 if st.done {
                     return Ok(None);
                 }
-                let mut pagination = json!({"pageSize": client.inner.page_size});
+                let mut pagination = serde_json::Map::new();
+                if sized {
+                    pagination.insert("pageSize".into(), json!(client.inner.page_size));
+                }
                 if let Some(t) = &st.token {
-                    pagination["pageToken"] = Json::String(t.clone());
+                    pagination.insert("pageToken".into(), Json::String(t.clone()));
                 }
                 // Resend the same data with the token, as Sentinel and JupiterOne do.
-                let body = json!({"meta": {"pagination": pagination}, "data": params.into_iter().collect::<Vec<_>>()});
+                let mut body = json!({"data": params.into_iter().collect::<Vec<_>>()});
+                if !pagination.is_empty() {
+                    body["meta"] = json!({ "pagination": pagination });
+                }
                 let env = client.call::<E>(endpoint, &body).await?;
                 let next = env.next_token().map(str::to_owned);
                 if st.total.is_none() {
@@ -423,6 +450,9 @@ impl Client {
                 .await
             };
             let retry = match sent {
+                Err(e) if is_certificate_error(&e) => {
+                    return Err(self.exhausted(endpoint, &url, attempt, Retry::Network(network_detail(&e))))
+                }
                 Err(e) => Retry::Network(network_detail(&e)),
                 Ok((status, headers, bytes)) => match status.as_u16() {
                     200..=299 => match envelope::decode::<E>(&bytes) {
@@ -431,9 +461,9 @@ impl Client {
                             if errors.is_empty() {
                                 return Ok(env);
                             }
-                            self.classify_fail(endpoint, errors)?
+                            self.classify_fail(endpoint, errors, attempt)?
                         }
-                        Err(DecodeOutcome::Fail(errors)) => self.classify_fail(endpoint, errors)?,
+                        Err(DecodeOutcome::Fail(errors)) => self.classify_fail(endpoint, errors, attempt)?,
                         Err(DecodeOutcome::Shape(detail)) => {
                             return Err(ApiError::Decode {
                                 connection: inner.connection.clone(),
@@ -457,6 +487,8 @@ impl Client {
                             debug!(connection = %inner.connection, "token expired; renewing once");
                             continue;
                         }
+                        // A refused token is not reused by later calls.
+                        self.invalidate_token(generation).await;
                         let hint = match inner.credentials {
                             Credentials::Hmac { .. } => HMAC_HINT,
                             Credentials::OAuth2 { .. } => BEARER_HINT,
@@ -492,7 +524,7 @@ impl Client {
                         inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                         Retry::Status(status, retry_after(&headers))
                     }
-                    500..=599 => Retry::Status(status, None),
+                    500..=599 => Retry::Status(status, retry_after(&headers)),
                     _ => {
                         let mut errors = envelope::error_body(&bytes);
                         if errors.is_empty() {
@@ -514,7 +546,7 @@ impl Client {
                 return Err(self.exhausted(endpoint, &url, attempt, retry));
             }
             let wait = match &retry {
-                Retry::Status(_, Some(wait)) => (*wait).min(inner.max_wait),
+                Retry::Status(_, header) => self.wait(attempt, *header),
                 _ => self.backoff(attempt),
             };
             let reason = match &retry {
@@ -530,9 +562,14 @@ impl Client {
     }
 
     /// A 200 with `fail[]`: retry when Mimecast marks every error retryable.
-    fn classify_fail(&self, endpoint: Endpoint, errors: Vec<FailError>) -> Result<Retry, ApiError> {
+    /// `err_developer_key` is known to be intermittent, so the first attempt retries it.
+    fn classify_fail(&self, endpoint: Endpoint, errors: Vec<FailError>, attempt: u32) -> Result<Retry, ApiError> {
         let inner = &self.inner;
-        if errors.iter().any(|e| e.code == "err_developer_key") {
+        let developer_key = errors.iter().any(|e| e.code == "err_developer_key");
+        if developer_key && attempt == 1 && inner.max_attempts > 1 {
+            return Ok(Retry::Retryable(errors));
+        }
+        if developer_key {
             return Err(ApiError::Auth {
                 connection: inner.connection.clone(),
                 url: format!("{}{}", inner.base_url, endpoint.path()),
@@ -592,13 +629,34 @@ impl Client {
             .backoff_base
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
             .min(inner.max_wait);
-        let mut x = inner.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        inner.jitter.store(x, Ordering::Relaxed);
-        let factor = 0.5 + (x >> 11) as f64 / (1u64 << 53) as f64 * 0.5;
-        exp.mul_f64(factor)
+        exp.mul_f64(0.5 + self.random_unit() * 0.5)
+    }
+
+    /// The wait before a retry: the server's `Retry-After` or `X-RateLimit-Reset` plus
+    /// up to a quarter of it at random (so callers limited together do not all come
+    /// back at the same instant), else the backoff; at most `max_wait`.
+    fn wait(&self, attempt: u32, header: Option<Duration>) -> Duration {
+        match header {
+            Some(w) => w.mul_f64(1.0 + self.random_unit() * 0.25).min(self.inner.max_wait),
+            None => self.backoff(attempt),
+        }
+    }
+
+    /// A pseudo-random number in [0, 1): xorshift64 on one atomic state, advanced
+    /// atomically so concurrent callers never share a value.
+    fn random_unit(&self) -> f64 {
+        let step = |mut x: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let previous = self
+            .inner
+            .jitter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)))
+            .unwrap_or_else(|x| x);
+        (step(previous) >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Headers for one request, and the token generation they used (OAuth2 only).
@@ -700,6 +758,7 @@ impl Client {
             ("grant_type", "client_credentials"),
         ];
         let mut attempt = 0;
+        let mut last_status = None;
         loop {
             attempt += 1;
             inner.stats.token_requests.fetch_add(1, Ordering::Relaxed);
@@ -712,17 +771,26 @@ impl Client {
                 Err(e) => Err(e),
             };
             let (detail, wait) = match sent {
+                Err(e) if is_certificate_error(&e) => {
+                    return Err(ApiError::Network {
+                        connection: inner.connection.clone(),
+                        url,
+                        detail: network_detail(&e),
+                        attempts: attempt,
+                    })
+                }
                 Err(e) => (network_detail(&e), None),
                 Ok((status, _, bytes)) if status.is_success() => {
                     return serde_json::from_slice::<TokenResponse>(&bytes).map_err(|e| ApiError::Auth {
                         connection: inner.connection.clone(),
                         url,
                         status: status.as_u16(),
-                        detail: format!("the token response has no access_token: {e}"),
-                        hint: TOKEN_HINT,
+                        detail: format!("the token response has no usable access_token: {e}"),
+                        hint: TOKEN_BODY_HINT,
                     });
                 }
                 Ok((status, headers, _)) if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() => {
+                    last_status = Some(status.as_u16());
                     (format!("HTTP {}", status.as_u16()), retry_after(&headers))
                 }
                 Ok((status, _, bytes)) => {
@@ -736,14 +804,23 @@ impl Client {
                 }
             };
             if attempt >= inner.max_attempts {
-                return Err(ApiError::Network {
-                    connection: inner.connection.clone(),
-                    url,
-                    detail,
-                    attempts: attempt,
+                return Err(match last_status {
+                    // The host answered: not a network problem.
+                    Some(status) if detail.starts_with("HTTP") => ApiError::TokenUnavailable {
+                        connection: inner.connection.clone(),
+                        url,
+                        status,
+                        attempts: attempt,
+                    },
+                    _ => ApiError::Network {
+                        connection: inner.connection.clone(),
+                        url,
+                        detail,
+                        attempts: attempt,
+                    },
                 });
             }
-            let wait = wait.map_or_else(|| self.backoff(attempt), |w| w.min(inner.max_wait));
+            let wait = self.wait(attempt, wait);
             warn!(connection = %inner.connection, attempt, wait_ms = wait.as_millis() as u64, reason = %detail, "retrying the token request");
             tokio::time::sleep(wait).await;
         }
@@ -779,6 +856,19 @@ fn items<T>(pages: Vec<ItemsPage<T>>) -> Vec<T> {
     pages.into_iter().flat_map(|p| p.items).collect()
 }
 
+/// Hosts that bypass the proxy: `NO_PROXY` (or `no_proxy`) and always this machine,
+/// so a local simulator or gateway is reached directly behind a corporate proxy.
+fn no_proxy_list() -> String {
+    let from_env = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    [from_env.as_str(), "localhost", "127.0.0.1", "::1"]
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `Retry-After` (seconds), else `X-RateLimit-Reset` (milliseconds).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| {
@@ -793,18 +883,53 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .or_else(|| number("x-ratelimit-reset").map(|ms| Duration::from_secs_f64(ms / 1000.0)))
 }
 
+/// What went wrong on the wire, in words a user can act on: reqwest's own message
+/// ("client error (Connect)") says nothing, so the whole source chain is named, with
+/// the usual causes first. reqwest's messages name the URL, never headers or bodies.
 fn network_detail(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the request timed out (request_timeout_secs)".into()
+    let chain = error_chain(e);
+    let lower = chain.to_lowercase();
+    let cause = if e.is_timeout() {
+        "the request timed out (request_timeout_secs)"
+    } else if is_certificate_error(e) {
+        "the TLS certificate was not accepted (a TLS-inspecting proxy needs its CA in the system store; check base_url)"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "the host name did not resolve (check region or base_url, and DNS)"
+    } else if lower.contains("connection refused") {
+        "the connection was refused (nothing listens there; check base_url and the proxy)"
     } else if e.is_connect() {
-        format!(
-            "connection failed: {}",
-            std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
-        )
+        "the connection failed"
     } else {
-        // reqwest's message names the URL, never headers or bodies.
-        e.to_string()
+        return chain;
+    };
+    format!("{cause}: {chain}")
+}
+
+/// The error and its sources, each distinct message once.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
     }
+    parts.join(": ")
+}
+
+/// A certificate refusal does not heal on retry.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string().to_lowercase();
+        if text.contains("certificate") || text.contains("unknownissuer") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Collects every page of a paged result.

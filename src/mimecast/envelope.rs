@@ -93,13 +93,17 @@ fn flatten(entries: &[FailEntry]) -> Vec<FailError> {
     let mut out = Vec::new();
     for entry in entries {
         if entry.errors.is_empty() {
-            if entry.code.is_some() || entry.message.is_some() {
-                out.push(FailError {
-                    code: entry.code.clone().unwrap_or_default(),
-                    message: entry.message.clone().unwrap_or_default(),
-                    retryable: false,
-                });
-            }
+            // An entry that says nothing is still a failure, never a silent success.
+            let unexplained = entry.code.is_none() && entry.message.is_none();
+            out.push(FailError {
+                code: entry.code.clone().unwrap_or_else(|| "unexplained".into()),
+                message: match &entry.message {
+                    Some(m) => m.clone(),
+                    None if unexplained => "a fail[] entry without code or message".into(),
+                    None => String::new(),
+                },
+                retryable: false,
+            });
         } else {
             out.extend(entry.errors.iter().map(|e| FailError {
                 code: e.code.clone().unwrap_or_default(),
@@ -195,6 +199,21 @@ mod tests {
         assert_eq!(
             error_body(br#"{"error":{"message":"gateway timeout"}}"#)[0].message,
             "gateway timeout"
+        );
+    }
+
+    #[test]
+    fn a_fail_entry_without_code_or_message_is_still_a_failure() {
+        let env: Envelope<IgnoredAny> =
+            serde_json::from_slice(br#"{"meta":{"status":200},"data":[],"fail":[{"key":{"domain":"x.com"}}]}"#)
+                .unwrap();
+        assert_eq!(
+            env.fail_errors(),
+            vec![FailError {
+                code: "unexplained".into(),
+                message: "a fail[] entry without code or message".into(),
+                retryable: false
+            }]
         );
     }
 

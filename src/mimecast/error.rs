@@ -98,6 +98,14 @@ pub enum ApiError {
         total: i64,
     },
 
+    #[error("the token endpoint {url} answered HTTP {status} on all {attempts} attempts (connection {connection}); Mimecast is rate-limiting or degraded, try again later")]
+    TokenUnavailable {
+        connection: String,
+        url: String,
+        status: u16,
+        attempts: u32,
+    },
+
     #[error("the API 1.0 binding of connection {connection} has expired (HTTP 418); create new access and secret keys, with the user's authentication cache TTL set to never expire")]
     BindingExpired { connection: String },
 
@@ -145,9 +153,12 @@ fn not_found_hint(endpoint: Endpoint) -> &'static str {
 /// The hint for a refused token request.
 pub(crate) const TOKEN_HINT: &str = "Check the client id and secret (mistyped, revoked or expired?) and the region: use the host of the application's region (global, us or uk) or set base_url";
 
+/// The hint for a 200 from the token URL that is not a token.
+pub(crate) const TOKEN_BODY_HINT: &str = "The answer is not an OAuth token response: check that base_url is the Mimecast API host and that no proxy answers in its place";
+
 /// The hint for a refused API 1.0 signature.
 pub(crate) const HMAC_HINT: &str =
     "Check the application id and key and the access and secret keys of the API 1.0 binding, and the 1.0 region host";
 
 /// The hint for a refused bearer token on a data call.
-pub(crate) const BEARER_HINT: &str = "The token was refused although it was just issued; check that the API application is enabled and allowed the products used";
+pub(crate) const BEARER_HINT: &str = "The access token was refused (it is renewed on the next call); check that the API application is enabled, allowed the products used, and in this region";

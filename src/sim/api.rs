@@ -363,7 +363,27 @@ fn bad_token(req: &ApiRequest) -> Answer {
 
 /// Answers one `/api` call. `licensed` hides the Awareness Training package from
 /// `get-account` (the AT endpoints themselves are refused before this is called).
-pub(crate) fn answer(served: &Served, endpoint: Endpoint, req: &ApiRequest, licensed: bool) -> Answer {
+/// `list_page` pages the lists Mimecast documents without paging (domains, training
+/// and phishing campaigns), as a tenant might: clients must follow `next` there too.
+pub(crate) fn answer(
+    served: &Served,
+    endpoint: Endpoint,
+    req: &ApiRequest,
+    licensed: bool,
+    list_page: Option<usize>,
+) -> Answer {
+    // A whole list, or one page of it with `meta.pagination` when `list_page` is set.
+    let list = |items: Vec<Value>, wrap: &dyn Fn(Vec<Value>) -> Vec<Value>| -> Answer {
+        let Some(size) = list_page else {
+            return Answer::ok(envelope(200, None, wrap(items), Vec::new()));
+        };
+        let offset = match cursor(req, endpoint, String::new) {
+            Cursor::At(o, _) => o,
+            Cursor::BadToken => return bad_token(req),
+        };
+        let (range, pagination) = paginate(items.len(), offset, size, endpoint, "");
+        Answer::ok(envelope(200, Some(pagination), wrap(items[range].to_vec()), Vec::new()))
+    };
     match endpoint {
         Endpoint::Account => {
             let mut account = served.account.clone();
@@ -392,7 +412,7 @@ pub(crate) fn answer(served: &Served, endpoint: Endpoint, req: &ApiRequest, lice
                 })
                 .cloned()
                 .collect();
-            Answer::ok(envelope(200, None, data, Vec::new()))
+            list(data, &|v| v)
         }
         Endpoint::Users => {
             if req.page_token().is_none() && req.first_str("domain").is_none() {
@@ -409,10 +429,7 @@ pub(crate) fn answer(served: &Served, endpoint: Endpoint, req: &ApiRequest, lice
             let data = json!({"users": users[range].to_vec(), "userCount": users.len()});
             Answer::ok(envelope(200, Some(pagination), vec![data], Vec::new()))
         }
-        Endpoint::TrainingCampaigns => {
-            let data = json!({"campaigns": served.training});
-            Answer::ok(envelope(200, None, vec![data], Vec::new()))
-        }
+        Endpoint::TrainingCampaigns => list(served.training.clone(), &|v| vec![json!({"campaigns": v})]),
         Endpoint::TrainingUserData | Endpoint::PhishingUserData => {
             let rows_by_id = if endpoint == Endpoint::TrainingUserData {
                 &served.training_rows
@@ -434,7 +451,7 @@ pub(crate) fn answer(served: &Served, endpoint: Endpoint, req: &ApiRequest, lice
             Answer::ok(envelope(200, Some(pagination), vec![data], Vec::new()))
         }
         Endpoint::PhishingCampaigns => match req.first_str("id") {
-            None => Answer::ok(envelope(200, None, served.phishing.clone(), Vec::new())),
+            None => list(served.phishing.clone(), &|v| v),
             Some(id) => match served
                 .phishing
                 .iter()
@@ -523,7 +540,7 @@ mod tests {
 
     fn call(served: &Served, e: Endpoint, body: Value) -> Value {
         let req = parse_request(body.to_string().as_bytes()).unwrap();
-        let a = answer(served, e, &req, true);
+        let a = answer(served, e, &req, true, None);
         assert_eq!(a.status, 200);
         serde_json::from_slice(&a.body).unwrap()
     }
@@ -650,9 +667,9 @@ mod tests {
     fn account_hides_awareness_training_when_unlicensed() {
         let served = Served::from(tenant_with_users(0));
         let req = parse_request(b"").unwrap();
-        let r: Value = serde_json::from_slice(&answer(&served, Endpoint::Account, &req, false).body).unwrap();
+        let r: Value = serde_json::from_slice(&answer(&served, Endpoint::Account, &req, false, None).body).unwrap();
         assert_eq!(r["data"][0]["packages"], json!(["Mimecast Platform [1033]"]));
-        let r: Value = serde_json::from_slice(&answer(&served, Endpoint::Account, &req, true).body).unwrap();
+        let r: Value = serde_json::from_slice(&answer(&served, Endpoint::Account, &req, true, None).body).unwrap();
         assert_eq!(
             r["data"][0]["packages"],
             json!(["Mimecast Platform [1033]", AWARENESS_TRAINING_PACKAGE])

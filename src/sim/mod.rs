@@ -77,6 +77,9 @@ pub struct SimOptions {
     /// `(path, status)`: calls to `path` (an `/api/...` path or `/oauth/token`) are
     /// answered with `status` and an envelope body, after authentication.
     pub fail_paths: Vec<(String, u16)>,
+    /// Page the lists documented without paging (domains, training and phishing
+    /// campaigns) at this many items, with `next`, as some tenants might.
+    pub list_page_size: Option<usize>,
 }
 
 impl Default for SimOptions {
@@ -90,6 +93,7 @@ impl Default for SimOptions {
             seed: 1,
             awareness_training_licensed: true,
             fail_paths: Vec::new(),
+            list_page_size: None,
         }
     }
 }

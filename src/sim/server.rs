@@ -377,7 +377,13 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         }
     };
     let answer = match api::parse_request(&body) {
-        Ok(request) => api::answer(&served, endpoint, &request, options.awareness_training_licensed),
+        Ok(request) => api::answer(
+            &served,
+            endpoint,
+            &request,
+            options.awareness_training_licensed,
+            options.list_page_size,
+        ),
         Err(message) => Answer::error(400, "err_invalid_request", &message, false),
     };
     let mut reply = Reply::new(answer, rate);

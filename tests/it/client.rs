@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use mimecast_graph::config::{AuthConfig, ConnectionConfig, Secret};
+use mimecast_graph::config::{AuthConfig, ConnectionConfig, ProxyUrl, Secret};
 use mimecast_graph::mimecast::{all, ApiError, Client, Endpoint};
 use mimecast_graph::sim::{self, GenerateSpec, RateLimit, SimOptions, Tenant};
 use serde_json::json;
@@ -181,6 +181,30 @@ async fn a_429_storm_is_ridden_out_by_honouring_retry_after() {
 }
 
 #[tokio::test]
+async fn a_429_waits_for_retry_after_not_for_the_backoff() {
+    // One call per 1.2 s: the second call is limited with Retry-After: 2. Two attempts
+    // with a 5 ms backoff would both be refused; honouring the header, the retry lands.
+    let options = SimOptions {
+        rate_limit: Some(RateLimit {
+            calls: 1,
+            window: Duration::from_millis(1200),
+        }),
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("C429WAIT01"), options).await;
+    let mut cfg = acme_connection("acme", &sim);
+    cfg.max_attempts = 2;
+    let c = client(&cfg);
+    c.get_account().await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(c.get_internal_domains().await.unwrap().len(), 2);
+    let waited = started.elapsed();
+    assert_eq!((c.stats().rate_limited, c.stats().retries), (1, 1));
+    // It waited at least the Retry-After of 2 s (plus jitter; no upper bound asserted).
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+}
+
+#[tokio::test]
 async fn persistent_server_errors_fail_after_the_configured_attempts() {
     let options = SimOptions {
         fail_paths: vec![("/api/domain/get-internal-domain".into(), 503)],
@@ -286,6 +310,26 @@ async fn awareness_training_unlicensed_is_reported_as_unavailable() {
 }
 
 #[tokio::test]
+async fn training_campaigns_answering_404_are_unavailable_with_the_reason() {
+    // The training-campaign endpoints are documented for API 1.0 only.
+    let options = SimOptions {
+        fail_paths: vec![("/api/awareness-training/campaign/get-campaigns".into(), 404)],
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("C404TRAIN1"), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    let err = c.get_training_campaigns().await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "/api/awareness-training/campaign/get-campaigns answered HTTP 404 for connection acme: training-campaign endpoints are documented for API 1.0 only; this tenant does not serve them, so training campaigns are unavailable"
+    );
+    // A 404 is an answer, not a fault to retry.
+    assert_eq!((c.stats().requests, c.stats().retries), (1, 0));
+    assert_eq!(c.get_phishing_campaigns().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn api_1_0_hmac_signing_is_accepted_and_a_wrong_key_refused() {
     let sim = start_sim(acme_tenant("CHMAC00001"), SimOptions::default()).await;
     let mut cfg = acme_connection("legacy", &sim);
@@ -320,9 +364,65 @@ async fn api_1_0_hmac_signing_is_accepted_and_a_wrong_key_refused() {
         access_key: Secret::literal("acme-access-key"),
         secret_key: Secret::literal("YWNtZS1zZWNyZXQta2V5LWJ5dGVz"),
     };
-    let err = client(&cfg).get_account().await.unwrap_err();
+    let c = client(&cfg);
+    let err = c.get_account().await.unwrap_err();
     assert!(err.is_auth(), "{err:?}");
     assert!(err.to_string().contains("(err_developer_key)"), "{err}");
+    // err_developer_key is known to be intermittent: one retry, then the error.
+    assert_eq!((c.stats().requests, c.stats().retries), (2, 1));
+}
+
+#[tokio::test]
+async fn lists_documented_without_paging_are_followed_when_a_tenant_pages_them() {
+    let options = SimOptions {
+        list_page_size: Some(1),
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant("CLISTPAGE1"), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    let domains: Vec<String> = c
+        .get_internal_domains()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.domain)
+        .collect();
+    assert_eq!(domains, vec!["acme.com", "labs.acme.com"]);
+    let names: Vec<String> = c
+        .get_training_campaigns()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "Security Awareness Fundamentals",
+            "Lunch and Learn",
+            "HIPAA 101",
+            "PCI DSS Essentials"
+        ]
+    );
+    assert_eq!(c.get_phishing_campaigns().await.unwrap().len(), 1);
+    // One request per item: 2 domains, 4 training campaigns, 1 phishing campaign.
+    assert_eq!((c.stats().requests, c.stats().retries), (7, 0));
+}
+
+#[tokio::test]
+async fn loopback_bypasses_the_proxy_and_proxy_credentials_are_never_printed() {
+    let sim = start_sim(acme_tenant("CPROXY0001"), SimOptions::default()).await;
+    let mut cfg = acme_connection("acme", &sim);
+    // Nothing listens on port 9: a request through this proxy would fail.
+    cfg.proxy = Some(ProxyUrl::new("http://proxyuser:proxy-pass-123@127.0.0.1:9"));
+    let c = client(&cfg);
+    assert_eq!(c.get_account().await.unwrap().account_code, "CPROXY0001");
+    let debug = format!("{cfg:?}");
+    assert!(debug.contains(r#"proxy: Some("http://***@127.0.0.1:9")"#), "{debug}");
+    assert!(
+        !debug.contains("proxy-pass-123") && !debug.contains("proxyuser"),
+        "{debug}"
+    );
 }
 
 #[tokio::test]
