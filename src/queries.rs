@@ -329,8 +329,11 @@ pub enum QueryError {
 pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<QueryResult, QueryError> {
     let mut q = query(&def.text);
     for p in &def.params {
-        let value = params.get(&p.name).unwrap_or(&p.default);
-        q = q.param(&p.name, from_json(value));
+        let value = match params.get(&p.name) {
+            Some(given) => as_declared(&p.default, given),
+            None => p.default.clone(),
+        };
+        q = q.param(&p.name, from_json(&value));
     }
     let records = sink.read(q).await.map_err(|source| QueryError::Sink {
         id: def.id.clone(),
@@ -377,6 +380,16 @@ pub fn parse_param(arg: &str) -> Result<(String, Json), String> {
     let v = v.trim();
     let value = serde_json::from_str(v).unwrap_or_else(|_| Json::String(v.to_owned()));
     Ok((k.trim().to_owned(), value))
+}
+
+/// A command-line value read as its parameter's type: where the default is a string
+/// or null (an account code, a date-time), `--param account=12345` is the string
+/// "12345", not a number that never equals a stored account code.
+fn as_declared(default: &Json, given: &Json) -> Json {
+    match (default, given) {
+        (Json::String(_) | Json::Null, Json::Number(_) | Json::Bool(_)) => Json::String(given.to_string()),
+        _ => given.clone(),
+    }
 }
 
 fn cell(v: &Json) -> String {
@@ -615,6 +628,15 @@ mod tests {
             ("account".into(), Json::from("CUSA1"))
         );
         assert!(parse_param("nothing").is_err());
+    }
+
+    #[test]
+    fn a_numeric_value_for_a_text_parameter_stays_text() {
+        let (_, given) = parse_param("account=12345").unwrap();
+        assert_eq!(as_declared(&Json::Null, &given), Json::from("12345"));
+        assert_eq!(as_declared(&Json::from("x"), &Json::Bool(true)), Json::from("true"));
+        assert_eq!(as_declared(&Json::Null, &Json::Null), Json::Null);
+        assert_eq!(as_declared(&Json::from(26), &given), Json::from(12345));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
@@ -135,6 +135,15 @@ async fn write(
 ) -> Result<(), SinkError> {
     if c.policy_violation.is_some() {
         return Ok(());
+    }
+    // A tenant that could not be collected keeps its data; its account node says so.
+    for t in c.tenants.iter().filter(|t| t.status == RunStatus::Failed) {
+        let marked = sink
+            .mark_account_failed(t.account_code.as_deref(), &t.connection, stamp)
+            .await?;
+        if marked == 0 {
+            warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
+        }
     }
     let usable: Vec<(&str, RunStatus)> = c
         .usable_tenants()

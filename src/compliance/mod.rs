@@ -34,6 +34,18 @@ pub fn normalize_email(email: &str, domain_aliases: &BTreeMap<String, String>) -
     format!("{local}@{domain}")
 }
 
+/// The required categories of a roster group; group names match case-insensitively
+/// (an HR export's `Clinical` is the configured `clinical`).
+pub fn requirements_of<'a>(
+    group_requirements: &'a BTreeMap<String, Vec<String>>,
+    group: &str,
+) -> Option<&'a Vec<String>> {
+    group_requirements
+        .iter()
+        .find(|(g, _)| g.trim().eq_ignore_ascii_case(group.trim()))
+        .map(|(_, required)| required)
+}
+
 /// How a person was matched to a user.
 fn matched_by(person: &RosterPerson, user_email: &str, user_is_alias: bool) -> &'static str {
     if user_is_alias {
@@ -95,8 +107,8 @@ pub fn match_people(
         e.set("group", p.group.clone().map(Value::Str));
         let mut required: Vec<String> = p
             .group
-            .as_ref()
-            .and_then(|g| group_requirements.get(g))
+            .as_deref()
+            .and_then(|g| requirements_of(group_requirements, g))
             .cloned()
             .unwrap_or_default();
         required.sort();
@@ -216,7 +228,7 @@ mod tests {
         let people = vec![
             person("Ann.Lee@acme.com", true, Some("clinical"), 2),
             person("bob+test@acme.co.uk", true, None, 3),
-            person("carol@acme.com", false, Some("clinical"), 4),
+            person("carol@acme.com", false, Some("Clinical"), 4),
             person("dave@acme.com", true, Some("engineering"), 5),
             person("info@acme.com", true, None, 6),
         ];
@@ -272,6 +284,11 @@ mod tests {
             Some(&Value::StrList(vec!["general".into(), "hipaa".into()]))
         );
         assert_eq!(m.people[1].get("requiredCategories"), Some(&Value::StrList(vec![])));
+        // Group names match case-insensitively.
+        assert_eq!(
+            m.people[2].get("requiredCategories"),
+            Some(&Value::StrList(vec!["general".into(), "hipaa".into()]))
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct RosterPerson {
 pub enum RosterError {
     #[error("cannot read the roster {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("roster {path}: the header has no {column:?} column (required: email, name, status, group)")]
+    #[error("roster {path}, line 1: the header has no {column:?} column (required: email, name, status, group)")]
     MissingColumn { path: String, column: &'static str },
     #[error("roster {path}, line {line}: {message}")]
     Line { path: String, line: u64, message: String },
@@ -36,7 +36,15 @@ pub enum RosterError {
 const REQUIRED: [&str; 4] = ["email", "name", "status", "group"];
 
 /// Property names a roster column must not take (they are the Person's own).
-const RESERVED: [&str; 12] = [
+const RESERVED: [&str; 19] = [
+    // The sink's own bookkeeping: a column must not overwrite (or be wiped as) these.
+    "_class",
+    "_firstSeenOn",
+    "_lastSeenOn",
+    "_lastSyncId",
+    "lastSyncOn",
+    "lastSyncStatus",
+    "lastSuccessfulSyncOn",
     "email",
     "name",
     "status",
@@ -168,6 +176,12 @@ pub fn parse(
             }
         };
         let normalized_email = normalize_email(&email, domain_aliases);
+        if normalized_email.starts_with('@') {
+            return Err(line_error(
+                line,
+                format!("{email:?} has nothing before the @ once its +tag is removed"),
+            ));
+        }
         if let Some(first) = seen.insert(normalized_email.clone(), line) {
             return Err(line_error(
                 line,
@@ -236,7 +250,7 @@ mod tests {
         let err = parse("email,name,group\na@b.c,A,g\n", "roster.csv", &aliases()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "roster roster.csv: the header has no \"status\" column (required: email, name, status, group)"
+            "roster roster.csv, line 1: the header has no \"status\" column (required: email, name, status, group)"
         );
     }
 
@@ -270,6 +284,20 @@ mod tests {
         assert_eq!(err.to_string(), "roster r.csv, line 2: the email is empty");
         let err = parse("email,name,status,group\nann,A,active,g\n", "r.csv", &aliases()).unwrap_err();
         assert_eq!(err.to_string(), "roster r.csv, line 2: \"ann\" is not an email address");
+        let err = parse("email,name,status,group\n+x@acme.com,A,active,g\n", "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 2: \"+x@acme.com\" has nothing before the @ once its +tag is removed"
+        );
+    }
+
+    #[test]
+    fn a_column_may_not_take_a_property_the_sink_owns() {
+        let err = parse("email,name,status,group,Last Sync On\n", "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 1: column \"Last Sync On\" would become property \"lastSyncOn\", which is taken"
+        );
     }
 
     #[test]

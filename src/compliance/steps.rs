@@ -127,7 +127,7 @@ fn build_personnel(ctx: &StepContext) -> StepFuture<'_> {
         let unknown_groups: BTreeSet<&str> = people
             .iter()
             .filter_map(|p| p.group.as_deref())
-            .filter(|g| !c.group_requirements.contains_key(*g))
+            .filter(|g| super::requirements_of(&c.group_requirements, g).is_none())
             .collect();
         ctx.note(format!(
             "{} of {} roster people matched a Mimecast user",

@@ -277,6 +277,41 @@ impl Sink {
     ///
     /// # Errors
     /// The write fails.
+    /// Records a failed collection on the account node, which keeps its data and its
+    /// `lastSuccessfulSyncOn`: by account code when the run learned it, else by
+    /// connection name when exactly one account node carries that name (a failure at
+    /// authentication comes before the account code is known). Returns how many
+    /// account nodes were marked.
+    ///
+    /// # Errors
+    /// The statement fails.
+    pub async fn mark_account_failed(
+        &self,
+        account_code: Option<&str>,
+        connection: &str,
+        stamp: &SyncStamp,
+    ) -> Result<i64, SinkError> {
+        let q = match account_code {
+            Some(code) => query(
+                "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed' \
+                 RETURN count(a) AS marked",
+            )
+            .param("key", crate::converters::keys::account(code)),
+            None => query(
+                "OPTIONAL MATCH (a:MimecastAccount {connection: $connection}) WITH collect(a) AS found \
+                 FOREACH (a IN CASE WHEN size(found) = 1 THEN found ELSE [] END | \
+                   SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed') \
+                 RETURN CASE WHEN size(found) = 1 THEN 1 ELSE 0 END AS marked",
+            )
+            .param("connection", connection),
+        };
+        let rows = self.write("mark-account", q.param("now", stamp.now.as_str())).await?;
+        Ok(match rows.first().and_then(|r| r.get("marked")) {
+            Some(BoltType::Integer(i)) => i.value,
+            _ => 0,
+        })
+    }
+
     pub async fn mark_account(
         &self,
         account_code: &str,

@@ -76,17 +76,24 @@ pub enum Mode {
 const KEPT: [&str; 3] = ["lastSyncOn", "lastSyncStatus", "lastSuccessfulSyncOn"];
 
 /// `WITH` clause shared by nodes and relationships: remembers the sink-owned values
-/// and whether the element is new or unchanged.
-fn compare_clause(var: &str, row: &str) -> String {
+/// and whether the element is new or unchanged. Unchanged means every incoming value
+/// is already there and, in `Replace` mode, nothing else is (in `Merge` mode stored
+/// properties the partial data lacks are kept, so they are no change).
+fn compare_clause(var: &str, row: &str, mode: Mode) -> String {
     let kept: String = KEPT
         .iter()
         .enumerate()
         .map(|(i, k)| format!("{var}.{k} AS kept{i}, "))
         .collect();
+    let nothing_else = match mode {
+        Mode::Replace => {
+            format!("all(k IN keys({var}) WHERE k IN $owned OR coalesce({var}[k] = {row}[k], false)) AND ")
+        }
+        Mode::Merge => String::new(),
+    };
     format!(
         "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._lastSyncId IS NULL AS created, {kept}\
-              all(k IN keys({var}) WHERE k IN $owned OR coalesce({var}[k] = {row}[k], false)) \
-              AND all(k IN keys({row}) WHERE coalesce({var}[k] = {row}[k], false)) AS same "
+              {nothing_else}all(k IN keys({row}) WHERE coalesce({var}[k] = {row}[k], false)) AS same "
     )
 }
 
@@ -123,7 +130,7 @@ fn node_statement(labels: &[&str], mode: Mode) -> String {
     format!(
         "UNWIND $rows AS row MERGE (n:{primary} {{_key: row._key}}) {compare}{set}{extra}{COUNTS}",
         primary = labels[0],
-        compare = compare_clause("n", "row"),
+        compare = compare_clause("n", "row", mode),
         set = set_clause("n", mode),
     )
 }
@@ -136,7 +143,7 @@ fn relationship_statement(from_label: &str, rel_type: &str, to_label: &str, mode
          MATCH (b:{to_label} {{_key: row.to}}) \
          MERGE (a)-[r:{rel_type} {{_key: row.props._key}}]->(b) \
          {compare}{set}{COUNTS}",
-        compare = compare_clause("r", "row.props"),
+        compare = compare_clause("r", "row.props", mode),
         set = set_clause("r", mode),
     )
 }

@@ -314,6 +314,47 @@ async fn a_failed_step_deletes_nothing_of_its_types() {
 }
 
 #[tokio::test]
+async fn a_tenant_failing_authentication_keeps_its_data_and_is_marked_failed() {
+    let account = code("CAUTHFAIL1");
+    let sim = start_sim(acme_tenant(account), SimOptions::default()).await;
+    // A connection name no other test uses: without an account code, the failure is
+    // recorded on the one account node of this connection.
+    let config = config_with(vec![acme_connection(&format!("authfail-{account}"), &sim)]);
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let before = rows(
+        &s,
+        "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a.lastSuccessfulSyncOn AS ok",
+        account,
+    )
+    .await;
+
+    sim.set_fail_paths(vec![("/oauth/token".into(), 401)]);
+    let outcome = sync(&config).await;
+    assert_eq!(outcome.status, SyncStatus::MimecastFailed);
+    let after = rows(
+        &s,
+        "MATCH (a:MimecastAccount {accountCode: $account}) \
+         RETURN a.lastSyncStatus AS status, a.lastSuccessfulSyncOn AS ok",
+        account,
+    )
+    .await;
+    let stamped_now = rows(
+        &s,
+        &format!(
+            "MATCH (a:MimecastAccount {{accountCode: $account}}) RETURN a.lastSyncOn = '{}' AS stamped",
+            outcome.started_on
+        ),
+        account,
+    )
+    .await;
+    assert_eq!(after[0]["status"], json!("failed"));
+    assert_eq!(after[0]["ok"], before[0]["ok"]);
+    assert_eq!(stamped_now, vec![json!({"stamped": true})]);
+    assert_eq!(node_counts(&s, account).await, pairs(ACME_ENTITIES), "nothing deleted");
+}
+
+#[tokio::test]
 async fn one_account_never_touches_another() {
     let a = start_sim(acme_tenant(code("CISOA00001")), SimOptions::default()).await;
     let b = start_sim(acme_tenant(code("CISOB00001")), SimOptions::default()).await;
@@ -554,5 +595,10 @@ async fn a_refused_score_endpoint_keeps_the_stored_scores() {
     )
     .await;
     assert_eq!(bob, vec![json!({"risk": "F", "watch": 2})]);
-    assert_eq!(outcome.load.types["mimecast_user"].deleted, 0);
+    let users = &outcome.load.types["mimecast_user"];
+    // Merged partial data that changes nothing counts as unchanged, not updated.
+    assert_eq!(
+        (users.created, users.updated, users.unchanged, users.deleted),
+        (0, 0, 12, 0)
+    );
 }
