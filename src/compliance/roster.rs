@@ -35,16 +35,10 @@ pub enum RosterError {
 
 const REQUIRED: [&str; 4] = ["email", "name", "status", "group"];
 
-/// Property names a roster column must not take (they are the Person's own).
-const RESERVED: [&str; 19] = [
-    // The sink's own bookkeeping: a column must not overwrite (or be wiped as) these.
+/// Property names a roster column must not take: the Person's own, and the sink's
+/// bookkeeping ([`crate::sink::BOOKKEEPING`]).
+const RESERVED: [&str; 13] = [
     "_class",
-    "_firstSeenOn",
-    "_lastSeenOn",
-    "_lastSyncId",
-    "lastSyncOn",
-    "lastSyncStatus",
-    "lastSuccessfulSyncOn",
     "email",
     "name",
     "status",
@@ -58,6 +52,10 @@ const RESERVED: [&str; 19] = [
     "_key",
     "_type",
 ];
+
+fn is_reserved(property: &str) -> bool {
+    RESERVED.contains(&property) || crate::sink::BOOKKEEPING.contains(&property)
+}
 
 /// `Employee ID` to `employeeId`: a column header as a property name.
 pub fn property_name(header: &str) -> String {
@@ -136,7 +134,7 @@ pub fn parse(
         if prop.is_empty() {
             continue;
         }
-        if RESERVED.contains(&prop.as_str()) || extras.iter().any(|(_, p)| *p == prop) {
+        if is_reserved(&prop) || extras.iter().any(|(_, p)| *p == prop) {
             return Err(line_error(
                 1,
                 format!("column {h:?} would become property {prop:?}, which is taken"),

@@ -8,13 +8,24 @@ use std::time::Duration;
 use futures::StreamExt;
 use mimecast_graph::config::{AuthConfig, ConnectionConfig, ProxyUrl, Secret};
 use mimecast_graph::mimecast::{all, ApiError, Client, Endpoint};
-use mimecast_graph::sim::{self, GenerateSpec, RateLimit, SimOptions, Tenant};
+use mimecast_graph::sim::{self, GenerateSpec, RateLimit, SimOptions, SimServer, Tenant};
 use serde_json::json;
 
 use crate::helpers::{acme_connection, acme_tenant, start_sim};
 
 fn client(c: &ConnectionConfig) -> Client {
     Client::new(c).unwrap()
+}
+
+/// The Acme tenant with every call to `path` answered `status`, and a client of it.
+async fn failing(account: &str, path: &str, status: u16) -> (SimServer, Client) {
+    let options = SimOptions {
+        fail_paths: vec![(path.into(), status)],
+        ..SimOptions::default()
+    };
+    let sim = start_sim(acme_tenant(account), options).await;
+    let c = client(&acme_connection("acme", &sim));
+    (sim, c)
 }
 
 #[tokio::test]
@@ -206,12 +217,7 @@ async fn a_429_waits_for_retry_after_not_for_the_backoff() {
 
 #[tokio::test]
 async fn persistent_server_errors_fail_after_the_configured_attempts() {
-    let options = SimOptions {
-        fail_paths: vec![("/api/domain/get-internal-domain".into(), 503)],
-        ..SimOptions::default()
-    };
-    let sim = start_sim(acme_tenant("C5XX000001"), options).await;
-    let c = client(&acme_connection("acme", &sim));
+    let (sim, c) = failing("C5XX000001", "/api/domain/get-internal-domain", 503).await;
     let err = c.get_internal_domains().await.unwrap_err();
     assert!(
         matches!(
@@ -312,12 +318,7 @@ async fn awareness_training_unlicensed_is_reported_as_unavailable() {
 #[tokio::test]
 async fn training_campaigns_answering_404_are_unavailable_with_the_reason() {
     // The training-campaign endpoints are documented for API 1.0 only.
-    let options = SimOptions {
-        fail_paths: vec![("/api/awareness-training/campaign/get-campaigns".into(), 404)],
-        ..SimOptions::default()
-    };
-    let sim = start_sim(acme_tenant("C404TRAIN1"), options).await;
-    let c = client(&acme_connection("acme", &sim));
+    let (_sim, c) = failing("C404TRAIN1", "/api/awareness-training/campaign/get-campaigns", 404).await;
     let err = c.get_training_campaigns().await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert_eq!(
