@@ -35,7 +35,8 @@ Exit codes:
   2   bad command line
   3   invalid configuration
   4   Mimecast unusable (credentials, permissions, network)
-  5   Neo4j unusable (unreachable, authentication, failed writes)
+  5   Neo4j unusable (unreachable, authentication, failed writes), or another sync
+      is writing the same account
   6   integrity validation failed under a `fail` policy
   10  partial sync: some steps or tenants failed; their types were not cleaned up
   20  queries found rows (with --fail-on-findings)";

@@ -152,12 +152,29 @@ async fn write(
     if usable.is_empty() {
         return Ok(());
     }
+    // One writer per account: another sync's cleanup would delete what this one wrote.
+    let accounts: Vec<&str> = usable.iter().map(|(a, _)| *a).collect();
+    sink.lock_accounts(&accounts, stamp).await?;
+    let result = write_accounts(sink, c, &usable, queries, stamp, load).await;
+    sink.unlock_accounts(&accounts, stamp).await;
+    result
+}
+
+/// Upsert, cleanup and stamps of the usable accounts, under their leases.
+async fn write_accounts(
+    sink: &Sink,
+    c: &Collection,
+    usable: &[(&str, RunStatus)],
+    queries: &QuerySet,
+    stamp: &SyncStamp,
+    load: &mut LoadReport,
+) -> Result<(), SinkError> {
     let partial: PartialTypes = usable
         .iter()
         .map(|(account, _)| ((*account).to_owned(), c.partial_types(account)))
         .collect();
     sink.upsert_graph(&c.store, schema(), &partial, stamp, load).await?;
-    for (account, status) in &usable {
+    for (account, status) in usable {
         sink.cleanup_account(account, schema(), &partial[*account], stamp, load)
             .await?;
         let label = match status {

@@ -96,6 +96,12 @@ impl Sink {
                 "CREATE INDEX mg_{base}_sync IF NOT EXISTS FOR (n:{l}) ON (n._lastSyncId)"
             ));
         }
+        // The write leases of src/sink/lock.rs: one node per account, made unique so two
+        // syncs cannot both create one.
+        statements.push(format!(
+            "CREATE CONSTRAINT mg_lock_account IF NOT EXISTS FOR (l:{}) REQUIRE l.accountCode IS UNIQUE",
+            super::LOCK_LABEL
+        ));
         for s in &statements {
             self.run("schema", query(s)).await?;
         }

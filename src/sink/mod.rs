@@ -6,10 +6,12 @@
 
 pub mod bolt;
 mod load;
+mod lock;
 mod plan;
 mod upsert;
 
 pub use load::{LoadReport, PartialTypes, TypeWrite};
+pub use lock::{LEASE, LOCK_LABEL};
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;
@@ -36,6 +38,13 @@ pub enum SinkError {
     Config(String),
     #[error("stopped on request before the next write")]
     Stopped,
+    #[error("account {account} is being written by another sync ({owner}, since {since}); this sync wrote nothing. Run syncs of one account one at a time; if that sync died, its lease ends at {until}, or delete it: MATCH (l:MimecastGraphLock {{accountCode: '{account}'}}) DELETE l")]
+    Locked {
+        account: String,
+        owner: String,
+        since: String,
+        until: String,
+    },
 }
 
 impl SinkError {
@@ -171,6 +180,12 @@ impl Sink {
         if self.stop.as_ref().is_some_and(crate::stop::Stop::is_set) {
             return Err(SinkError::Stopped);
         }
+        self.write_even_when_stopped(label, q).await
+    }
+
+    /// [`Sink::write`] without the stop check, for the bookkeeping that must run on
+    /// the way out (releasing leases).
+    async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
         let mut attempt = 1;
         loop {
             let work = async {

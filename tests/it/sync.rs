@@ -355,6 +355,53 @@ async fn a_tenant_failing_authentication_keeps_its_data_and_is_marked_failed() {
 }
 
 #[tokio::test]
+async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
+    let (_sim, config) = acme(code("CLEASE0001")).await;
+    let account = code("CLEASE0001");
+    let s = sink().await;
+    let lease = |expires: &str| {
+        query(
+            "CREATE (:MimecastGraphLock {accountCode: $account, owner: 'other-sync', \
+             since: '2026-01-01T00:00:00Z', expiresOn: $expires})",
+        )
+        .param("account", account)
+        .param("expires", expires.to_owned())
+    };
+    let graph_nodes = "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS c";
+    let leases = "MATCH (l:MimecastGraphLock {accountCode: $account}) RETURN l.owner AS owner";
+
+    s.write("test-lease", lease("2999-01-01T00:00:00Z")).await.unwrap();
+    let outcome = sync(&config).await;
+    assert_eq!(outcome.status, SyncStatus::Neo4jFailed);
+    assert_eq!(outcome.status.exit_code(), 5);
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some(
+            format!(
+                "account {account} is being written by another sync (other-sync, since 2026-01-01T00:00:00Z); \
+                 this sync wrote nothing. Run syncs of one account one at a time; if that sync died, its lease \
+                 ends at 2999-01-01T00:00:00Z, or delete it: MATCH (l:MimecastGraphLock {{accountCode: '{account}'}}) DELETE l"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(rows(&s, graph_nodes, account).await, vec![json!({"c": 0})]);
+    assert_eq!(rows(&s, leases, account).await, vec![json!({"owner": "other-sync"})]);
+
+    // An expired lease (its sync died) is taken over; a finished sync leaves none.
+    s.write(
+        "test-lease",
+        query("MATCH (l:MimecastGraphLock {accountCode: $account}) DELETE l").param("account", account),
+    )
+    .await
+    .unwrap();
+    s.write("test-lease", lease("2020-01-01T00:00:00Z")).await.unwrap();
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    assert_eq!(node_counts(&s, account).await, pairs(ACME_ENTITIES));
+    assert_eq!(rows(&s, leases, account).await, Vec::<Json>::new());
+}
+
+#[tokio::test]
 async fn one_account_never_touches_another() {
     let a = start_sim(acme_tenant(code("CISOA00001")), SimOptions::default()).await;
     let b = start_sim(acme_tenant(code("CISOB00001")), SimOptions::default()).await;
