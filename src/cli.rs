@@ -76,8 +76,8 @@ pub enum Command {
     /// Prints created, updated and deleted counts per type.
     Sync(SyncArgs),
     /// The polling daemon: sync now, then every --interval (with jitter), never two
-    /// runs at once, retrying failures sooner with backoff. SIGINT/SIGTERM finish the
-    /// batch in flight and exit. Logs JSON lines when stderr is not a terminal.
+    /// runs at once, retrying failures sooner with backoff. SIGINT/SIGTERM let the
+    /// batches in flight finish, then exit. Logs JSON lines when stderr is not a terminal.
     Run(RunArgs),
     /// The graph schema (graph-schema/).
     #[command(subcommand)]

@@ -31,8 +31,8 @@ pub enum SyncStatus {
     Neo4jFailed,
     /// The unknown-participant policy stopped the run before any write.
     PolicyFailed,
-    /// A stop was requested; whatever was written is whole batches, and nothing was
-    /// cleaned up.
+    /// A stop was requested; whatever was written is whole batches, and an account's
+    /// cleanup either ran to its end or did not start.
     Stopped,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use neo4rs::{query, BoltType};
 use serde::Serialize;
 use tracing::info;
@@ -62,6 +62,15 @@ impl LoadReport {
             acc
         })
     }
+}
+
+/// Runs every job to its end, then returns the first error. Unlike `try_collect`,
+/// a failing or stopped job does not drop the batches still in flight: they finish
+/// (each stopped job ends before its next batch), so a stop leaves whole batches and
+/// the counts of everything written.
+async fn all_finished<T>(jobs: impl futures::Stream<Item = Result<T, SinkError>>) -> Result<Vec<T>, SinkError> {
+    let results: Vec<Result<T, SinkError>> = jobs.collect().await;
+    results.into_iter().collect()
 }
 
 /// Which types of which account are partial (merge, never clean up).
@@ -162,7 +171,7 @@ impl Sink {
             Ok::<_, SinkError>((*t, counts, t0.elapsed().as_millis() as u64))
         });
         let done: Vec<(&str, WriteCounts, u64)> =
-            stream::iter(node_jobs).buffer_unordered(parallel).try_collect().await?;
+            all_finished(stream::iter(node_jobs).buffer_unordered(parallel)).await?;
         for (t, c, ms) in done {
             report.add_counts(t, c, ms);
         }
@@ -183,7 +192,7 @@ impl Sink {
             Ok::<_, SinkError>(done)
         });
         let done: Vec<Vec<(&str, WriteCounts, u64)>> =
-            stream::iter(unit_jobs).buffer_unordered(parallel).try_collect().await?;
+            all_finished(stream::iter(unit_jobs).buffer_unordered(parallel)).await?;
         for (t, c, ms) in done.into_iter().flatten() {
             report.add_counts(t, c, ms);
         }
@@ -206,6 +215,10 @@ impl Sink {
         stamp: &SyncStamp,
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
+        // A stop is honoured before an account's cleanup, not in the middle of it.
+        if self.stop_requested() {
+            return Err(SinkError::Stopped);
+        }
         let t0 = Instant::now();
         for r in &schema.relationships {
             if partial.contains(&r.relationship_type) {
@@ -266,7 +279,7 @@ impl Sink {
                 .param("type", element_type)
                 .param("syncId", stamp.sync_id.as_str())
                 .param("limit", limit);
-            let rows = self.write(element_type, q).await?;
+            let rows = self.write_even_when_stopped(element_type, q).await?;
             let deleted = match rows.first().and_then(|r| r.get("deleted")) {
                 Some(BoltType::Integer(i)) => i.value.max(0) as u64,
                 _ => 0,

@@ -177,14 +177,19 @@ impl Sink {
     /// # Errors
     /// A non-transient error, or a transient one on every attempt.
     pub async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
-        if self.stop.as_ref().is_some_and(crate::stop::Stop::is_set) {
+        if self.stop_requested() {
             return Err(SinkError::Stopped);
         }
         self.write_even_when_stopped(label, q).await
     }
 
-    /// [`Sink::write`] without the stop check, for the bookkeeping that must run on
-    /// the way out (releasing leases).
+    /// True once a stop was requested: no new write starts after that.
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(crate::stop::Stop::is_set)
+    }
+
+    /// [`Sink::write`] without the stop check, for work that must finish once begun
+    /// (an account's cleanup) and bookkeeping on the way out (releasing leases).
     async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
         let mut attempt = 1;
         loop {
