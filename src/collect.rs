@@ -193,7 +193,7 @@ impl Collection {
     }
 
     /// The types of one account that must not be cleaned up: its partial steps, and
-    /// whatever validation had to remove.
+    /// whatever validation had to remove from it.
     pub fn partial_types(&self, account_code: &str) -> BTreeSet<String> {
         let mut types: BTreeSet<String> = self
             .tenants
@@ -201,7 +201,7 @@ impl Collection {
             .filter(|t| t.account_code.as_deref() == Some(account_code))
             .flat_map(|t| t.partial_types.iter().cloned())
             .collect();
-        types.extend(self.integrity.affected_types.iter().cloned());
+        types.extend(self.integrity.affected_in(account_code));
         types
     }
 

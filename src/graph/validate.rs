@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::store::GraphStore;
-use super::{Entity, Properties, Relationship};
+use super::{Element, Entity, Properties, Relationship};
 use crate::schema::{PropSpec, PropType, Schema};
 
 /// The observation kind for enrollments and phishing results whose address is not an
@@ -50,6 +50,10 @@ pub struct IntegrityReport {
     pub findings: BTreeMap<String, Finding>,
     /// Types whose data is incomplete because elements were removed.
     pub affected_types: BTreeSet<String>,
+    /// The same by account code; `None` for elements without one (they affect every
+    /// account). Cleanup skips a type only in the accounts it is incomplete in.
+    #[serde(skip)]
+    pub affected_by_account: BTreeMap<Option<String>, BTreeSet<String>>,
 }
 
 impl IntegrityReport {
@@ -59,6 +63,25 @@ impl IntegrityReport {
 
     pub fn add(&mut self, kind: &str, sample: String) {
         self.findings.entry(kind.to_owned()).or_default().add(sample);
+    }
+
+    /// Records that `element_type` lost elements in `account` (`None`: unknown).
+    pub fn affect(&mut self, account: Option<&str>, element_type: &str) {
+        self.affected_types.insert(element_type.to_owned());
+        self.affected_by_account
+            .entry(account.map(str::to_owned))
+            .or_default()
+            .insert(element_type.to_owned());
+    }
+
+    /// The types incomplete in one account: its own and those of unknown account.
+    pub fn affected_in(&self, account: &str) -> BTreeSet<String> {
+        [Some(account.to_owned()), None]
+            .iter()
+            .filter_map(|a| self.affected_by_account.get(a))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// Findings that point at a defect (every kind but unknown participants, which
@@ -86,6 +109,9 @@ impl IntegrityReport {
             }
         }
         self.affected_types.extend(other.affected_types);
+        for (account, types) in other.affected_by_account {
+            self.affected_by_account.entry(account).or_default().extend(types);
+        }
     }
 
     /// One line per kind with findings, for humans.
@@ -222,7 +248,14 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
     let mut report = IntegrityReport::default();
     for d in std::mem::take(&mut store.duplicates) {
         report.add("duplicate_key", format!("{} {} ({})", d.kind, d.key, d.element_type));
-        report.affected_types.insert(d.element_type);
+        // The element kept under the key tells the account.
+        let account = store
+            .entity(&d.key)
+            .map(|e| account_of(e))
+            .or_else(|| store.relationship(&d.key).map(|r| account_of(r)))
+            .flatten()
+            .map(str::to_owned);
+        report.affect(account.as_deref(), &d.element_type);
     }
     // Steps run concurrently; sorting makes the samples the same on every run.
     let mut observations = std::mem::take(&mut store.observations);
@@ -232,7 +265,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         // exist (there is no user to join), the types stay complete, and the
         // configured policy decides what the run does.
         if o.kind != UNKNOWN_PARTICIPANT {
-            report.affected_types.insert(o.element_type);
+            report.affect(None, &o.element_type);
         }
         report.add(o.kind, o.sample);
     }
@@ -246,35 +279,50 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
             "dangling_relationship",
             format!("{} ({}): no entity {missing}", r.key, r.relationship_type),
         );
-        report.affected_types.insert(r.relationship_type.to_owned());
+        report.affect(account_of(&r), r.relationship_type);
     }
-    let bad_entities: Vec<(String, String)> = store
+    let bad_entities: Vec<(String, String, Option<String>)> = store
         .entities()
         .filter(|e| !entity_ok(e, schema, &mut report))
-        .map(|e| (e.key.clone(), e.entity_type.to_owned()))
+        .map(|e| {
+            (
+                e.key.clone(),
+                e.entity_type.to_owned(),
+                account_of(e).map(str::to_owned),
+            )
+        })
         .collect();
-    for (key, entity_type) in bad_entities {
+    for (key, entity_type, account) in bad_entities {
         for rel in store.remove_entity(&key) {
-            report.affected_types.insert(rel.relationship_type.to_owned());
+            report.affect(account.as_deref(), rel.relationship_type);
         }
-        report.affected_types.insert(entity_type);
+        report.affect(account.as_deref(), &entity_type);
     }
-    let bad_rels: Vec<(String, String)> = store
+    let bad_rels: Vec<(String, String, Option<String>)> = store
         .relationships()
         .filter(|r| !relationship_ok(r, store, schema, &mut report))
-        .map(|r| (r.key.clone(), r.relationship_type.to_owned()))
+        .map(|r| {
+            (
+                r.key.clone(),
+                r.relationship_type.to_owned(),
+                account_of(r).map(str::to_owned),
+            )
+        })
         .collect();
-    for (key, rel_type) in bad_rels {
+    for (key, rel_type, account) in bad_rels {
         store.remove_relationship(&key);
-        report.affected_types.insert(rel_type);
+        report.affect(account.as_deref(), &rel_type);
     }
     report
+}
+
+fn account_of(element: &impl Element) -> Option<&str> {
+    element.str("accountCode")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Element as _;
     use crate::schema::{rels, schema, types};
 
     fn account() -> Entity {
@@ -329,6 +377,9 @@ mod tests {
             vec!["entity mimecast_domain:C1:acme.com (mimecast_domain)"]
         );
         assert_eq!(report.affected_types, BTreeSet::from(["mimecast_domain".to_owned()]));
+        // Only the account the duplicate came from is affected.
+        assert_eq!(report.affected_in("C1"), BTreeSet::from(["mimecast_domain".to_owned()]));
+        assert_eq!(report.affected_in("C2"), BTreeSet::new());
         assert_eq!(s.entity("mimecast_domain:C1:acme.com").unwrap().get("local"), None);
     }
 
@@ -344,6 +395,11 @@ mod tests {
         );
         assert_eq!(s.relationship_count(), 0);
         assert!(report.affected_types.contains(rels::ACCOUNT_HAS_DOMAIN));
+        assert_eq!(
+            report.affected_in("C1"),
+            BTreeSet::from([rels::ACCOUNT_HAS_DOMAIN.to_owned()])
+        );
+        assert_eq!(report.affected_in("OTHER"), BTreeSet::new());
     }
 
     #[test]
