@@ -177,19 +177,23 @@ impl QueryDef {
             .iter()
             .map(|p| format!("{} = {}", p.name, p.default))
             .collect();
-        Entity::new(keys::compliance_query(&self.id), types::COMPLIANCE_QUERY, "Procedure")
-            .with("displayName", self.title.as_str())
-            .with("name", self.id.as_str())
-            .with("id", self.id.as_str())
-            .with("title", self.title.as_str())
-            .with("description", self.description.as_str())
-            .with("severity", self.severity.as_str())
-            .with("frameworks", self.frameworks.clone())
-            .with("parameters", params)
-            .with("columns", self.columns.clone())
-            .with("cypher", self.text.as_str())
-            .with("file", self.file.as_str())
-            .with("querySet", source)
+        Entity::new(
+            keys::compliance_query(source, &self.id),
+            types::COMPLIANCE_QUERY,
+            "Procedure",
+        )
+        .with("displayName", self.title.as_str())
+        .with("name", self.id.as_str())
+        .with("id", self.id.as_str())
+        .with("title", self.title.as_str())
+        .with("description", self.description.as_str())
+        .with("severity", self.severity.as_str())
+        .with("frameworks", self.frameworks.clone())
+        .with("parameters", params)
+        .with("columns", self.columns.clone())
+        .with("cypher", self.text.as_str())
+        .with("file", self.file.as_str())
+        .with("querySet", source)
     }
 }
 
@@ -528,16 +532,17 @@ impl Sink {
         let counts = self
             .upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp)
             .await?;
-        let ids: Vec<BoltType> = set.iter().map(|d| crate::sink::bolt::string(&d.id)).collect();
+        // By key, so nodes of an older key form are replaced too.
+        let keys: Vec<BoltType> = entities.iter().map(|e| crate::sink::bolt::string(&e.key)).collect();
         let rows = self
             .write(
                 "compliance-queries",
                 query(
-                    "MATCH (q:ComplianceQuery {querySet: $source}) WHERE NOT q.id IN $ids \
+                    "MATCH (q:ComplianceQuery {querySet: $source}) WHERE NOT q._key IN $keys \
                      DETACH DELETE q RETURN count(*) AS deleted",
                 )
                 .param("source", set.source.as_str())
-                .param("ids", crate::sink::bolt::list(ids)),
+                .param("keys", crate::sink::bolt::list(keys)),
             )
             .await?;
         let deleted = match rows.first().and_then(|r| r.get("deleted")) {

@@ -37,8 +37,10 @@ pub mod keys {
     pub fn person(account_code: &str, normalized_email: &str) -> String {
         format!("person:{account_code}:{normalized_email}")
     }
-    pub fn compliance_query(id: &str) -> String {
-        format!("compliance_query:{id}")
+    /// Per query set (`builtin` or the folder), so deployments with different
+    /// folders in one database never share a node.
+    pub fn compliance_query(query_set: &str, id: &str) -> String {
+        format!("compliance_query:{query_set}:{id}")
     }
 }
 

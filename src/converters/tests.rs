@@ -269,7 +269,7 @@ fn key_functions_match_the_schema_templates() {
         render(t::PERSON, &[("accountCode", "C1"), ("email", "ann@acme.com")])
     );
     assert_eq!(
-        keys::compliance_query("q1"),
-        render(t::COMPLIANCE_QUERY, &[("id", "q1")])
+        keys::compliance_query("builtin", "q1"),
+        render(t::COMPLIANCE_QUERY, &[("querySet", "builtin"), ("id", "q1")])
     );
 }

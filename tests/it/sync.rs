@@ -482,7 +482,7 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     let one = load_dir(&dir).unwrap();
     let outcome = sync_with(&config, &one).await;
     assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
-    assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a]);
+    assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a.clone()]);
     // Another set's queries are untouched.
     let builtin = rows(
         &s,
@@ -491,7 +491,39 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     )
     .await;
     assert_eq!(builtin, vec![json!({"n": 11})]);
+
+    // The same query id in another folder is a node of its own.
+    let dir2 = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir2).unwrap();
+    std::fs::copy(dir.join(format!("{a}.cypher")), dir2.join(format!("{a}.cypher"))).unwrap();
+    let other = load_dir(&dir2).unwrap();
+    sync_with(&config, &other).await;
+    assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a.clone()]);
+    assert_eq!(ids(rows(&s, in_set, &other.source).await), vec![a.clone()]);
+
+    // A node of the older key form (no query set in the key) is replaced.
+    s.write(
+        "test-old-key",
+        query("CREATE (:ComplianceQuery {_key: 'compliance_query:' + $id, id: $id, querySet: $set})")
+            .param("id", a.as_str())
+            .param("set", one.source.as_str()),
+    )
+    .await
+    .unwrap();
+    let outcome = sync_with(&config, &one).await;
+    assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
+    let keys = rows(
+        &s,
+        "MATCH (q:ComplianceQuery {querySet: $account}) RETURN q._key AS key",
+        &one.source,
+    )
+    .await;
+    assert_eq!(
+        keys,
+        vec![json!({"key": format!("compliance_query:{}:{a}", one.source)})]
+    );
     std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir2).unwrap();
 }
 
 #[tokio::test]
