@@ -1,6 +1,6 @@
 // id: phished-not-retrained
 // title: Phishing clickers or submitters with no training completed since
-// description: Users who clicked a phishing test link or submitted data, and have completed no training since. Mimecast reports no completion time, so a completion counts when its campaign launched on or after the failure, or when a sync first saw it after the failure and after the account's first sync (exact to within one sync interval).
+// description: Users who clicked a phishing test link or submitted data, and have completed no training since. Mimecast reports no completion time, so a completion counts when its campaign launched on or after the failure, or when a sync first saw it after the failure and after the account, the user and the campaign were first seen (exact to within one sync interval).
 // frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5)(ii)(B); PCI DSS 12.6.3; ISO 27001 A.6.3
 // severity: high
 // param: account = null | Only this account code; null for every account
@@ -14,7 +14,9 @@ WITH u, ph, r, coalesce(r.clickedOn, r.submittedOn, ph.launchDate) AS failedOn
 WHERE NOT EXISTS {
   MATCH (u)-[c:COMPLETED]->(t:MimecastAwarenessCampaign)
   WHERE t.launchDate >= failedOn
-     OR (c._firstSeenOn > failedOn AND EXISTS {
+     OR (c._firstSeenOn > failedOn
+         AND c._firstSeenOn > t._firstSeenOn AND c._firstSeenOn > u._firstSeenOn
+         AND EXISTS {
            MATCH (a:MimecastAccount {accountCode: u.accountCode})
            WHERE c._firstSeenOn > a._firstSeenOn
          })

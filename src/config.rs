@@ -734,8 +734,17 @@ fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(Stri
     for (campaign, cats) in &c.campaign_categories {
         check(format!("{at}.campaign_categories.{campaign:?}"), cats, push);
     }
+    let mut groups: Vec<&String> = Vec::new();
     for (group, cats) in &c.group_requirements {
         check(format!("{at}.group_requirements.{group:?}"), cats, push);
+        // Roster groups match case-insensitively, so these would be ambiguous.
+        if let Some(same) = groups.iter().find(|g| g.trim().eq_ignore_ascii_case(group.trim())) {
+            push(
+                format!("{at}.group_requirements.{group:?}"),
+                format!("differs from {same:?} only in case; roster groups match case-insensitively, so keep one"),
+            );
+        }
+        groups.push(group);
     }
     for (alias, primary) in &c.domain_aliases {
         if alias.contains('@') || primary.contains('@') || primary.is_empty() {
@@ -866,6 +875,7 @@ mod tests {
             page_size = 900
             client_secret_env = "PROD_SECRET"
             campaign_categories = { "HIPAA 101" = ["hipaa", "astrology"] }
+            group_requirements = { Clinical = ["hipaa"], clinical = ["general"] }
 
             [neo4j]
             uri = "http://localhost:7474"
@@ -882,6 +892,7 @@ mod tests {
                 "connection[prod].client_secret_env",
                 "connection[prod].page_size",
                 "connection[prod].campaign_categories.\"HIPAA 101\"",
+                "connection[prod].group_requirements.\"clinical\"",
                 "neo4j.uri",
                 "neo4j.password_env",
                 "neo4j.batch_size",
@@ -890,6 +901,10 @@ mod tests {
         assert_eq!(
             errors[1].message,
             "environment variable PROD_SECRET is not set or empty"
+        );
+        assert_eq!(
+            errors[4].message,
+            "differs from \"Clinical\" only in case; roster groups match case-insensitively, so keep one"
         );
     }
 

@@ -93,8 +93,8 @@ pub async fn run_once(
     };
     // No data is written while collecting (validation comes first), so a stop here
     // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
-    let (collection, schema_applied) = tokio::select! {
-        pair = async { tokio::join!(collect::collect(config, steps, progress), sink.apply_schema(schema())) } => pair,
+    let collection = tokio::select! {
+        c = collect_with_schema(&sink, config, steps, progress) => c,
         () = stop.wait() => {
             outcome.status = SyncStatus::Stopped;
             outcome.error = Some("stopped while collecting; nothing was written".into());
@@ -102,10 +102,16 @@ pub async fn run_once(
             return outcome;
         }
     };
-    let result = match schema_applied {
-        Ok(_) => write(&sink, &collection, queries, &stamp, &mut outcome.load).await,
-        Err(e) => Err(e),
+    let collection = match collection {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "applying the schema failed; collection abandoned");
+            outcome.error = Some(e.to_string());
+            outcome.duration_ms = t0.elapsed().as_millis() as u64;
+            return outcome;
+        }
     };
+    let result = write(&sink, &collection, queries, &stamp, &mut outcome.load).await;
     outcome.status = match (&result, collection.policy_violation.is_some(), collection.status()) {
         (Err(SinkError::Stopped), _, _) => SyncStatus::Stopped,
         (_, true, _) => SyncStatus::PolicyFailed,
@@ -126,6 +132,35 @@ pub async fn run_once(
     outcome
 }
 
+/// Collects while the schema is applied. A schema failure cancels the collection at
+/// once: a sync that cannot write should not spend the API quota.
+async fn collect_with_schema(
+    sink: &Sink,
+    config: &Config,
+    steps: &[Step],
+    progress: &dyn Progress,
+) -> Result<Collection, SinkError> {
+    let collecting = collect::collect(config, steps, progress);
+    let applying = sink.apply_schema(schema());
+    tokio::pin!(collecting, applying);
+    let mut collection = None;
+    let mut applied = false;
+    loop {
+        tokio::select! {
+            c = &mut collecting, if collection.is_none() => collection = Some(c),
+            r = &mut applying, if !applied => {
+                r?;
+                applied = true;
+            }
+        }
+        if applied {
+            if let Some(c) = collection.take() {
+                return Ok(c);
+            }
+        }
+    }
+}
+
 async fn write(
     sink: &Sink,
     c: &Collection,
@@ -136,26 +171,44 @@ async fn write(
     if c.policy_violation.is_some() {
         return Ok(());
     }
-    // A tenant that could not be collected keeps its data; its account node says so.
-    for t in c.tenants.iter().filter(|t| t.status == RunStatus::Failed) {
-        let marked = sink
-            .mark_account_failed(t.account_code.as_deref(), &t.connection, stamp)
-            .await?;
-        if marked == 0 {
-            warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
-        }
-    }
     let usable: Vec<(&str, RunStatus)> = c
         .usable_tenants()
         .filter_map(|t| t.account_code.as_deref().map(|a| (a, t.status)))
         .collect();
-    if usable.is_empty() {
+    let failed: Vec<_> = c
+        .tenants
+        .iter()
+        .filter(|t| t.status == RunStatus::Failed)
+        .filter(|t| {
+            !t.account_code
+                .as_deref()
+                .is_some_and(|a| usable.iter().any(|(u, _)| *u == a))
+        })
+        .collect();
+    if usable.is_empty() && failed.is_empty() {
         return Ok(());
     }
     // One writer per account: another sync's cleanup would delete what this one wrote.
-    let accounts: Vec<&str> = usable.iter().map(|(a, _)| *a).collect();
+    // The leases are renewed while writing; a lost one stops every further write.
+    let mut accounts: Vec<&str> = usable.iter().map(|(a, _)| *a).collect();
+    accounts.extend(failed.iter().filter_map(|t| t.account_code.as_deref()));
     sink.lock_accounts(&accounts, stamp).await?;
-    let result = write_accounts(sink, c, &usable, queries, stamp, load).await;
+    let result = sink
+        .hold_leases(&accounts, stamp, crate::sink::RENEW_EVERY, async {
+            // A tenant that could not be collected keeps its data; its account node
+            // says so.
+            for t in &failed {
+                let marked = sink.mark_account_failed(t.account_code.as_deref(), &t.connection, stamp).await?;
+                if marked == 0 {
+                    warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
+                }
+            }
+            if usable.is_empty() {
+                return Ok(());
+            }
+            write_accounts(sink, c, &usable, queries, stamp, load).await
+        })
+        .await;
     sink.unlock_accounts(&accounts, stamp).await;
     result
 }

@@ -64,13 +64,41 @@ impl LoadReport {
     }
 }
 
-/// Runs every job to its end, then returns the first error. Unlike `try_collect`,
-/// a failing or stopped job does not drop the batches still in flight: they finish
-/// (each stopped job ends before its next batch), so a stop leaves whole batches and
-/// the counts of everything written.
-async fn all_finished<T>(jobs: impl futures::Stream<Item = Result<T, SinkError>>) -> Result<Vec<T>, SinkError> {
-    let results: Vec<Result<T, SinkError>> = jobs.collect().await;
-    results.into_iter().collect()
+impl Sink {
+    /// Runs concurrent write jobs to their ends. Unlike `try_collect`, a failing or
+    /// stopped job does not drop the batches still in flight: they finish, and the
+    /// other jobs start no new batch (a failure sets `aborted`). Returns what the
+    /// jobs that finished produced, and the error that matters: a real one before
+    /// the knock-on `Stopped` and `Abandoned`.
+    async fn all_finished<T>(
+        &self,
+        jobs: impl futures::Stream<Item = Result<T, SinkError>>,
+    ) -> (Vec<T>, Option<SinkError>) {
+        let results: Vec<Result<T, SinkError>> = jobs
+            .inspect(|r| {
+                if matches!(r, Err(e) if !e.is_knock_on()) {
+                    self.aborted.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        let mut error: Option<SinkError> = None;
+        for r in results {
+            match r {
+                Ok(t) => done.push(t),
+                Err(e)
+                    if error
+                        .as_ref()
+                        .is_none_or(|first| first.is_knock_on() && !e.is_knock_on()) =>
+                {
+                    error = Some(e);
+                }
+                Err(_) => {}
+            }
+        }
+        (done, error)
+    }
 }
 
 /// Which types of which account are partial (merge, never clean up).
@@ -170,10 +198,14 @@ impl Sink {
             let counts = self.upsert_nodes(&spec.labels(), list, *mode, stamp).await?;
             Ok::<_, SinkError>((*t, counts, t0.elapsed().as_millis() as u64))
         });
-        let done: Vec<(&str, WriteCounts, u64)> =
-            all_finished(stream::iter(node_jobs).buffer_unordered(parallel)).await?;
+        let (done, error) = self
+            .all_finished(stream::iter(node_jobs).buffer_unordered(parallel))
+            .await;
         for (t, c, ms) in done {
             report.add_counts(t, c, ms);
+        }
+        if let Some(e) = error {
+            return Err(e);
         }
         // Relationships in units that share no dense node (see plan.rs), concurrently.
         let units = super::plan::plan(rels, schema, self.config().batch_size);
@@ -191,10 +223,14 @@ impl Sink {
             }
             Ok::<_, SinkError>(done)
         });
-        let done: Vec<Vec<(&str, WriteCounts, u64)>> =
-            all_finished(stream::iter(unit_jobs).buffer_unordered(parallel)).await?;
+        let (done, error) = self
+            .all_finished(stream::iter(unit_jobs).buffer_unordered(parallel))
+            .await;
         for (t, c, ms) in done.into_iter().flatten() {
             report.add_counts(t, c, ms);
+        }
+        if let Some(e) = error {
+            return Err(e);
         }
         report.upsert_ms += t0.elapsed().as_millis() as u64;
         info!(elapsed_ms = report.upsert_ms, "upsert finished");
@@ -348,6 +384,6 @@ impl Sink {
             .param("key", crate::converters::keys::account(account_code))
             .param("now", stamp.now.as_str())
             .param("status", status);
-        self.run("mark-account", q).await
+        self.write_even_when_stopped("mark-account", q).await.map(|_| ())
     }
 }

@@ -11,10 +11,12 @@ mod plan;
 mod upsert;
 
 pub use load::{LoadReport, PartialTypes, TypeWrite};
-pub use lock::{LEASE, LOCK_LABEL};
+pub use lock::{LEASE, LOCK_LABEL, RENEW_EVERY};
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use neo4rs::{BoltType, ConfigBuilder, Graph, Query};
@@ -38,6 +40,10 @@ pub enum SinkError {
     Config(String),
     #[error("stopped on request before the next write")]
     Stopped,
+    #[error("abandoned because another write of this sync failed")]
+    Abandoned,
+    #[error("this sync lost its write lease on an account (it expired, or another sync took it); it wrote nothing more and cleaned up nothing more")]
+    LeaseLost,
     #[error("account {account} is being written by another sync ({owner}, since {since}); this sync wrote nothing. Run syncs of one account one at a time; if that sync died, its lease ends at {until}, or delete it: MATCH (l:MimecastGraphLock {{accountCode: '{account}'}}) DELETE l")]
     Locked {
         account: String,
@@ -69,6 +75,11 @@ impl SinkError {
         }
     }
 
+    /// A job that ended because of another one (a stop, or a failure elsewhere).
+    pub fn is_knock_on(&self) -> bool {
+        matches!(self, SinkError::Stopped | SinkError::Abandoned)
+    }
+
     /// Transient failures worth another attempt: lock timeouts, deadlocks, dropped connections.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -85,6 +96,10 @@ pub struct Sink {
     graph: Graph,
     cfg: Neo4jConfig,
     stop: Option<crate::stop::Stop>,
+    /// Set when this sync's write lease was lost: nothing more is written.
+    lease_lost: Arc<AtomicBool>,
+    /// Set when a concurrent write job failed: the others start no new batch.
+    aborted: Arc<AtomicBool>,
 }
 
 impl Sink {
@@ -114,6 +129,8 @@ impl Sink {
             graph,
             cfg: cfg.clone(),
             stop: None,
+            lease_lost: Arc::default(),
+            aborted: Arc::default(),
         };
         sink.ping().await?;
         Ok(sink)
@@ -180,6 +197,9 @@ impl Sink {
         if self.stop_requested() {
             return Err(SinkError::Stopped);
         }
+        if self.aborted.load(Ordering::Relaxed) {
+            return Err(SinkError::Abandoned);
+        }
         self.write_even_when_stopped(label, q).await
     }
 
@@ -191,6 +211,9 @@ impl Sink {
     /// [`Sink::write`] without the stop check, for work that must finish once begun
     /// (an account's cleanup) and bookkeeping on the way out (releasing leases).
     async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+        if self.lease_lost.load(Ordering::Relaxed) {
+            return Err(SinkError::LeaseLost);
+        }
         let mut attempt = 1;
         loop {
             let work = async {

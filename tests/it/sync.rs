@@ -12,7 +12,7 @@ use mimecast_graph::daemon::{self, DaemonOptions};
 use mimecast_graph::queries::{embedded, load_dir, QuerySet};
 use mimecast_graph::sim::{SimOptions, SimServer, Tenant};
 use mimecast_graph::sink::bolt::to_json;
-use mimecast_graph::sink::Sink;
+use mimecast_graph::sink::{Sink, SyncStamp};
 use mimecast_graph::steps::{Progress, SilentProgress, StepResult};
 use mimecast_graph::stop::Stop;
 use mimecast_graph::sync::{run_once, SyncOutcome, SyncStatus};
@@ -399,6 +399,61 @@ async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     assert_eq!(node_counts(&s, account).await, pairs(ACME_ENTITIES));
     assert_eq!(rows(&s, leases, account).await, Vec::<Json>::new());
+}
+
+#[tokio::test]
+async fn a_lease_lost_while_writing_stops_every_further_write() {
+    let account = code("CLEASELOST");
+    let s = sink().await;
+    let stamp = SyncStamp::new();
+    s.lock_accounts(&[account], &stamp).await.unwrap();
+    // Another sync takes the lease (as if it had expired).
+    s.write(
+        "test-steal",
+        query("MATCH (l:MimecastGraphLock {accountCode: $account}) SET l.owner = 'thief'").param("account", account),
+    )
+    .await
+    .unwrap();
+    let result = s
+        .hold_leases(&[account], &stamp, Duration::from_millis(50), async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            s.write("after-renewal", query("RETURN 1 AS one")).await
+        })
+        .await;
+    assert!(
+        matches!(result, Err(mimecast_graph::sink::SinkError::LeaseLost)),
+        "{result:?}"
+    );
+    // The thief's lease is untouched by our release.
+    s.unlock_accounts(&[account], &stamp).await;
+    let owner = rows(
+        &s,
+        "MATCH (l:MimecastGraphLock {accountCode: $account}) RETURN l.owner AS owner",
+        account,
+    )
+    .await;
+    assert_eq!(owner, vec![json!({"owner": "thief"})]);
+}
+
+#[tokio::test]
+async fn a_lease_without_owner_or_expiry_is_taken_over() {
+    let (_sim, config) = acme(code("CLEASEBAD1")).await;
+    let account = code("CLEASEBAD1");
+    let s = sink().await;
+    s.write(
+        "test-lease",
+        query("CREATE (:MimecastGraphLock {accountCode: $account})").param("account", account),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let leases = rows(
+        &s,
+        "MATCH (l:MimecastGraphLock {accountCode: $account}) RETURN count(l) AS n",
+        account,
+    )
+    .await;
+    assert_eq!(leases, vec![json!({"n": 0})]);
 }
 
 #[tokio::test]
