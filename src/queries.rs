@@ -382,7 +382,12 @@ pub fn parse_param(arg: &str) -> Result<(String, Json), String> {
         .split_once('=')
         .ok_or_else(|| format!("--param {arg:?}: expected name=value"))?;
     let v = v.trim();
-    let value = serde_json::from_str(v).unwrap_or_else(|_| Json::String(v.to_owned()));
+    let value = match serde_json::from_str(v) {
+        // A number JSON cannot hold exactly (a long numeric code) stays text.
+        Ok(Json::Number(n)) if n.to_string() != v => Json::String(v.to_owned()),
+        Ok(json) => json,
+        Err(_) => Json::String(v.to_owned()),
+    };
     Ok((k.trim().to_owned(), value))
 }
 
@@ -642,6 +647,11 @@ mod tests {
         assert_eq!(as_declared(&Json::from("x"), &Json::Bool(true)), Json::from("true"));
         assert_eq!(as_declared(&Json::Null, &Json::Null), Json::Null);
         assert_eq!(as_declared(&Json::from(26), &given), Json::from(12345));
+        let (_, long) = parse_param("account=123456789012345678901234567890").unwrap();
+        assert_eq!(
+            as_declared(&Json::Null, &long),
+            Json::from("123456789012345678901234567890")
+        );
     }
 
     #[test]
