@@ -416,8 +416,12 @@ async fn a_lease_lost_while_writing_stops_every_further_write() {
     .unwrap();
     let result = s
         .hold_leases(&[account], &stamp, Duration::from_millis(50), async {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            s.write("after-renewal", query("RETURN 1 AS one")).await
+            // Writes go on until the renewal notices the lease is gone (bounded).
+            for _ in 0..400 {
+                s.write("while-renewing", query("RETURN 1 AS one")).await?;
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Ok::<(), mimecast_graph::sink::SinkError>(())
         })
         .await;
     assert!(
