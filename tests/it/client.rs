@@ -296,6 +296,60 @@ async fn bad_credentials_say_what_to_check_and_never_echo_the_secret() {
 }
 
 #[tokio::test]
+async fn a_refused_token_is_not_reused_by_the_next_call() {
+    let (_sim, c) = failing("CREFUSED01", "/api/account/get-account", 401).await;
+    let err = c.get_account().await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("The access token was refused (it is renewed on the next call)"),
+        "{err}"
+    );
+    assert_eq!(c.get_internal_domains().await.unwrap().len(), 2);
+    assert_eq!(c.stats().token_requests, 2);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_keeps_failing_is_not_called_a_network_problem() {
+    let (sim, _) = failing("CTOKEN5XX1", "/oauth/token", 503).await;
+    let mut cfg = acme_connection("acme", &sim);
+    cfg.max_attempts = 2;
+    let err = client(&cfg).get_account().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::TokenUnavailable {
+                status: 503,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the token endpoint {}/oauth/token answered HTTP 503 on all 2 attempts (connection acme); Mimecast is rate-limiting or degraded, try again later",
+            sim.base_url()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_so() {
+    // Nothing listens on port 9.
+    let mut cfg = ConnectionConfig::oauth2("down", "http://127.0.0.1:9", "id", "secret-value");
+    cfg.max_attempts = 1;
+    let err = client(&cfg).get_account().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ApiError::Network { attempts: 1, .. }), "{err:?}");
+    assert!(
+        text.starts_with("cannot reach Mimecast at http://127.0.0.1:9/oauth/token for connection down after 1 attempts: the connection was refused (nothing listens there; check base_url and the proxy): "),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn awareness_training_unlicensed_is_reported_as_unavailable() {
     let options = SimOptions {
         awareness_training_licensed: false,
