@@ -109,7 +109,8 @@ struct Args {
     client_secret: Option<String>,
 
     /// Answer every call to PATH with STATUS and an envelope body (repeatable), e.g.
-    /// /api/user/get-internal-users=503 or /oauth/token=500.
+    /// /api/user/get-internal-users=503 or /oauth/token=500. A 429 or 503 carries
+    /// Retry-After: 1.
     #[arg(long = "fail-path", value_name = "PATH=STATUS", value_parser = fail_path)]
     fail_paths: Vec<(String, u16)>,
 

@@ -352,7 +352,8 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
 
     if let Some(status) = forced_status(&options, path) {
         let mut reply = Reply::new(forced_answer(status), rate);
-        if status == 429 {
+        // A 503 says when to come back, as a 429 does.
+        if status == 429 || status == 503 {
             reply.retry_after = Some(1);
         }
         return reply;

@@ -378,6 +378,7 @@ async fn faults_unknown_paths_and_methods() {
     sim.set_fail_paths(vec![(USERS.to_owned(), 503)]);
     let r = post(addr, &t, USERS, json!({"data": [{"domain": "big.example.com"}]})).await;
     assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.json()["meta"]["status"], 503);
     assert_eq!(r.json()["fail"][0]["errors"][0]["retryable"], true);
     assert_eq!(post(addr, &t, ACCOUNT, json!({})).await.status, 200);

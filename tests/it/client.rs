@@ -218,7 +218,11 @@ async fn a_429_waits_for_retry_after_not_for_the_backoff() {
 #[tokio::test]
 async fn persistent_server_errors_fail_after_the_configured_attempts() {
     let (sim, c) = failing("C5XX000001", "/api/domain/get-internal-domain", 503).await;
+    let started = std::time::Instant::now();
     let err = c.get_internal_domains().await.unwrap_err();
+    // The 503's Retry-After (1 s) was honoured before each of the two retries,
+    // not the 5 ms backoff.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert!(
         matches!(
             err,
