@@ -290,35 +290,11 @@ impl Collection {
                 let _ = writeln!(out, "    partial types: {}", list.join(", "));
             }
         }
-        let entities: Vec<String> = self
-            .store
-            .entity_counts()
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let rels: Vec<String> = self
-            .store
-            .relationship_counts()
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  entities: {}",
-            if entities.is_empty() {
-                "none".into()
-            } else {
-                entities.join(", ")
-            }
-        );
+        let _ = writeln!(out, "  entities: {}", counts_text(&self.store.entity_counts()));
         let _ = writeln!(
             out,
             "  relationships: {}",
-            if rels.is_empty() {
-                "none".into()
-            } else {
-                rels.join(", ")
-            }
+            counts_text(&self.store.relationship_counts())
         );
         let lines = self.integrity.lines();
         if lines.is_empty() {
@@ -354,6 +330,18 @@ impl Collection {
         std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
         Ok(())
     }
+}
+
+/// "type n, type n" in key order, or "none".
+fn counts_text(counts: &BTreeMap<String, usize>) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -320,19 +320,7 @@ impl Schema {
                 "\n### {} (`{}`)\n\n{}{dense}\n",
                 e.label, e.entity_type, e.description
             );
-            let list: Vec<String> = e
-                .properties
-                .iter()
-                .map(|p| {
-                    format!(
-                        "`{}`: {}{}",
-                        p.name,
-                        p.prop_type.name(),
-                        if p.required { "!" } else { "" }
-                    )
-                })
-                .collect();
-            let _ = writeln!(out, "{}", list.join(", "));
+            let _ = writeln!(out, "{}", property_list(&e.properties));
             if let Some(t) = e.additional_properties {
                 let _ = writeln!(out, "\nOther properties of type {} are allowed.", t.name());
             }
@@ -342,18 +330,6 @@ impl Schema {
         let _ = writeln!(out, "|---|---|---|");
         for r in &self.relationships {
             let label = |t: &str| self.entity(t).map_or(t.to_owned(), |e| e.label.clone());
-            let list: Vec<String> = r
-                .properties
-                .iter()
-                .map(|p| {
-                    format!(
-                        "`{}`: {}{}",
-                        p.name,
-                        p.prop_type.name(),
-                        if p.required { "!" } else { "" }
-                    )
-                })
-                .collect();
             let _ = writeln!(
                 out,
                 "| {} | `({})-[:{}]->({})` | {} |",
@@ -361,7 +337,7 @@ impl Schema {
                 label(&r.from),
                 r.class,
                 label(&r.to),
-                list.join(", ")
+                property_list(&r.properties)
             );
         }
         let _ = writeln!(out, "\n## Constraints and indexes\n");
@@ -373,6 +349,22 @@ impl Schema {
         );
         out
     }
+}
+
+/// "`name`: type!" for each property, comma-separated (`!` marks required ones).
+fn property_list(properties: &[PropSpec]) -> String {
+    properties
+        .iter()
+        .map(|p| {
+            format!(
+                "`{}`: {}{}",
+                p.name,
+                p.prop_type.name(),
+                if p.required { "!" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The embedded schema.

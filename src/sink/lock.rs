@@ -53,10 +53,7 @@ impl Sink {
         let now = chrono::Utc::now();
         let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let q = query(ACQUIRE)
-            .param(
-                "accounts",
-                bolt::list(accounts.iter().map(|a| bolt::string(a)).collect()),
-            )
+            .param("accounts", accounts_param(accounts))
             .param("syncId", stamp.sync_id.as_str())
             .param("now", crate::time::iso(now))
             .param("until", crate::time::iso(until));
@@ -121,10 +118,7 @@ impl Sink {
     async fn renew_leases(&self, accounts: &[&str], stamp: &SyncStamp) -> Result<i64, SinkError> {
         let until = chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let q = query(RENEW)
-            .param(
-                "accounts",
-                bolt::list(accounts.iter().map(|a| bolt::string(a)).collect()),
-            )
+            .param("accounts", accounts_param(accounts))
             .param("syncId", stamp.sync_id.as_str())
             .param("until", crate::time::iso(until));
         let rows = self.write_even_when_stopped("renew-lease", q).await?;
@@ -138,13 +132,14 @@ impl Sink {
     /// a lease left behind expires by itself.
     pub async fn unlock_accounts(&self, accounts: &[&str], stamp: &SyncStamp) {
         let q = query(RELEASE)
-            .param(
-                "accounts",
-                bolt::list(accounts.iter().map(|a| bolt::string(a)).collect()),
-            )
+            .param("accounts", accounts_param(accounts))
             .param("syncId", stamp.sync_id.as_str());
         if let Err(e) = self.write_even_when_stopped("unlock", q).await {
             tracing::warn!(error = %e, "could not release the account write leases; they expire by themselves");
         }
     }
+}
+
+fn accounts_param(accounts: &[&str]) -> BoltType {
+    bolt::list(accounts.iter().map(|a| bolt::string(a)).collect())
 }

@@ -36,6 +36,20 @@ impl Unit<'_> {
     }
 }
 
+/// Rows by (schema rank, relationship type, write mode): parts in schema order.
+type Slices<'a> = BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>>;
+
+fn add_rows<'a>(
+    slices: &mut Slices<'a>,
+    order: &HashMap<&str, usize>,
+    relationship_type: &'a str,
+    mode: Mode,
+    rows: impl IntoIterator<Item = &'a Relationship>,
+) {
+    let rank = order.get(relationship_type).copied().unwrap_or(usize::MAX);
+    slices.entry((rank, relationship_type, mode)).or_default().extend(rows);
+}
+
 fn find(parent: &mut [usize], mut i: usize) -> usize {
     while parent[i] != i {
         parent[i] = parent[parent[i]];
@@ -86,35 +100,24 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         Dense(usize),
         Sparse(&'b str),
     }
-    // Within a group, rows by (schema rank, relationship type, write mode).
-    type Slices<'a> = BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>>;
     let mut groups: BTreeMap<Group, Slices<'a>> = BTreeMap::new();
     for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
         let group = match ends.first() {
             Some(&id) => Group::Dense(find(&mut parent, id)),
             None => Group::Sparse(r.relationship_type),
         };
-        let rank = order.get(r.relationship_type).copied().unwrap_or(usize::MAX);
-        groups
-            .entry(group)
-            .or_default()
-            .entry((rank, r.relationship_type, mode))
-            .or_default()
-            .push(r);
+        add_rows(groups.entry(group).or_default(), &order, r.relationship_type, mode, [r]);
     }
-
+    // Rows are sorted once, below, after packing.
     let mut units: Vec<Unit<'a>> = groups
         .into_values()
-        .map(|parts| Unit {
-            parts: parts
+        .map(|slices| Unit {
+            parts: slices
                 .into_iter()
-                .map(|((_, t, mode), mut rows)| {
-                    rows.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
-                    Part {
-                        relationship_type: t,
-                        mode,
-                        rows,
-                    }
+                .map(|((_, t, mode), rows)| Part {
+                    relationship_type: t,
+                    mode,
+                    rows,
                 })
                 .collect(),
         })
@@ -137,15 +140,12 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     if !bin.is_empty() {
         packed.push(bin);
     }
-    // Inside a packed unit, one part per type and mode (full batches), in schema order.
+    // Inside a unit, one part per type and mode (full batches), in schema order, its
+    // rows sorted by endpoint keys.
     for unit in &mut packed {
-        let mut merged: BTreeMap<(usize, &'a str, Mode), Vec<&'a Relationship>> = BTreeMap::new();
+        let mut merged = Slices::new();
         for part in std::mem::take(&mut unit.parts) {
-            let rank = order.get(part.relationship_type).copied().unwrap_or(usize::MAX);
-            merged
-                .entry((rank, part.relationship_type, part.mode))
-                .or_default()
-                .extend(part.rows);
+            add_rows(&mut merged, &order, part.relationship_type, part.mode, part.rows);
         }
         unit.parts = merged
             .into_iter()

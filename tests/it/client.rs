@@ -17,6 +17,15 @@ fn client(c: &ConnectionConfig) -> Client {
     Client::new(c).unwrap()
 }
 
+async fn domain_names(c: &Client) -> Vec<String> {
+    c.get_internal_domains()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.domain)
+        .collect()
+}
+
 /// The Acme tenant with every call to `path` answered `status`, and a client of it.
 async fn failing(account: &str, path: &str, status: u16) -> (SimServer, Client) {
     let options = SimOptions {
@@ -39,14 +48,7 @@ async fn every_endpoint_returns_the_tenants_records() {
     assert_eq!(account.account_name.as_deref(), Some("Acme Health"));
     assert!(account.has_awareness_training());
 
-    let domains: Vec<String> = c
-        .get_internal_domains()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.domain)
-        .collect();
-    assert_eq!(domains, vec!["acme.com", "labs.acme.com"]);
+    assert_eq!(domain_names(&c).await, vec!["acme.com", "labs.acme.com"]);
     let acme_users = all(c.internal_users("acme.com")).await.unwrap();
     assert_eq!(acme_users.len(), 9);
     let labs: Vec<String> = all(c.internal_users("labs.acme.com"))
@@ -439,14 +441,7 @@ async fn lists_documented_without_paging_are_followed_when_a_tenant_pages_them()
     };
     let sim = start_sim(acme_tenant("CLISTPAGE1"), options).await;
     let c = client(&acme_connection("acme", &sim));
-    let domains: Vec<String> = c
-        .get_internal_domains()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.domain)
-        .collect();
-    assert_eq!(domains, vec!["acme.com", "labs.acme.com"]);
+    assert_eq!(domain_names(&c).await, vec!["acme.com", "labs.acme.com"]);
     let names: Vec<String> = c
         .get_training_campaigns()
         .await

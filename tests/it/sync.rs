@@ -53,27 +53,30 @@ async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
 
 /// Node counts by `_type` for one account, straight from Neo4j.
 pub async fn node_counts(s: &Sink, account: &str) -> Vec<(String, usize)> {
-    rows(
+    type_counts(
         s,
         "MATCH (n {accountCode: $account}) RETURN n._type AS t, count(*) AS c ORDER BY t",
         account,
     )
     .await
-    .into_iter()
-    .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
-    .collect()
 }
 
 pub async fn relationship_counts(s: &Sink, account: &str) -> Vec<(String, usize)> {
-    rows(
+    type_counts(
         s,
         "MATCH ()-[r {accountCode: $account}]->() RETURN r._type AS t, count(*) AS c ORDER BY t",
         account,
     )
     .await
-    .into_iter()
-    .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
-    .collect()
+}
+
+/// `(t, c)` rows of a counting query.
+async fn type_counts(s: &Sink, cypher: &str, account: &str) -> Vec<(String, usize)> {
+    rows(s, cypher, account)
+        .await
+        .into_iter()
+        .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
+        .collect()
 }
 
 fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
