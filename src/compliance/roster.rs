@@ -27,6 +27,8 @@ pub struct RosterPerson {
 pub enum RosterError {
     #[error("cannot read the roster {path}: {source}")]
     Read { path: String, source: std::io::Error },
+    #[error("roster {path} has {bytes} bytes, more than the {max} a roster may have; is it the right file?", max = MAX_FILE_BYTES)]
+    TooLarge { path: String, bytes: u64 },
     #[error("roster {path}, line 1: the header has no {column:?} column (required: email, name, status, group)")]
     MissingColumn { path: String, column: &'static str },
     #[error("roster {path}, line {line}: {message}")]
@@ -57,29 +59,45 @@ fn is_reserved(property: &str) -> bool {
     RESERVED.contains(&property) || crate::sink::BOOKKEEPING.contains(&property)
 }
 
-/// `Employee ID` to `employeeId`: a column header as a property name.
+/// `Employee ID` to `employeeId`: a column header as a camelCase property name. Words
+/// are split at anything but ASCII letters and digits; a word in capitals (`ID`, `SSO`)
+/// is written as one (`Id`, `Sso`), any other keeps its inner capitals
+/// (`costCentre`, `EmployeeNumber` to `employeeNumber`).
 pub fn property_name(header: &str) -> String {
     let mut out = String::new();
-    let mut upper = false;
-    for c in header.trim().chars() {
-        if c.is_ascii_alphanumeric() {
-            if out.is_empty() {
-                if c.is_ascii_digit() {
-                    out.push('c');
-                }
-                out.push(c.to_ascii_lowercase());
-            } else if upper {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
-            }
-            upper = false;
+    for word in header
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let word = if word.chars().all(|c| !c.is_ascii_lowercase()) {
+            word.to_ascii_lowercase()
         } else {
-            upper = !out.is_empty();
+            word.to_owned()
+        };
+        let mut chars = word.chars();
+        let Some(first) = chars.next() else { continue };
+        if out.is_empty() {
+            if first.is_ascii_digit() {
+                out.push('c');
+            }
+            out.push(first.to_ascii_lowercase());
+        } else {
+            out.push(first.to_ascii_uppercase());
         }
+        out.extend(chars);
     }
     out
 }
+
+/// The largest roster file read, in bytes: far above any real personnel export, and a
+/// bound on the memory a wrong path (a disk image, a log) can take.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The longest roster line (all its fields together), in bytes.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The longest roster field, in bytes.
+pub const MAX_FIELD_BYTES: usize = 4 * 1024;
 
 /// Reads and checks a roster file.
 ///
@@ -87,10 +105,18 @@ pub fn property_name(header: &str) -> String {
 /// The file cannot be read, a required column is missing, or a line is bad (missing
 /// email, unknown status, an email that repeats another line's after normalization).
 pub fn read(path: &Path, domain_aliases: &BTreeMap<String, String>) -> Result<Vec<RosterPerson>, RosterError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RosterError::Read {
+    let read_error = |source| RosterError::Read {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(RosterError::TooLarge {
+            path: path.display().to_string(),
+            bytes: size,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
     parse(&text, &path.display().to_string(), domain_aliases)
 }
 
@@ -117,6 +143,20 @@ pub fn parse(
         .map_err(|e| line_error(1, format!("cannot read the header: {e}")))?
         .clone();
     let lower: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
+    for (i, h) in lower.iter().enumerate() {
+        if let Some(j) = lower[..i].iter().position(|earlier| earlier == h && !h.is_empty()) {
+            return Err(line_error(
+                1,
+                format!(
+                    "columns {} ({:?}) and {} ({:?}) have the same name",
+                    j + 1,
+                    headers.get(j).unwrap_or(""),
+                    i + 1,
+                    headers.get(i).unwrap_or("")
+                ),
+            ));
+        }
+    }
     let mut column: HashMap<&str, usize> = HashMap::new();
     for name in REQUIRED {
         let i = lower.iter().position(|h| h == name).ok_or(RosterError::MissingColumn {
@@ -151,6 +191,7 @@ pub fn parse(
             line_error(line, e.to_string())
         })?;
         let line = record.position().map_or(0, csv::Position::line);
+        check_bounds(&record, &headers).map_err(|message| line_error(line, message))?;
         let field = |name: &str| record.get(column[name]).unwrap_or("").trim().to_owned();
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
@@ -210,6 +251,33 @@ pub fn parse(
     Ok(people)
 }
 
+/// The line and field length limits, and no control characters but tab in a field
+/// (a NUL or an escape in an email would reach a `_key`).
+fn check_bounds(record: &csv::StringRecord, headers: &csv::StringRecord) -> Result<(), String> {
+    let length = record.as_slice().len();
+    if length > MAX_LINE_BYTES {
+        return Err(format!(
+            "the fields of the line have {length} bytes, more than the {MAX_LINE_BYTES} a roster line may have"
+        ));
+    }
+    for (i, value) in record.iter().enumerate() {
+        let column = headers.get(i).unwrap_or("?");
+        if value.len() > MAX_FIELD_BYTES {
+            return Err(format!(
+                "column {column:?} has {} bytes, more than the {MAX_FIELD_BYTES} a roster field may have",
+                value.len()
+            ));
+        }
+        if let Some(c) = value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(format!("column {column:?} holds the control character {:?}", c));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +303,7 @@ mod tests {
                 status: "active".into(),
                 group: Some("clinical".into()),
                 line: 2,
-                extra: BTreeMap::from([("employeeID".to_owned(), "E-1".to_owned())]),
+                extra: BTreeMap::from([("employeeId".to_owned(), "E-1".to_owned())]),
             }
         );
         assert_eq!(people[1].group, None);
@@ -315,9 +383,70 @@ mod tests {
 
     #[test]
     fn property_names_are_camel_case_identifiers() {
-        assert_eq!(property_name("Employee ID"), "employeeID");
+        assert_eq!(property_name("Employee ID"), "employeeId");
+        assert_eq!(property_name("employee_id"), "employeeId");
+        assert_eq!(property_name("EmployeeNumber"), "employeeNumber");
+        assert_eq!(property_name("SSO ID"), "ssoId");
         assert_eq!(property_name("cost_centre"), "costCentre");
         assert_eq!(property_name("2fa"), "c2fa");
         assert_eq!(property_name("  "), "");
+    }
+
+    #[test]
+    fn duplicate_headers_are_refused_with_their_columns() {
+        let err = parse("email,name,status,group,name\n", "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 1: columns 2 (\"name\") and 5 (\"name\") have the same name"
+        );
+        let err = parse("email,name,status,Status,group\n", "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 1: columns 3 (\"status\") and 4 (\"Status\") have the same name"
+        );
+    }
+
+    #[test]
+    fn over_long_fields_and_lines_and_control_characters_name_the_line() {
+        let long = "x".repeat(MAX_FIELD_BYTES + 1);
+        let text = format!("email,name,status,group\na@b.c,A,active,g\nb@b.c,{long},active,g\n");
+        let err = parse(&text, "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "roster r.csv, line 3: column \"name\" has {} bytes, more than the 4096 a roster field may have",
+                MAX_FIELD_BYTES + 1
+            )
+        );
+        let field = "y".repeat(MAX_FIELD_BYTES);
+        let wide = vec![field.as_str(); 17].join(",");
+        let header = (0..17).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+        let text = format!("email,name,status,group,{header}\na@b.c,A,active,g,{wide}\n");
+        let err = parse(&text, "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 2: the fields of the line have 69645 bytes, more than the 65536 a roster line may have"
+        );
+        let err = parse("email,name,status,group\na\u{0}x@b.c,A,active,g\n", "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 2: column \"email\" holds the control character '\\0'"
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.csv");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = read(&path, &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "roster {} has 268435457 bytes, more than the 268435456 a roster may have; is it the right file?",
+                path.display()
+            )
+        );
     }
 }

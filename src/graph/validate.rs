@@ -19,8 +19,9 @@ pub const UNKNOWN_PARTICIPANT: &str = "unknown_participant";
 pub const SAMPLES: usize = 5;
 
 /// The kinds of findings, in report order.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "duplicate_key",
+    "invalid_key",
     "dangling_relationship",
     "disallowed_endpoint",
     "unknown_type",
@@ -184,7 +185,23 @@ fn check_properties(
     ok
 }
 
+/// A key must not hold a NUL or another control character: it could not be matched
+/// or printed as the same text everywhere (Cypher, graph.json, a terminal).
+fn key_ok(key: &str, element_type: &str, report: &mut IntegrityReport) -> bool {
+    if key.chars().any(char::is_control) {
+        report.add(
+            "invalid_key",
+            format!("{} ({element_type}) holds a control character", key.escape_debug()),
+        );
+        return false;
+    }
+    true
+}
+
 fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool {
+    if !key_ok(&e.key, e.entity_type, report) {
+        return false;
+    }
     let Some(spec) = schema.entity(e.entity_type) else {
         report.add("unknown_type", format!("entity {} has type {:?}", e.key, e.entity_type));
         return false;
@@ -206,6 +223,9 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
 }
 
 fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
+    if !key_ok(&r.key, r.relationship_type, report) {
+        return false;
+    }
     let Some(spec) = schema.relationship(r.relationship_type) else {
         report.add(
             "unknown_type",
@@ -364,6 +384,28 @@ mod tests {
         let report = validate(&mut s, schema());
         assert!(report.is_clean(), "{:?}", report);
         assert_eq!((s.entity_count(), s.relationship_count()), (2, 1));
+    }
+
+    #[test]
+    fn a_key_with_a_nul_byte_is_removed_with_its_relationships_and_reported() {
+        let good = domain("acme.com");
+        let bad = domain("ev\u{0}il.com");
+        let mut s = store_with(
+            vec![account(), good.clone(), bad.clone()],
+            vec![has_domain(&good), has_domain(&bad)],
+        );
+        let report = validate(&mut s, schema());
+        assert_eq!(report.count("invalid_key"), 1);
+        assert_eq!(
+            report.findings["invalid_key"].samples,
+            vec!["mimecast_domain:C1:ev\\0il.com (mimecast_domain) holds a control character"]
+        );
+        assert_eq!((s.entity_count(), s.relationship_count()), (2, 1));
+        assert!(s.entity("mimecast_domain:C1:acme.com").is_some());
+        assert_eq!(
+            report.affected_in("C1"),
+            BTreeSet::from(["mimecast_domain".to_owned(), rels::ACCOUNT_HAS_DOMAIN.to_owned()])
+        );
     }
 
     #[test]
