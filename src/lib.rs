@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: command-line parsing and dispatch; maps outcomes to [`exit`] codes.
+//! - [`cli`]: clap types (`cli::args`), one module per command (`cli::cmd`), renderers
+//!   (`cli::render`); the one place that turns outcomes and errors into [`exit`] codes.
 //! - [`config`]: TOML file plus environment, secrets wrapped, a pure `validate()`.
 //! - [`telemetry`]: tracing set-up (text or JSON lines on stderr).
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
@@ -26,7 +27,7 @@
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
 //! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
-//! - [`exit`]: the process exit codes README.md documents.
+//! - [`exit`]: the process exit codes, one enum; `--help` and README.md are generated from it.
 
 pub mod cli;
 pub mod collect;

@@ -6,5 +6,5 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = mimecast_graph::cli::Cli::parse();
-    ExitCode::from(mimecast_graph::cli::main(cli))
+    mimecast_graph::cli::main(cli).into()
 }

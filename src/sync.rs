@@ -43,7 +43,7 @@ impl SyncStatus {
             SyncStatus::Partial => exit::PARTIAL,
             SyncStatus::MimecastFailed => exit::MIMECAST,
             SyncStatus::Neo4jFailed => exit::NEO4J,
-            SyncStatus::PolicyFailed => exit::INTEGRITY,
+            SyncStatus::PolicyFailed => exit::POLICY,
             SyncStatus::Stopped => exit::FAILURE,
         }
     }

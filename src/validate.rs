@@ -37,33 +37,60 @@ pub struct Check {
     pub detail: String,
 }
 
+/// What a section of the report checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Connection { name: String, base_url: String },
+    Neo4j { uri: String },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Connection { name, base_url } => write!(f, "connection {name} ({base_url})"),
+            Target::Neo4j { uri } => write!(f, "neo4j ({uri})"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Section {
+    pub target: Target,
+    pub checks: Vec<Check>,
+}
+
+/// The overall result, worst first: a failed connection outweighs a failed Neo4j.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    MimecastFailed,
+    Neo4jFailed,
+}
+
 #[derive(Clone, Debug)]
 pub struct Report {
-    pub sections: Vec<(String, Vec<Check>)>,
+    pub sections: Vec<Section>,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.sections
-            .iter()
-            .flat_map(|(_, c)| c)
-            .all(|c| c.verdict != Verdict::Failed && c.verdict != Verdict::Skipped)
+        self.health() == Health::Healthy
     }
 
-    /// 0 when everything passed; 4 when a Mimecast check failed; 5 when only Neo4j did.
-    pub fn exit_code(&self) -> u8 {
-        let bad = |checks: &Vec<Check>| {
-            checks
+    pub fn health(&self) -> Health {
+        let failed = |neo4j: bool| {
+            self.sections
                 .iter()
+                .filter(|s| matches!(s.target, Target::Neo4j { .. }) == neo4j)
+                .flat_map(|s| &s.checks)
                 .any(|c| matches!(c.verdict, Verdict::Failed | Verdict::Skipped))
         };
-        let (neo4j, mimecast): (Vec<_>, Vec<_>) = self.sections.iter().partition(|(t, _)| t.starts_with("neo4j"));
-        if mimecast.iter().any(|(_, c)| bad(c)) {
-            crate::exit::MIMECAST
-        } else if neo4j.iter().any(|(_, c)| bad(c)) {
-            crate::exit::NEO4J
+        if failed(false) {
+            Health::MimecastFailed
+        } else if failed(true) {
+            Health::Neo4jFailed
         } else {
-            crate::exit::SUCCESS
+            Health::Healthy
         }
     }
 
@@ -72,12 +99,12 @@ impl Report {
         let width = self
             .sections
             .iter()
-            .flat_map(|(_, c)| c)
+            .flat_map(|s| &s.checks)
             .map(|c| c.name.len())
             .max()
             .unwrap_or(10);
-        for (title, checks) in &self.sections {
-            let _ = writeln!(out, "{title}");
+        for Section { target, checks } in &self.sections {
+            let _ = writeln!(out, "{target}");
             for c in checks {
                 let _ = writeln!(out, "  {:<width$}  {:<11}  {}", c.name, c.verdict.label(), c.detail);
             }
@@ -232,8 +259,14 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
 pub async fn validate(config: &Config) -> Report {
     let mut sections = Vec::new();
     for c in &config.connections {
-        let title = format!("connection {} ({})", c.name, c.resolved_base_url().unwrap_or_default());
-        sections.push((title, check_connection(c).await));
+        let target = Target::Connection {
+            name: c.name.clone(),
+            base_url: c.resolved_base_url().unwrap_or_default(),
+        };
+        sections.push(Section {
+            target,
+            checks: check_connection(c).await,
+        });
     }
     let neo4j = match Sink::connect(&config.neo4j).await {
         Ok(_) => Check {
@@ -247,6 +280,11 @@ pub async fn validate(config: &Config) -> Report {
             detail: e.to_string(),
         },
     };
-    sections.push((format!("neo4j ({})", config.neo4j.uri), vec![neo4j]));
+    sections.push(Section {
+        target: Target::Neo4j {
+            uri: config.neo4j.uri.clone(),
+        },
+        checks: vec![neo4j],
+    });
     Report { sections }
 }

@@ -267,7 +267,41 @@ fn sync_json_then_queries_with_findings_exit_20() {
         text(&out.stderr),
         "error: --param nope: no selected query declares a parameter of that name\n"
     );
+    // A value of the wrong type is a usage error, found before Neo4j is asked.
+    let out = graph(
+        &["queries", "run", "stale-sync", "--param", "max_age_hours=soon"],
+        &[("NEO4J_URI", "bolt://127.0.0.1:1")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: --param max_age_hours: expected a whole number (its default is 26), got \"soon\"\n"
+    );
+
+    // An output folder that cannot be made names its cause once.
+    let out = graph(
+        &["--config", &config, "collect", "--out", "/proc/no-such-dir/out"],
+        ACME_ENV,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).lines().last().unwrap_or_default(),
+        "error: cannot create /proc/no-such-dir/out: No such file or directory (os error 2)"
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_ends_with_the_exit_codes_of_exit_rs() {
+    let out = graph(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(
+        help.trim_end().ends_with(mimecast_graph::exit::Exit::help().as_str()),
+        "{help}"
+    );
+    assert!(help
+        .contains("  6   the unknown-participant policy is `fail` and some were found; nothing was\n      written\n"));
 }
 
 #[test]

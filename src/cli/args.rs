@@ -1,0 +1,167 @@
+//! The command line: clap types only. What each command does is in [`super::cmd`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Exit;
+use crate::telemetry::LogFormat;
+
+const ABOUT: &str = "Mimecast to Neo4j knowledge-graph ingestion for security and compliance audits.";
+
+const LONG_ABOUT: &str = "\
+Mimecast to Neo4j knowledge-graph ingestion for security and compliance audits.
+
+Reads a Mimecast tenant through API 2.0 (OAuth2 client credentials; HMAC-signed API 1.0 \
+as a legacy mode): the account, internal domains and users, and Awareness Training \
+campaigns, enrollments, phishing simulations and SAFE scores. Builds the graph in \
+memory, validates its integrity, and upserts it into Neo4j. The worker only reads \
+from Mimecast; it never writes to it.
+
+Configuration comes from a TOML file (--config or MIMECAST_GRAPH_CONFIG), then the \
+environment. A single tenant needs no file: set MIMECAST_CLIENT_ID, \
+MIMECAST_CLIENT_SECRET, MIMECAST_REGION (global|us|uk) or MIMECAST_BASE_URL, and \
+NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD. Secrets are read from environment variables \
+only and never printed.
+
+Logs go to stderr (filter with RUST_LOG, e.g. RUST_LOG=debug); results go to stdout.";
+
+#[derive(Debug, Parser)]
+#[command(name = "mimecast-graph", version, about = ABOUT, long_about = LONG_ABOUT, after_help = Exit::help())]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Without one, everything comes from the environment.
+    #[arg(long, short = 'c', global = true, env = "MIMECAST_GRAPH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr: auto (text on a terminal; the daemon logs JSON otherwise),
+    /// text, or json.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration, each connection's credentials and product access
+    /// (one call per product area), and Neo4j; print a table of what works and what
+    /// to fix. Exits non-zero when anything fails.
+    Validate,
+    /// Fetch every configured tenant, build and validate the graph, and write
+    /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
+    Collect(CollectArgs),
+    /// Collect, then write to Neo4j: apply the schema, upsert in batches, and delete
+    /// what each account no longer has (only for types whose steps all succeeded).
+    /// Prints created, updated and deleted counts per type.
+    Sync(SyncArgs),
+    /// The polling daemon: sync now, then every --interval (with jitter), never two
+    /// runs at once, retrying failures sooner with backoff. SIGINT/SIGTERM let the
+    /// batches in flight finish, then exit. Logs JSON lines when stderr is not a terminal.
+    Run(RunArgs),
+    /// The graph schema (graph-schema/).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// The saved compliance queries (queries/*.cypher): list, show, run against Neo4j
+    /// in read transactions.
+    Queries(QueriesArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Output folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Print the summary as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    /// Read the queries from this folder instead of the ones built in (or the
+    /// config's [queries] dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub queries_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: QueriesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// One line per query: id, severity, title.
+    List,
+    /// A query's metadata and Cypher (paste it into Neo4j Browser after its :param lines).
+    Show {
+        /// The query id.
+        id: String,
+    },
+    /// Run queries and print their rows. Rows of queries whose severity is not
+    /// `info` are findings.
+    Run(RunQueriesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunQueriesArgs {
+    /// Query ids to run.
+    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Run every query.
+    #[arg(long)]
+    pub all: bool,
+    /// Override a parameter, as name=value; the value is JSON when it parses
+    /// (26, true, ["D","F"], null), text otherwise. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exit with code 20 when any finding-reporting query returns rows.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+    /// Show at most N rows per query in table format (the count still covers all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Time between syncs: 30m, 1h, 1d, or seconds.
+    #[arg(long, value_name = "INTERVAL", value_parser = crate::daemon::parse_interval)]
+    pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Create the uniqueness constraints and indexes of graph-schema/ in Neo4j
+    /// (idempotent; every sync also does it).
+    Apply,
+    /// Print graph-schema/README.md, generated from graph-schema/schema.toml.
+    Docs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration without any network access and print it, with
+    /// secrets shown only as the environment variable they come from.
+    Check,
+}

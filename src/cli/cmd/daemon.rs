@@ -1,0 +1,28 @@
+//! `run --interval`: the polling daemon until SIGINT/SIGTERM.
+
+use std::path::Path;
+
+use crate::cli::args::RunArgs;
+use crate::cli::{load_sync_setup, CliError};
+use crate::exit::Exit;
+
+pub async fn run(config: Option<&Path>, args: &RunArgs) -> Result<Exit, CliError> {
+    let (config, queries) = load_sync_setup(config)?;
+    let stop = crate::stop::Stop::new();
+    stop.on_signals();
+    let observe = |o: &crate::sync::SyncOutcome| {
+        tracing::info!(summary = %o.to_json(), "sync summary");
+    };
+    let opts = crate::daemon::DaemonOptions::every(args.interval);
+    let end = crate::daemon::run(
+        &config,
+        &crate::collect::all_steps(),
+        &queries,
+        &opts,
+        &crate::steps::SilentProgress,
+        &stop,
+        &observe,
+    )
+    .await;
+    Ok(if end.interrupted { Exit::Failure } else { Exit::Success })
+}

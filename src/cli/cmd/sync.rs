@@ -1,0 +1,24 @@
+//! `sync [--json]`: one whole sync, then its summary.
+
+use std::path::Path;
+
+use crate::cli::args::SyncArgs;
+use crate::cli::{load_sync_setup, CliError};
+use crate::exit::Exit;
+
+pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliError> {
+    let (config, queries) = load_sync_setup(config)?;
+    let progress = crate::steps::TerminalProgress::new();
+    let stop = crate::stop::Stop::new();
+    stop.on_signals();
+    let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", outcome.human());
+    }
+    Ok(crate::cli::exit_of(outcome.status))
+}
