@@ -23,7 +23,8 @@
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
 //! - [`validate`]: the `validate` command's checks (credentials, products, Neo4j).
-//! - [`queries`]: the saved compliance queries (`queries/*.cypher`) and their runner.
+//! - [`queries`]: the saved compliance queries (`queries/*.cypher`): parsing, loading,
+//!   running with checked parameters, rendering.
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
 //! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.

@@ -110,7 +110,7 @@ mod tests {
         QueryResult {
             id: "q".into(),
             title: "T".into(),
-            severity: "low".into(),
+            severity: crate::queries::Severity::Low,
             columns: vec!["a".into()],
             rows: (0..rows).map(|i| vec![serde_json::json!(i)]).collect(),
         }

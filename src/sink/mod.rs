@@ -8,6 +8,7 @@ pub mod bolt;
 mod load;
 mod lock;
 mod plan;
+mod queries;
 mod upsert;
 
 pub use load::{LoadReport, PartialTypes, TypeWrite};

@@ -1,0 +1,17 @@
+//! Saved compliance queries: `queries/*.cypher`, each with a metadata header of
+//! `// key: value` lines. They run in read transactions only, and the files run
+//! unchanged in Neo4j Browser once its `:param` lines (listed in each header) are set.
+//!
+//! [`def`] parses one file, [`load`] finds the set (built in or a folder), [`run`]
+//! runs a query with checked parameters, [`format`] renders results. Storing the set
+//! in Neo4j is the sink's job (`Sink::sync_queries`).
+
+mod def;
+mod format;
+mod load;
+mod run;
+
+pub use def::{DefError, ParamDef, QueryDef, Severity};
+pub use format::{format_csv, format_table, row_count, to_json_value};
+pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
+pub use run::{check_params, parse_param, run, QueryError, QueryResult};

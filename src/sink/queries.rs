@@ -1,0 +1,50 @@
+//! The saved queries stored beside the data, as `ComplianceQuery` nodes.
+
+use neo4rs::{query, BoltType};
+
+use super::{Sink, SinkError};
+use crate::graph::Entity;
+use crate::queries::QuerySet;
+use crate::schema::types;
+
+impl Sink {
+    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the nodes of
+    /// the same set whose id is no longer in it.
+    ///
+    /// # Errors
+    /// A write fails.
+    pub async fn sync_queries(
+        &self,
+        set: &QuerySet,
+        stamp: &crate::sink::SyncStamp,
+    ) -> Result<(crate::sink::WriteCounts, u64), SinkError> {
+        let schema = crate::schema::schema();
+        let labels = schema
+            .entity(types::COMPLIANCE_QUERY)
+            .map(crate::schema::EntitySchema::labels)
+            .unwrap_or_default();
+        let entities: Vec<Entity> = set.iter().map(|q| q.entity(&set.source)).collect();
+        let refs: Vec<&Entity> = entities.iter().collect();
+        let counts = self
+            .upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp)
+            .await?;
+        // By key, so nodes of an older key form are replaced too.
+        let keys: Vec<BoltType> = entities.iter().map(|e| crate::sink::bolt::string(&e.key)).collect();
+        let rows = self
+            .write(
+                "compliance-queries",
+                query(
+                    "MATCH (q:ComplianceQuery {querySet: $source}) WHERE NOT q._key IN $keys \
+                     DETACH DELETE q RETURN count(*) AS deleted",
+                )
+                .param("source", set.source.as_str())
+                .param("keys", crate::sink::bolt::list(keys)),
+            )
+            .await?;
+        let deleted = match rows.first().and_then(|r| r.get("deleted")) {
+            Some(BoltType::Integer(i)) => i.value.max(0) as u64,
+            _ => 0,
+        };
+        Ok((counts, deleted))
+    }
+}
