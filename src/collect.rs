@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{Config, ConnectionConfig, UnknownParticipants};
-use crate::graph::{validate, GraphStore, IntegrityReport, UNKNOWN_PARTICIPANT};
+use crate::graph::{validate, FindingKind, GraphStore, IntegrityReport};
 use crate::mimecast::{Client, ClientStats};
 use crate::schema::schema;
 use crate::steps::{self, Progress, Step, StepResult, StepStatus, TenantState};
@@ -152,7 +152,7 @@ pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -
     let t_validate = Instant::now();
     let integrity = validate(&mut store, schema());
     let validate_ms = t_validate.elapsed().as_millis() as u64;
-    let unknown = integrity.count(UNKNOWN_PARTICIPANT);
+    let unknown = integrity.count(FindingKind::UnknownParticipant);
     let policy_violation = (config.sync.unknown_participants == UnknownParticipants::Fail && unknown > 0).then(|| {
         format!(
             "{unknown} enrollments, phishing results or scores name addresses that are not internal users, and [sync] unknown_participants = \"fail\""

@@ -4,17 +4,22 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// A text that is not a date-time of either form; the message quotes it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not an ISO 8601 date-time: {0:?}")]
+pub struct TimeError(pub String);
+
 /// Parses a Mimecast or RFC 3339 timestamp.
 ///
 /// # Errors
-/// The text is neither form; the message quotes it.
-pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+/// The text is neither form.
+pub fn parse(text: &str) -> Result<DateTime<Utc>, TimeError> {
     let t = text.trim();
     DateTime::parse_from_rfc3339(t)
         .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%z"))
         .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("not an ISO 8601 date-time: {text:?}"))
+        .map_err(|_| TimeError(text.to_owned()))
 }
 
 /// The normalized text of a date-time.
@@ -26,7 +31,7 @@ pub fn iso(t: DateTime<Utc>) -> String {
 ///
 /// # Errors
 /// As [`parse`].
-pub fn normalize(text: &str) -> Result<String, String> {
+pub fn normalize(text: &str) -> Result<String, TimeError> {
     parse(text).map(iso)
 }
 
@@ -51,7 +56,7 @@ mod tests {
         assert_eq!(normalize("2024-05-01T09:00:00.250Z").unwrap(), "2024-05-01T09:00:00Z");
         assert_eq!(normalize("2024-05-01T09:00:00.5-0100").unwrap(), "2024-05-01T10:00:00Z");
         assert_eq!(
-            normalize("yesterday").unwrap_err(),
+            normalize("yesterday").unwrap_err().to_string(),
             "not an ISO 8601 date-time: \"yesterday\""
         );
     }

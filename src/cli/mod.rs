@@ -58,7 +58,10 @@ impl From<SinkError> for CliError {
 impl From<QueryError> for CliError {
     fn from(e: QueryError) -> CliError {
         let exit = match e {
-            QueryError::Unknown(_) | QueryError::UnknownParam(_) | QueryError::ParamType { .. } => Exit::Usage,
+            QueryError::Unknown(_)
+            | QueryError::BadParam(_)
+            | QueryError::UnknownParam(_)
+            | QueryError::ParamType { .. } => Exit::Usage,
             QueryError::Sink { .. } | QueryError::Columns { .. } => Exit::Neo4j,
         };
         CliError::new(exit, e)

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use super::*;
-use crate::graph::{validate, GraphStore, UNKNOWN_PARTICIPANT};
+use crate::graph::{validate, FindingKind, GraphStore};
 use crate::mimecast::records::{CampaignsPage, ItemsPage, UsersPage};
 use crate::mimecast::Envelope;
 use crate::schema::schema;
@@ -79,7 +79,7 @@ fn recorded_graph() -> GraphStore {
             store.has_entity(k)
         });
         for email in out.unknown {
-            store.observe(UNKNOWN_PARTICIPANT, rels::USER_ASSIGNED_AWARENESS, email);
+            store.observe(FindingKind::UnknownParticipant, rels::USER_ASSIGNED_AWARENESS, email);
         }
         for r in out.relationships {
             store.add_relationship(r).unwrap();
@@ -117,9 +117,9 @@ fn recorded_tenant_converts_with_the_real_counts() {
     );
     // The gmail address is enrolled in all four campaigns, and max.daum@jupiterone.com
     // (not an internal domain) in three: seven enrollments, reported by address.
-    assert_eq!(report.count(UNKNOWN_PARTICIPANT), 7);
+    assert_eq!(report.count(FindingKind::UnknownParticipant), 7);
     assert_eq!(
-        report.findings[UNKNOWN_PARTICIPANT].samples[0],
+        report.findings[&FindingKind::UnknownParticipant].samples[0],
         "max.daum@jupiterone.com"
     );
 }

@@ -7,4 +7,4 @@ mod validate;
 
 pub use model::{intern, relationship_key, Element, Entity, Properties, Relationship, Value};
 pub use store::{DuplicateKey, GraphStore, Observation};
-pub use validate::{validate, Finding, IntegrityReport, KINDS, SAMPLES, UNKNOWN_PARTICIPANT};
+pub use validate::{validate, Finding, FindingKind, IntegrityReport, SAMPLES};

@@ -22,8 +22,7 @@ pub struct DuplicateKey {
 /// Facts the converters report instead of dropping data silently.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
-    /// `unknown_participant`, ...
-    pub kind: &'static str,
+    pub kind: super::FindingKind,
     /// The types whose completeness it affects.
     pub element_type: String,
     pub sample: String,
@@ -94,7 +93,7 @@ impl GraphStore {
     }
 
     /// Records something the converters could not turn into graph elements.
-    pub fn observe(&mut self, kind: &'static str, element_type: &str, sample: String) {
+    pub fn observe(&mut self, kind: super::FindingKind, element_type: &str, sample: String) {
         self.observations.push(Observation {
             kind,
             element_type: element_type.to_owned(),
@@ -369,7 +368,7 @@ mod tests {
         b.add_entity(user("b")).unwrap();
         b.add_entity(user("c")).unwrap();
         b.add_relationship(Relationship::new("t", "HAS", "b", "c")).unwrap();
-        b.observe("unknown_participant", "t", "x@gmail.com".into());
+        b.observe(super::super::FindingKind::UnknownParticipant, "t", "x@gmail.com".into());
         a.absorb(b);
         assert_eq!(a.entity_count(), 3);
         assert_eq!(a.relationship_count(), 1);

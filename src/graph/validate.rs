@@ -11,24 +11,64 @@ use super::store::GraphStore;
 use super::{Element, Entity, Properties, Relationship};
 use crate::schema::{PropSpec, PropType, Schema};
 
-/// The observation kind for enrollments and phishing results whose address is not an
-/// internal user of the tenant.
-pub const UNKNOWN_PARTICIPANT: &str = "unknown_participant";
-
 /// How many samples a finding keeps.
 pub const SAMPLES: usize = 5;
 
-/// The kinds of findings, in report order.
-pub const KINDS: [&str; 8] = [
-    "duplicate_key",
-    "invalid_key",
-    "dangling_relationship",
-    "disallowed_endpoint",
-    "unknown_type",
-    "missing_property",
-    "mistyped_property",
-    "unknown_participant",
-];
+/// What an integrity finding is about. The order is the report's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Two elements with one `_key`; the first is kept.
+    DuplicateKey,
+    /// A key holding a control character.
+    InvalidKey,
+    /// A relationship whose endpoint is not in the graph.
+    DanglingRelationship,
+    /// A relationship joining types its schema does not allow.
+    DisallowedEndpoint,
+    /// A type or class graph-schema/ does not declare.
+    UnknownType,
+    /// A required property is absent.
+    MissingProperty,
+    /// A property of the wrong type, or one the schema does not declare.
+    MistypedProperty,
+    /// An enrollment or phishing result for an address that is not an internal user
+    /// of the tenant: not a defect of the graph; the configured policy decides.
+    UnknownParticipant,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::DuplicateKey,
+        FindingKind::InvalidKey,
+        FindingKind::DanglingRelationship,
+        FindingKind::DisallowedEndpoint,
+        FindingKind::UnknownType,
+        FindingKind::MissingProperty,
+        FindingKind::MistypedProperty,
+        FindingKind::UnknownParticipant,
+    ];
+
+    /// The name summaries and graph.json use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::DuplicateKey => "duplicate_key",
+            FindingKind::InvalidKey => "invalid_key",
+            FindingKind::DanglingRelationship => "dangling_relationship",
+            FindingKind::DisallowedEndpoint => "disallowed_endpoint",
+            FindingKind::UnknownType => "unknown_type",
+            FindingKind::MissingProperty => "missing_property",
+            FindingKind::MistypedProperty => "mistyped_property",
+            FindingKind::UnknownParticipant => "unknown_participant",
+        }
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -39,7 +79,12 @@ pub struct Finding {
 impl Finding {
     fn add(&mut self, sample: String) {
         self.count += 1;
-        if self.samples.len() < SAMPLES {
+        self.keep(sample);
+    }
+
+    /// Keeps a sample unless there are enough, or the same one is kept already.
+    fn keep(&mut self, sample: String) {
+        if self.samples.len() < SAMPLES && !self.samples.contains(&sample) {
             self.samples.push(sample);
         }
     }
@@ -48,7 +93,7 @@ impl Finding {
 /// Counts by kind, with a few samples each.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IntegrityReport {
-    pub findings: BTreeMap<String, Finding>,
+    pub findings: BTreeMap<FindingKind, Finding>,
     /// Types whose data is incomplete because elements were removed.
     pub affected_types: BTreeSet<String>,
     /// The same by account code; `None` for elements without one (they affect every
@@ -58,12 +103,12 @@ pub struct IntegrityReport {
 }
 
 impl IntegrityReport {
-    pub fn count(&self, kind: &str) -> usize {
-        self.findings.get(kind).map_or(0, |f| f.count)
+    pub fn count(&self, kind: FindingKind) -> usize {
+        self.findings.get(&kind).map_or(0, |f| f.count)
     }
 
-    pub fn add(&mut self, kind: &str, sample: String) {
-        self.findings.entry(kind.to_owned()).or_default().add(sample);
+    pub fn add(&mut self, kind: FindingKind, sample: String) {
+        self.findings.entry(kind).or_default().add(sample);
     }
 
     /// Records that `element_type` lost elements in `account` (`None`: unknown).
@@ -90,7 +135,7 @@ impl IntegrityReport {
     pub fn defects(&self) -> usize {
         self.findings
             .iter()
-            .filter(|(k, _)| k.as_str() != UNKNOWN_PARTICIPANT)
+            .filter(|(k, _)| **k != FindingKind::UnknownParticipant)
             .map(|(_, f)| f.count)
             .sum()
     }
@@ -104,9 +149,7 @@ impl IntegrityReport {
             let mine = self.findings.entry(kind).or_default();
             mine.count += f.count;
             for s in f.samples {
-                if mine.samples.len() < SAMPLES {
-                    mine.samples.push(s);
-                }
+                mine.keep(s);
             }
         }
         self.affected_types.extend(other.affected_types);
@@ -117,9 +160,9 @@ impl IntegrityReport {
 
     /// One line per kind with findings, for humans.
     pub fn lines(&self) -> Vec<String> {
-        KINDS
+        self.findings
             .iter()
-            .filter_map(|k| self.findings.get(*k).filter(|f| f.count > 0).map(|f| (k, f)))
+            .filter(|(_, f)| f.count > 0)
             .map(|(k, f)| format!("{k}: {} (e.g. {})", f.count, f.samples.join("; ")))
             .collect()
     }
@@ -139,7 +182,7 @@ fn check_properties(
         match props.get(&spec.name) {
             None if spec.required => {
                 report.add(
-                    "missing_property",
+                    FindingKind::MissingProperty,
                     format!("{owner}: {} ({})", spec.name, spec.prop_type.name()),
                 );
                 ok = false;
@@ -147,7 +190,7 @@ fn check_properties(
             None => {}
             Some(v) if !spec.prop_type.accepts(v) => {
                 report.add(
-                    "mistyped_property",
+                    FindingKind::MistypedProperty,
                     format!(
                         "{owner}: {} is {} {v:?}, expected {}",
                         spec.name,
@@ -168,14 +211,14 @@ fn check_properties(
             Some(t) if t.accepts(v) => {}
             Some(t) => {
                 report.add(
-                    "mistyped_property",
+                    FindingKind::MistypedProperty,
                     format!("{owner}: {name} is {} {v:?}, expected {}", v.kind(), t.name()),
                 );
                 ok = false;
             }
             None => {
                 report.add(
-                    "mistyped_property",
+                    FindingKind::MistypedProperty,
                     format!("{owner}: {name} is not declared in graph-schema"),
                 );
                 ok = false;
@@ -190,7 +233,7 @@ fn check_properties(
 fn key_ok(key: &str, element_type: &str, report: &mut IntegrityReport) -> bool {
     if key.chars().any(char::is_control) {
         report.add(
-            "invalid_key",
+            FindingKind::InvalidKey,
             format!("{} ({element_type}) holds a control character", key.escape_debug()),
         );
         return false;
@@ -203,12 +246,15 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
         return false;
     }
     let Some(spec) = schema.entity(e.entity_type) else {
-        report.add("unknown_type", format!("entity {} has type {:?}", e.key, e.entity_type));
+        report.add(
+            FindingKind::UnknownType,
+            format!("entity {} has type {:?}", e.key, e.entity_type),
+        );
         return false;
     };
     if e.class != spec.class {
         report.add(
-            "unknown_type",
+            FindingKind::UnknownType,
             format!("entity {} has class {:?}, schema says {:?}", e.key, e.class, spec.class),
         );
         return false;
@@ -228,14 +274,14 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
     }
     let Some(spec) = schema.relationship(r.relationship_type) else {
         report.add(
-            "unknown_type",
+            FindingKind::UnknownType,
             format!("relationship {} has type {:?}", r.key, r.relationship_type),
         );
         return false;
     };
     if r.class != spec.class {
         report.add(
-            "unknown_type",
+            FindingKind::UnknownType,
             format!(
                 "relationship {} has class {:?}, schema says {:?}",
                 r.key, r.class, spec.class
@@ -247,7 +293,7 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
     let to = store.entity(&r.to_key).map(|e| e.entity_type);
     if from != Some(spec.from.as_str()) || to != Some(spec.to.as_str()) {
         report.add(
-            "disallowed_endpoint",
+            FindingKind::DisallowedEndpoint,
             format!(
                 "{} joins {} to {}; {} allows {} to {}",
                 r.key,
@@ -267,7 +313,10 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
 pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
     let mut report = IntegrityReport::default();
     for d in std::mem::take(&mut store.duplicates) {
-        report.add("duplicate_key", format!("{} {} ({})", d.kind, d.key, d.element_type));
+        report.add(
+            FindingKind::DuplicateKey,
+            format!("{} {} ({})", d.kind, d.key, d.element_type),
+        );
         // The element kept under the key tells the account.
         let account = store
             .entity(&d.key)
@@ -284,7 +333,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         // Unknown participants are not defects of the graph: those elements cannot
         // exist (there is no user to join), the types stay complete, and the
         // configured policy decides what the run does.
-        if o.kind != UNKNOWN_PARTICIPANT {
+        if o.kind != FindingKind::UnknownParticipant {
             report.affect(None, &o.element_type);
         }
         report.add(o.kind, o.sample);
@@ -296,7 +345,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
             &r.from_key
         };
         report.add(
-            "dangling_relationship",
+            FindingKind::DanglingRelationship,
             format!("{} ({}): no entity {missing}", r.key, r.relationship_type),
         );
         report.affect(account_of(&r), r.relationship_type);
@@ -395,9 +444,9 @@ mod tests {
             vec![has_domain(&good), has_domain(&bad)],
         );
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("invalid_key"), 1);
+        assert_eq!(report.count(FindingKind::InvalidKey), 1);
         assert_eq!(
-            report.findings["invalid_key"].samples,
+            report.findings[&FindingKind::InvalidKey].samples,
             vec!["mimecast_domain:C1:ev\\0il.com (mimecast_domain) holds a control character"]
         );
         assert_eq!((s.entity_count(), s.relationship_count()), (2, 1));
@@ -413,9 +462,9 @@ mod tests {
         let d = domain("acme.com");
         let mut s = store_with(vec![account(), d.clone(), d.clone().with("local", true)], vec![]);
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("duplicate_key"), 1);
+        assert_eq!(report.count(FindingKind::DuplicateKey), 1);
         assert_eq!(
-            report.findings["duplicate_key"].samples,
+            report.findings[&FindingKind::DuplicateKey].samples,
             vec!["entity mimecast_domain:C1:acme.com (mimecast_domain)"]
         );
         assert_eq!(report.affected_types, BTreeSet::from(["mimecast_domain".to_owned()]));
@@ -430,9 +479,9 @@ mod tests {
         let d = domain("gone.com");
         let mut s = store_with(vec![account()], vec![has_domain(&d)]);
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("dangling_relationship"), 1);
+        assert_eq!(report.count(FindingKind::DanglingRelationship), 1);
         assert_eq!(
-            report.findings["dangling_relationship"].samples[0],
+            report.findings[&FindingKind::DanglingRelationship].samples[0],
             "mimecast_account:C1|has|mimecast_domain:C1:gone.com (mimecast_account_has_domain): no entity mimecast_domain:C1:gone.com"
         );
         assert_eq!(s.relationship_count(), 0);
@@ -451,9 +500,9 @@ mod tests {
             Relationship::new(rels::DOMAIN_HAS_USER, "HAS", "mimecast_account:C1", &d.key).with("accountCode", "C1");
         let mut s = store_with(vec![account(), d], vec![wrong]);
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("disallowed_endpoint"), 1);
+        assert_eq!(report.count(FindingKind::DisallowedEndpoint), 1);
         assert_eq!(
-            report.findings["disallowed_endpoint"].samples[0],
+            report.findings[&FindingKind::DisallowedEndpoint].samples[0],
             "mimecast_account:C1|has|mimecast_domain:C1:acme.com joins mimecast_account to mimecast_domain; mimecast_domain_has_user allows mimecast_domain to mimecast_user"
         );
         assert_eq!(s.relationship_count(), 0);
@@ -469,7 +518,7 @@ mod tests {
         };
         let mut s = store_with(vec![account(), odd, wrong_class], vec![]);
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("unknown_type"), 2);
+        assert_eq!(report.count(FindingKind::UnknownType), 2);
         assert_eq!(s.entity_count(), 1);
     }
 
@@ -495,14 +544,14 @@ mod tests {
             vec![has_domain(&d)],
         );
         let report = validate(&mut s, schema());
-        assert_eq!(report.count("missing_property"), 1);
+        assert_eq!(report.count(FindingKind::MissingProperty), 1);
         assert_eq!(
-            report.findings["missing_property"].samples[0],
+            report.findings[&FindingKind::MissingProperty].samples[0],
             "mimecast_domain:C1:a.com: domain (string)"
         );
-        assert_eq!(report.count("mistyped_property"), 3);
+        assert_eq!(report.count(FindingKind::MistypedProperty), 3);
         assert_eq!(
-            report.findings["mistyped_property"].samples,
+            report.findings[&FindingKind::MistypedProperty].samples,
             vec![
                 "mimecast_domain:C1:b.com: sendOnly is string Str(\"no\"), expected boolean",
                 "mimecast_awareness_campaign:C1:1: launchDate is string Str(\"2022-01-11T23:32:00+0000\"), expected datetime",
@@ -520,13 +569,34 @@ mod tests {
     fn unknown_participants_are_counted_but_leave_types_complete() {
         let mut s = store_with(vec![account()], vec![]);
         s.observe(
-            UNKNOWN_PARTICIPANT,
+            FindingKind::UnknownParticipant,
             rels::USER_ASSIGNED_AWARENESS,
             "mdaum1993@gmail.com in J1 Test Campaign".into(),
         );
         let report = validate(&mut s, schema());
-        assert_eq!(report.count(UNKNOWN_PARTICIPANT), 1);
+        assert_eq!(report.count(FindingKind::UnknownParticipant), 1);
         assert_eq!(report.defects(), 0);
         assert!(report.affected_types.is_empty());
+    }
+
+    #[test]
+    fn a_sample_is_kept_once_however_often_it_is_seen() {
+        let mut report = IntegrityReport::default();
+        for _ in 0..3 {
+            report.add(FindingKind::UnknownParticipant, "x@gmail.com".into());
+        }
+        report.add(FindingKind::UnknownParticipant, "y@gmail.com".into());
+        let mut other = IntegrityReport::default();
+        other.add(FindingKind::UnknownParticipant, "x@gmail.com".into());
+        report.merge(other);
+        assert_eq!(report.count(FindingKind::UnknownParticipant), 5);
+        assert_eq!(
+            report.findings[&FindingKind::UnknownParticipant].samples,
+            vec!["x@gmail.com", "y@gmail.com"]
+        );
+        assert_eq!(
+            report.lines(),
+            vec!["unknown_participant: 5 (e.g. x@gmail.com; y@gmail.com)"]
+        );
     }
 }

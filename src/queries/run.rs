@@ -35,6 +35,8 @@ impl QueryResult {
 pub enum QueryError {
     #[error("unknown query {0:?}; `mimecast-graph queries list` shows them")]
     Unknown(String),
+    #[error("--param {0:?}: expected name=value")]
+    BadParam(String),
     #[error("--param {0}: no selected query declares a parameter of that name")]
     UnknownParam(String),
     #[error("--param {name}: expected {expected} (its default is {default}), got {given}")]
@@ -105,10 +107,10 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
 ///
 /// # Errors
 /// No `=`.
-pub fn parse_param(arg: &str) -> Result<(String, Json), String> {
+pub fn parse_param(arg: &str) -> Result<(String, Json), QueryError> {
     let (k, v) = arg
         .split_once('=')
-        .ok_or_else(|| format!("--param {arg:?}: expected name=value"))?;
+        .ok_or_else(|| QueryError::BadParam(arg.to_owned()))?;
     let v = v.trim();
     let value = match serde_json::from_str(v) {
         // A number JSON cannot hold exactly (a long numeric code) stays text.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::config::{AwarenessTraining, ConnectionConfig};
-use crate::graph::{Entity, GraphStore, Relationship, UNKNOWN_PARTICIPANT};
+use crate::graph::{Entity, FindingKind, GraphStore, Relationship};
 use crate::mimecast::{ApiError, Client};
 
 pub use executor::{execute, plan, PlanError, Progress, SilentProgress, TerminalProgress};
@@ -241,7 +241,7 @@ impl StepContext {
     pub fn unknown_participant(&self, relationship_type: &str, sample: String) {
         self.tenant
             .store()
-            .observe(UNKNOWN_PARTICIPANT, relationship_type, sample);
+            .observe(FindingKind::UnknownParticipant, relationship_type, sample);
     }
 
     pub fn note(&self, note: String) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mimecast_graph::collect::{all_steps, collect, Collection, RunStatus};
 use mimecast_graph::config::UnknownParticipants;
-use mimecast_graph::graph::Value;
+use mimecast_graph::graph::{FindingKind, Value};
 use mimecast_graph::sim::SimOptions;
 use mimecast_graph::steps::{SilentProgress, StepStatus};
 
@@ -57,7 +57,7 @@ async fn collect_builds_the_exact_graph() {
     assert_eq!(counts(c.store.relationship_counts()), pairs(ACME_RELATIONSHIPS));
     assert_eq!(c.integrity.defects(), 0, "{:?}", c.integrity.lines());
     assert_eq!(
-        c.integrity.findings["unknown_participant"].samples,
+        c.integrity.findings[&FindingKind::UnknownParticipant].samples,
         vec![
             "contractor@gmail.com in training campaign \"Security Awareness Fundamentals\"",
             "old.user@acme.com (SAFE score)",
@@ -329,7 +329,7 @@ async fn two_connections_to_one_tenant_are_refused() {
         )
     );
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
-    assert_eq!(c.integrity.count("duplicate_key"), 0);
+    assert_eq!(c.integrity.count(FindingKind::DuplicateKey), 0);
 }
 
 #[tokio::test]

@@ -51,8 +51,7 @@ async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesA
         .params
         .iter()
         .map(|p| q::parse_param(p))
-        .collect::<Result<_, _>>()
-        .map_err(CliError::usage)?;
+        .collect::<Result<_, _>>()?;
     q::check_params(selected, &params)?;
     let sink = crate::sink::Sink::connect(&config.neo4j).await?;
     let mut findings = 0;
