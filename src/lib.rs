@@ -5,6 +5,19 @@
 //! graph in memory in the JupiterOne step style, validates referential integrity and
 //! upserts it into Neo4j, where saved Cypher queries answer audit questions.
 //!
+//! # Data flow
+//!
+//! [`config`] names the tenants; for each, the [`mimecast`] client (the only code
+//! that speaks HTTP) feeds the [`steps`], which turn API records into entities and
+//! relationships through the pure [`converters`] and [`compliance`] into one
+//! [`graph`] store; [`collect`] runs the steps of every tenant and validates the
+//! store against [`schema`]. [`sync`] hands the validated graph to the [`sink`] (the
+//! only code that writes Cypher), which applies the schema, writes and cleans up per
+//! account. [`queries`] read the result; [`daemon`] repeats [`sync`]; [`cli`] is the
+//! only place that turns outcomes into [`exit`] codes. Dependencies point that way:
+//! `schema`, `time` and `graph` depend on nothing above them, `sink` never on the
+//! client, and nothing but `cli` on `cli`.
+//!
 //! # Layout
 //!
 //! - [`cli`]: clap types (`cli::args`), one module per command (`cli::cmd`), renderers

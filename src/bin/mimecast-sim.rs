@@ -169,7 +169,7 @@ fn fail_path(text: &str) -> Result<(String, u16), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    telemetry::init(args.log_format, false);
+    telemetry::init(args.log_format, false, telemetry::Level::Info);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

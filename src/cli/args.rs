@@ -45,6 +45,27 @@ pub struct GlobalArgs {
     /// text, or json.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
     pub log_format: LogFormat,
+
+    /// More log detail on stderr: -v debug, -vv trace (RUST_LOG, when set, decides).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr (RUST_LOG, when set, decides).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The log level the flags ask for.
+    pub fn log_level(&self) -> crate::telemetry::Level {
+        use crate::telemetry::Level;
+        match (self.quiet, self.verbose) {
+            (true, _) => Level::Error,
+            (false, 0) => Level::Info,
+            (false, 1) => Level::Debug,
+            (false, _) => Level::Trace,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +94,16 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `mimecast-graph completions bash >
+    /// /etc/bash_completion.d/mimecast-graph` (zsh: a file named _mimecast-graph in
+    /// your $fpath; fish: ~/.config/fish/completions/mimecast-graph.fish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `mimecast-graph man > mimecast-graph.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +140,7 @@ pub enum QueriesCommand {
         id: String,
     },
     /// Run queries and print their rows. Rows of queries whose severity is not
-    /// `info` are findings.
+    /// `info` are findings. With --all the queries run most severe first.
     Run(RunQueriesArgs),
 }
 
@@ -134,6 +165,10 @@ pub struct RunQueriesArgs {
     /// Show at most N rows per query in table format (the count still covers all).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// With --format csv: write one file per query, DIR/ID.csv, instead of stdout
+    /// (required when several queries run as CSV).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

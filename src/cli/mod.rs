@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod cmd;
+pub mod output;
 pub mod render;
 
 use std::path::Path;
@@ -22,6 +23,8 @@ use crate::telemetry;
 pub struct CliError {
     pub exit: Exit,
     pub error: anyhow::Error,
+    /// Nothing to say: the reader of stdout went away.
+    quiet: bool,
 }
 
 impl CliError {
@@ -29,6 +32,16 @@ impl CliError {
         CliError {
             exit,
             error: error.into(),
+            quiet: false,
+        }
+    }
+
+    /// stdout was closed by its reader (`| head`): stop, say nothing, exit 0.
+    pub fn closed_pipe() -> CliError {
+        CliError {
+            exit: Exit::Success,
+            error: anyhow::anyhow!("stdout was closed"),
+            quiet: true,
         }
     }
 
@@ -100,7 +113,11 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> Exit {
-    telemetry::init(cli.global.log_format, matches!(cli.command, Command::Run(_)));
+    let json_logs = telemetry::init(
+        cli.global.log_format,
+        matches!(cli.command, Command::Run(_)),
+        cli.global.log_level(),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -108,8 +125,9 @@ pub fn main(cli: Cli) -> Exit {
             return Exit::Failure;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, json_logs)) {
         Ok(exit) => exit,
+        Err(e) if e.quiet => e.exit,
         Err(e) => {
             eprintln!("error: {}", cause_chain(e.error.as_ref()));
             e.exit
@@ -117,16 +135,18 @@ pub fn main(cli: Cli) -> Exit {
     }
 }
 
-async fn run(cli: Cli) -> Result<Exit, CliError> {
+async fn run(cli: Cli, json_logs: bool) -> Result<Exit, CliError> {
     let config = cli.global.config.as_deref();
     match cli.command {
         Command::Validate => cmd::validate::run(config).await,
         Command::Collect(args) => cmd::collect::run(config, &args).await,
         Command::Sync(args) => cmd::sync::run(config, &args).await,
-        Command::Run(args) => cmd::daemon::run(config, &args).await,
+        Command::Run(args) => cmd::daemon::run(config, &args, json_logs).await,
         Command::Schema(command) => cmd::schema::run(config, &command).await,
         Command::Queries(args) => cmd::queries::run(config, args).await,
         Command::Config(command) => cmd::config::run(config, &command),
+        Command::Completions { shell } => cmd::docs::completions(shell),
+        Command::Man => cmd::docs::man(),
     }
 }
 

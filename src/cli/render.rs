@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::config::{AuthConfig, Config};
-use crate::queries::{self, QueryResult};
+use crate::queries;
 
 /// A human description of the resolved configuration; secrets appear only as the
 /// name of the environment variable holding them.
@@ -59,27 +59,6 @@ pub fn describe(config: &Config) -> String {
     out
 }
 
-/// A query result as a table, at most `limit` rows shown; the title counts all rows
-/// and a last line says how many were left out.
-pub fn query_table(result: &QueryResult, limit: Option<usize>) -> String {
-    let total = result.rows.len();
-    let mut shown = result.clone();
-    if let Some(n) = limit {
-        shown.rows.truncate(n);
-    }
-    let mut out = queries::format_table(&shown).replacen(
-        &format!("({})", queries::row_count(shown.rows.len())),
-        &format!("({})", queries::row_count(total)),
-        1,
-    );
-    let hidden = total - shown.rows.len();
-    if hidden > 0 {
-        let rows = if hidden == 1 { "row" } else { "rows" };
-        let _ = writeln!(out, "... {hidden} more {rows} (use --format csv or json for all)");
-    }
-    out
-}
-
 /// `queries show`: a query's metadata, then its Cypher.
 pub fn query_definition(d: &queries::QueryDef) -> String {
     let mut out = String::new();
@@ -99,33 +78,4 @@ pub fn query_definition(d: &queries::QueryDef) -> String {
     }
     let _ = writeln!(out, "description: {}\n\n{}", d.description, d.text);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::query_table;
-    use crate::queries::QueryResult;
-
-    fn result(rows: usize) -> QueryResult {
-        QueryResult {
-            id: "q".into(),
-            title: "T".into(),
-            severity: crate::queries::Severity::Low,
-            columns: vec!["a".into()],
-            rows: (0..rows).map(|i| vec![serde_json::json!(i)]).collect(),
-        }
-    }
-
-    #[test]
-    fn a_limited_table_counts_every_row_and_names_what_it_left_out() {
-        assert_eq!(
-            query_table(&result(3), Some(2)),
-            "== q [low]: T (3 rows)\na\n-\n0\n1\n... 1 more row (use --format csv or json for all)\n"
-        );
-        assert_eq!(
-            query_table(&result(3), Some(1)),
-            "== q [low]: T (3 rows)\na\n-\n0\n... 2 more rows (use --format csv or json for all)\n"
-        );
-        assert_eq!(query_table(&result(1), None), "== q [low]: T (1 row)\na\n-\n0\n");
-    }
 }

@@ -24,18 +24,31 @@ pub fn row_count(n: usize) -> String {
     }
 }
 
-/// An aligned text table with a title line.
-pub fn format_table(r: &QueryResult) -> String {
+/// An aligned text table with a title line, at most `limit` rows shown: the title
+/// counts every row, names the parameters that differ from their defaults, and a last
+/// line says how many rows were left out.
+pub fn format_table(result: &QueryResult, limit: Option<usize>) -> String {
     let mut out = String::new();
+    let overrides = if result.overrides.is_empty() {
+        String::new()
+    } else {
+        let given: Vec<String> = result.overrides.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        format!(", with {}", given.join(", "))
+    };
     let _ = writeln!(
         out,
-        "== {} [{}]: {} ({})",
-        r.id,
-        r.severity,
-        r.title,
-        row_count(r.rows.len())
+        "== {} [{}]: {}{overrides} ({})",
+        result.id,
+        result.severity,
+        result.title,
+        row_count(result.rows.len())
     );
-    if r.rows.is_empty() {
+    let shown = limit.map_or(result.rows.len(), |n| n.min(result.rows.len()));
+    let r = &QueryResult {
+        rows: result.rows[..shown].to_vec(),
+        ..result.clone()
+    };
+    if result.rows.is_empty() {
         return out;
     }
     let cells: Vec<Vec<String>> = r.rows.iter().map(|row| row.iter().map(cell).collect()).collect();
@@ -83,6 +96,11 @@ pub fn format_table(r: &QueryResult) -> String {
     for row in &cells {
         let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
     }
+    let hidden = result.rows.len() - shown;
+    if hidden > 0 {
+        let rows = if hidden == 1 { "row" } else { "rows" };
+        let _ = writeln!(out, "... {hidden} more {rows} (use --format csv or json for all)");
+    }
     out
 }
 
@@ -106,7 +124,15 @@ pub fn to_json_value(r: &QueryResult) -> Json {
         .iter()
         .map(|row| Json::Object(r.columns.iter().cloned().zip(row.iter().cloned()).collect()))
         .collect();
-    serde_json::json!({"id": r.id, "title": r.title, "severity": r.severity, "columns": r.columns, "rows": rows})
+    let parameters: serde_json::Map<String, Json> = r.overrides.iter().cloned().collect();
+    serde_json::json!({
+        "id": r.id,
+        "title": r.title,
+        "severity": r.severity,
+        "parameters": parameters,
+        "columns": r.columns,
+        "rows": rows,
+    })
 }
 
 #[cfg(test)]
@@ -125,11 +151,54 @@ mod tests {
                 vec![Json::from("x, \"y\""), Json::Null],
                 vec![Json::from(12), serde_json::json!(["p", "q"])],
             ],
+            overrides: vec![],
         };
         assert_eq!(format_csv(&r), "a,b\n\"x, \"\"y\"\"\",\n12,\"p, q\"\n");
         assert_eq!(
-            format_table(&r),
+            format_table(&r, None),
             "== q [low]: T (2 rows)\na       b\n------  ----\nx, \"y\"\n12      p, q\n"
+        );
+    }
+
+    fn result(rows: usize) -> QueryResult {
+        QueryResult {
+            id: "q".into(),
+            title: "T".into(),
+            severity: Severity::Low,
+            columns: vec!["a".into()],
+            rows: (0..rows).map(|i| vec![serde_json::json!(i)]).collect(),
+            overrides: vec![],
+        }
+    }
+
+    #[test]
+    fn a_limited_table_counts_every_row_and_names_what_it_left_out() {
+        assert_eq!(
+            format_table(&result(3), Some(2)),
+            "== q [low]: T (3 rows)\na\n-\n0\n1\n... 1 more row (use --format csv or json for all)\n"
+        );
+        assert_eq!(
+            format_table(&result(3), Some(1)),
+            "== q [low]: T (3 rows)\na\n-\n0\n... 2 more rows (use --format csv or json for all)\n"
+        );
+        assert_eq!(format_table(&result(1), None), "== q [low]: T (1 row)\na\n-\n0\n");
+    }
+
+    #[test]
+    fn the_title_names_parameters_that_differ_from_their_defaults() {
+        let mut r = result(0);
+        r.overrides = vec![
+            ("account".into(), Json::from("C1")),
+            ("max_age_hours".into(), Json::from(12)),
+        ];
+        assert_eq!(
+            format_table(&r, None),
+            "== q [low]: T, with account = \"C1\", max_age_hours = 12 (0 rows)\n"
+        );
+        assert_eq!(
+            to_json_value(&r),
+            serde_json::json!({"id": "q", "title": "T", "severity": "low",
+                "parameters": {"account": "C1", "max_age_hours": 12}, "columns": ["a"], "rows": []})
         );
     }
 }

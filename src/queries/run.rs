@@ -19,6 +19,9 @@ pub struct QueryResult {
     pub severity: Severity,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Json>>,
+    /// The parameters given on the command line that differ from their defaults,
+    /// in declaration order.
+    pub overrides: Vec<(String, Json)>,
 }
 
 impl QueryResult {
@@ -62,11 +65,15 @@ pub enum QueryError {
 /// The query fails, or returns columns other than those it declares.
 pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<QueryResult, QueryError> {
     let mut q = query(&def.text);
+    let mut overrides = Vec::new();
     for p in &def.params {
         let value = match params.get(&p.name) {
             Some(given) => as_declared(p, given)?,
             None => p.default.clone(),
         };
+        if value != p.default {
+            overrides.push((p.name.clone(), value.clone()));
+        }
         q = q.param(&p.name, from_json(&value));
     }
     let records = sink.read(q).await.map_err(|source| QueryError::Sink {
@@ -99,6 +106,7 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
         severity: def.severity,
         columns: def.columns.clone(),
         rows,
+        overrides,
     })
 }
 

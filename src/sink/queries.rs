@@ -48,3 +48,24 @@ impl Sink {
         Ok((counts, deleted))
     }
 }
+
+impl Sink {
+    /// The account codes in the graph, sorted.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub async fn account_codes(&self) -> Result<Vec<String>, SinkError> {
+        let rows = self
+            .read(query(
+                "MATCH (a:MimecastAccount) RETURN a.accountCode AS code ORDER BY code",
+            ))
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| match r.get("code") {
+                Some(BoltType::String(s)) => Some(s.value.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -327,3 +327,265 @@ fn a_bad_config_exits_3_naming_every_field() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `mimecast-graph` with the given environment and no RUST_LOG, so `-v`/`-q` decide.
+fn graph_without_rust_log(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(GRAPH)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .expect("mimecast-graph runs")
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    for args in [&["queries", "list"][..], &["schema", "docs"], &["man"]] {
+        let mut child = Command::new(GRAPH)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_definition() {
+    for (shell, marker) in [
+        ("bash", "complete -F _mimecast__graph"),
+        ("zsh", "#compdef mimecast-graph"),
+        ("fish", "complete -c mimecast-graph"),
+    ] {
+        let out = graph(&["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("fail-on-findings"),
+            "{shell} completes queries run options"
+        );
+    }
+    let out = graph(&["man"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH mimecast-graph 1"), "{page}");
+    assert!(page.contains("validate"), "{page}");
+}
+
+#[test]
+fn verbosity_flags_set_the_log_level() {
+    let dir = temp_dir();
+    let account = crate::helpers::unique_account("CLV");
+    let tenant = write_tenant(&dir, &account);
+    let sim = spawn_sim(&["--tenant", &tenant]);
+    let config = config_file(&dir, &sim.url);
+    let out_dir = dir.join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    let quiet = graph_without_rust_log(&["-q", "--config", &config, "collect", "--out", out_dir], ACME_ENV);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    let normal = graph_without_rust_log(&["--config", &config, "collect", "--out", out_dir], ACME_ENV);
+    let verbose = graph_without_rust_log(&["-v", "--config", &config, "collect", "--out", out_dir], ACME_ENV);
+    let count = |o: &Output, level: &str| text(&o.stderr).lines().filter(|l| l.contains(level)).count();
+    assert_eq!((count(&quiet, " INFO "), count(&quiet, " DEBUG ")), (0, 0));
+    assert!(
+        count(&normal, " INFO ") > 0 && count(&normal, " DEBUG ") == 0,
+        "{}",
+        text(&normal.stderr)
+    );
+    assert!(count(&verbose, " DEBUG ") > 0, "{}", text(&verbose.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    // `script` gives the command a terminal, where log lines are coloured unless
+    // NO_COLOR is set. A collect from a port where nothing listens logs at once.
+    let dir = temp_dir();
+    let path = dir.join("c.toml");
+    std::fs::write(
+        &path,
+        "[[connection]]\nname = \"x\"\nbase_url = \"http://127.0.0.1:1\"\nmax_attempts = 1\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let run = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!(
+                "{GRAPH} --config {} collect --out {}",
+                path.display(),
+                out_dir.display()
+            ),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MIMECAST_CLIENT_ID", "id")
+        .env("MIMECAST_CLIENT_SECRET", "secret");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        text(&cmd.output().expect("script runs").stdout)
+    };
+    let coloured = run(None);
+    let plain = run(Some("1"));
+    assert!(coloured.contains("\u{1b}["), "{coloured:?}");
+    assert!(coloured.contains("step finished"), "{coloured:?}");
+    assert!(!plain.contains("\u{1b}["), "{plain:?}");
+    assert!(plain.contains(" INFO step finished"), "{plain:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
+    let dir = temp_dir();
+    let account = crate::helpers::unique_account("CLQ");
+    let tenant = write_tenant(&dir, &account);
+    let sim = spawn_sim(&["--tenant", &tenant]);
+    let config = config_file(&dir, &sim.url);
+    let out = graph(&["--config", &config, "sync"], ACME_ENV);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let account_param = format!("account={account}");
+
+    let out = graph(
+        &["queries", "run", "--all", "--param", &account_param, "--limit", "0"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("== "))
+        .map(|l| l.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "terminated-with-account",
+            "missing-required-training",
+            "phished-not-retrained",
+            "stale-sync",
+            "users-without-active-person",
+            "active-without-account",
+            "assigned-not-completed",
+            "high-risk-safe-score",
+            "watchlist",
+            "unmapped-campaigns",
+            "campaign-completion",
+        ]
+    );
+    assert!(
+        stdout.contains(&format!(
+            "== terminated-with-account [critical]: Terminated people who still have a Mimecast user, with account = \"{account}\" (1 row)\n"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(text(&out.stderr), "");
+
+    // An account the graph does not hold is named as such.
+    let out = graph(&["queries", "run", "watchlist", "--param", "account=NOPE000"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).starts_with("note: account \"NOPE000\" is not in the graph (the graph has "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Several queries as CSV: one file each, or a usage error without --out.
+    let ids = ["terminated-with-account", "unmapped-campaigns"];
+    let out = graph(&["queries", "run", ids[0], ids[1], "--format", "csv"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: several queries as CSV need --out DIR (one file per query: DIR/ID.csv)\n"
+    );
+    let csv_dir = dir.join("csv");
+    let out = graph(
+        &[
+            "queries",
+            "run",
+            ids[0],
+            ids[1],
+            "--format",
+            "csv",
+            "--param",
+            &account_param,
+            "--out",
+            csv_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{0}/terminated-with-account.csv (1 row)\n{0}/unmapped-campaigns.csv (1 row)\n",
+            csv_dir.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(csv_dir.join("terminated-with-account.csv")).unwrap(),
+        format!("account,person,personEmail,mimecastEmail,matchedBy\n{account},Frank Old,frank@acme.com,frank@acme.com,email\n")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_daemon_logs_its_sync_summary_as_a_json_object() {
+    let dir = temp_dir();
+    let account = crate::helpers::unique_account("CLD");
+    let tenant = write_tenant(&dir, &account);
+    let sim = spawn_sim(&["--tenant", &tenant]);
+    let config = config_file(&dir, &sim.url);
+    let neo4j = neo4j_config();
+    let password = secrecy::ExposeSecret::expose_secret(neo4j.password.value.as_ref().unwrap()).to_owned();
+    let mut child = Command::new(GRAPH)
+        .args(["--log-format", "json", "--config", &config, "run", "--interval", "1h"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NEO4J_URI", &neo4j.uri)
+        .env("NEO4J_USER", &neo4j.user)
+        .env("NEO4J_PASSWORD", password)
+        .envs(ACME_ENV.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stderr on a thread to the end, so the daemon can keep logging while it stops.
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut summary = None;
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(120)) {
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if event["message"] == "sync summary" {
+            summary = Some(event);
+            break;
+        }
+    }
+    let stop = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let event = summary.expect("a sync summary line");
+    assert_eq!(event["level"], "INFO");
+    assert!(event["summary"].is_object(), "{event}");
+    assert_eq!(event["summary"]["syncStatus"], "success");
+    assert_eq!(event["summary"]["neo4j"]["types"]["mimecast_user"]["created"], 12);
+    assert_eq!(status.code(), Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}

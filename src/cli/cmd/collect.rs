@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::args::CollectArgs;
-use crate::cli::{load_tenants_config, CliError};
+use crate::cli::{load_tenants_config, output, CliError};
 use crate::collect::{Collection, RunStatus};
 use crate::config::Needs;
 use crate::exit::Exit;
@@ -13,14 +13,14 @@ pub async fn run(config: Option<&Path>, args: &CollectArgs) -> Result<Exit, CliE
     let progress = crate::steps::TerminalProgress::new();
     let collection = crate::collect::collect(&config, &crate::collect::all_steps(), &progress).await;
     collection.write_files(&args.out).map_err(CliError::failure)?;
-    print!("{}", collection.human());
-    println!(
+    output::print(&collection.human())?;
+    output::println(&format!(
         "wrote {} ({} entities, {} relationships) and {}",
         args.out.join("graph.json").display(),
         collection.store.entity_count(),
         collection.store.relationship_count(),
         args.out.join("summary.json").display()
-    );
+    ))?;
     Ok(exit(&collection))
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::args::ConfigCommand;
-use crate::cli::{load_config, render, CliError};
+use crate::cli::{load_config, output, render, CliError};
 use crate::config::Needs;
 use crate::exit::Exit;
 
@@ -11,7 +11,7 @@ pub fn run(config: Option<&Path>, command: &ConfigCommand) -> Result<Exit, CliEr
     match command {
         ConfigCommand::Check => {
             let config = load_config(config, Needs::Both)?;
-            print!("{}", render::describe(&config));
+            output::print(&render::describe(&config))?;
             Ok(Exit::Success)
         }
     }

@@ -6,12 +6,12 @@ use crate::cli::args::RunArgs;
 use crate::cli::{load_sync_setup, CliError};
 use crate::exit::Exit;
 
-pub async fn run(config: Option<&Path>, args: &RunArgs) -> Result<Exit, CliError> {
+pub async fn run(config: Option<&Path>, args: &RunArgs, json_logs: bool) -> Result<Exit, CliError> {
     let (config, queries) = load_sync_setup(config)?;
     let stop = crate::stop::Stop::new();
     stop.on_signals();
     let observe = |o: &crate::sync::SyncOutcome| {
-        tracing::info!(summary = %o.to_json(), "sync summary");
+        crate::telemetry::info_json(json_logs, "sync summary", "summary", &o.to_json());
     };
     let opts = crate::daemon::DaemonOptions::every(args.interval);
     let end = crate::daemon::run(

@@ -5,6 +5,7 @@
 pub mod collect;
 pub mod config;
 pub mod daemon;
+pub mod docs;
 pub mod queries;
 pub mod schema;
 pub mod sync;

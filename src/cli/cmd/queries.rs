@@ -3,8 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use anyhow::Context as _;
+use serde_json::Value as Json;
+
 use crate::cli::args::{Format, QueriesArgs, QueriesCommand, RunQueriesArgs};
-use crate::cli::{load_config, load_queries, render, CliError};
+use crate::cli::{load_config, load_queries, output, render, CliError};
 use crate::config::{Config, Needs};
 use crate::exit::Exit;
 use crate::queries::{self as q, QueryDef, QueryError};
@@ -26,18 +29,23 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
     };
     match args.command {
         QueriesCommand::List => {
-            for d in defs.iter() {
-                println!("{:<28} {:<9} {}", d.id, d.severity, d.title);
-            }
+            let lines: String = defs
+                .iter()
+                .map(|d| format!("{:<28} {:<9} {}\n", d.id, d.severity, d.title))
+                .collect();
+            output::print(&lines)?;
             Ok(Exit::Success)
         }
         QueriesCommand::Show { id } => {
-            print!("{}", render::query_definition(find(&id)?));
+            output::print(&render::query_definition(find(&id)?))?;
             Ok(Exit::Success)
         }
         QueriesCommand::Run(run) => {
             let selected: Vec<&QueryDef> = if run.all {
-                defs.iter().collect()
+                // Most severe first, so the findings that matter lead the output.
+                let mut all: Vec<&QueryDef> = defs.iter().collect();
+                all.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+                all
             } else {
                 run.ids.iter().map(|id| find(id)).collect::<Result<_, _>>()?
             };
@@ -47,31 +55,57 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
 }
 
 async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesArgs) -> Result<Exit, CliError> {
-    let params: BTreeMap<String, serde_json::Value> = args
+    let params: BTreeMap<String, Json> = args
         .params
         .iter()
         .map(|p| q::parse_param(p))
         .collect::<Result<_, _>>()?;
     q::check_params(selected, &params)?;
+    if args.format == Format::Csv && selected.len() > 1 && args.out.is_none() {
+        return Err(CliError::usage(
+            "several queries as CSV need --out DIR (one file per query: DIR/ID.csv)",
+        ));
+    }
+    if args.out.is_some() && args.format != Format::Csv {
+        return Err(CliError::usage("--out DIR is for --format csv"));
+    }
     let sink = crate::sink::Sink::connect(&config.neo4j).await?;
+    if let Some(Json::String(account)) = params.get("account") {
+        let known = sink.account_codes().await?;
+        if !known.contains(account) {
+            let listed = if known.is_empty() {
+                "the graph has no account yet".to_owned()
+            } else {
+                format!("the graph has {}", known.join(", "))
+            };
+            eprintln!("note: account {account:?} is not in the graph ({listed}); its queries find nothing");
+        }
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))
+            .map_err(CliError::failure)?;
+    }
     let mut findings = 0;
     let mut json_out = Vec::new();
     for d in selected {
         let r = q::run(&sink, d, &params).await?;
         findings += r.findings(d);
-        match args.format {
-            Format::Table => println!("{}", render::query_table(&r, args.limit)),
-            Format::Csv => {
-                if args.all || args.ids.len() > 1 {
-                    println!("# {}", r.id);
-                }
-                print!("{}", q::format_csv(&r));
+        match (args.format, &args.out) {
+            (Format::Table, _) => output::println(&q::format_table(&r, args.limit))?,
+            (Format::Csv, None) => output::print(&q::format_csv(&r))?,
+            (Format::Csv, Some(dir)) => {
+                let path = dir.join(format!("{}.csv", r.id));
+                std::fs::write(&path, q::format_csv(&r))
+                    .with_context(|| format!("cannot write {}", path.display()))
+                    .map_err(CliError::failure)?;
+                output::println(&format!("{} ({})", path.display(), q::row_count(r.rows.len())))?;
             }
-            Format::Json => json_out.push(q::to_json_value(&r)),
+            (Format::Json, _) => json_out.push(q::to_json_value(&r)),
         }
     }
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&json_out).unwrap_or_default());
+        output::println(&serde_json::to_string_pretty(&json_out).unwrap_or_default())?;
     }
     if args.fail_on_findings && findings > 0 {
         eprintln!("{findings} finding(s)");

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::args::SyncArgs;
-use crate::cli::{load_sync_setup, CliError};
+use crate::cli::{load_sync_setup, output, CliError};
 use crate::exit::Exit;
 
 pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliError> {
@@ -13,12 +13,9 @@ pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliErro
     stop.on_signals();
     let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default()
-        );
+        output::println(&serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default())?;
     } else {
-        print!("{}", outcome.human());
+        output::print(&outcome.human())?;
     }
     Ok(crate::cli::exit_of(outcome.status))
 }
