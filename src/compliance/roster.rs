@@ -99,12 +99,22 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// The longest roster field, in bytes.
 pub const MAX_FIELD_BYTES: usize = 4 * 1024;
 
-/// Reads and checks a roster file.
+/// Reads and checks a roster file, stopping at the first bad line (what a sync does:
+/// the personnel step fails and nothing of it is written).
 ///
 /// # Errors
 /// The file cannot be read, a required column is missing, or a line is bad (missing
 /// email, unknown status, an email that repeats another line's after normalization).
 pub fn read(path: &Path, domain_aliases: &BTreeMap<String, String>) -> Result<Vec<RosterPerson>, RosterError> {
+    read_all(path, domain_aliases)?.into_result()
+}
+
+/// Reads a roster file and checks every line, for `config check`: every problem of
+/// the file at once.
+///
+/// # Errors
+/// The file cannot be read, or its header is unusable (nothing after it can be read).
+pub fn read_all(path: &Path, domain_aliases: &BTreeMap<String, String>) -> Result<Checked, RosterError> {
     let read_error = |source| RosterError::Read {
         path: path.display().to_string(),
         source,
@@ -117,7 +127,27 @@ pub fn read(path: &Path, domain_aliases: &BTreeMap<String, String>) -> Result<Ve
         });
     }
     let text = std::fs::read_to_string(path).map_err(read_error)?;
-    parse(&text, &path.display().to_string(), domain_aliases)
+    parse_all(&text, &path.display().to_string(), domain_aliases)
+}
+
+/// The people of a roster and the problems of its bad lines, in line order.
+#[derive(Debug)]
+pub struct Checked {
+    pub people: Vec<RosterPerson>,
+    pub errors: Vec<RosterError>,
+}
+
+impl Checked {
+    /// The people, or the first problem.
+    ///
+    /// # Errors
+    /// The first bad line.
+    pub fn into_result(self) -> Result<Vec<RosterPerson>, RosterError> {
+        match self.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(self.people),
+        }
+    }
 }
 
 /// Parses roster text; `path` names it in errors.
@@ -129,6 +159,69 @@ pub fn parse(
     path: &str,
     domain_aliases: &BTreeMap<String, String>,
 ) -> Result<Vec<RosterPerson>, RosterError> {
+    parse_all(text, path, domain_aliases)?.into_result()
+}
+
+/// The columns of a roster header: the required ones' positions, and the other
+/// columns as property names.
+struct Columns {
+    required: HashMap<&'static str, usize>,
+    extras: Vec<(usize, String)>,
+}
+
+/// The header's columns, checked in this order: two of one name, a required one
+/// missing, one that would take a reserved property.
+fn columns(headers: &csv::StringRecord, path: &str) -> Result<Columns, RosterError> {
+    let header_error = |message: String| RosterError::Line {
+        path: path.to_owned(),
+        line: 1,
+        message,
+    };
+    let lower: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
+    for (i, h) in lower.iter().enumerate() {
+        if let Some(j) = lower[..i].iter().position(|earlier| earlier == h && !h.is_empty()) {
+            return Err(header_error(format!(
+                "columns {} ({:?}) and {} ({:?}) have the same name",
+                j + 1,
+                headers.get(j).unwrap_or(""),
+                i + 1,
+                headers.get(i).unwrap_or("")
+            )));
+        }
+    }
+    let mut required = HashMap::new();
+    for name in REQUIRED {
+        let i = lower.iter().position(|h| h == name).ok_or(RosterError::MissingColumn {
+            path: path.to_owned(),
+            column: name,
+        })?;
+        required.insert(name, i);
+    }
+    let mut extras: Vec<(usize, String)> = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if REQUIRED.contains(&lower[i].as_str()) {
+            continue;
+        }
+        let prop = property_name(h);
+        if prop.is_empty() {
+            continue;
+        }
+        if is_reserved(&prop) || extras.iter().any(|(_, p)| *p == prop) {
+            return Err(header_error(format!(
+                "column {h:?} would become property {prop:?}, which is taken"
+            )));
+        }
+        extras.push((i, prop));
+    }
+    Ok(Columns { required, extras })
+}
+
+/// Parses roster text and checks every line.
+///
+/// # Errors
+/// The header is unusable: unreadable, a required column missing, two columns of one
+/// name, or a column that would take a reserved property.
+pub fn parse_all(text: &str, path: &str, domain_aliases: &BTreeMap<String, String>) -> Result<Checked, RosterError> {
     let line_error = |line: u64, message: String| RosterError::Line {
         path: path.to_owned(),
         line,
@@ -142,113 +235,99 @@ pub fn parse(
         .headers()
         .map_err(|e| line_error(1, format!("cannot read the header: {e}")))?
         .clone();
-    let lower: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
-    for (i, h) in lower.iter().enumerate() {
-        if let Some(j) = lower[..i].iter().position(|earlier| earlier == h && !h.is_empty()) {
-            return Err(line_error(
-                1,
-                format!(
-                    "columns {} ({:?}) and {} ({:?}) have the same name",
-                    j + 1,
-                    headers.get(j).unwrap_or(""),
-                    i + 1,
-                    headers.get(i).unwrap_or("")
-                ),
-            ));
-        }
-    }
-    let mut column: HashMap<&str, usize> = HashMap::new();
-    for name in REQUIRED {
-        let i = lower.iter().position(|h| h == name).ok_or(RosterError::MissingColumn {
-            path: path.to_owned(),
-            column: name,
-        })?;
-        column.insert(name, i);
-    }
-    let mut extras: Vec<(usize, String)> = Vec::new();
-    for (i, h) in headers.iter().enumerate() {
-        if REQUIRED.contains(&lower[i].as_str()) {
-            continue;
-        }
-        let prop = property_name(h);
-        if prop.is_empty() {
-            continue;
-        }
-        if is_reserved(&prop) || extras.iter().any(|(_, p)| *p == prop) {
-            return Err(line_error(
-                1,
-                format!("column {h:?} would become property {prop:?}, which is taken"),
-            ));
-        }
-        extras.push((i, prop));
-    }
-
-    let mut people = Vec::new();
+    let columns = columns(&headers, path)?;
+    let mut checked = Checked {
+        people: Vec::new(),
+        errors: Vec::new(),
+    };
     let mut seen: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, csv::Position::line);
-            line_error(line, e.to_string())
-        })?;
-        let line = record.position().map_or(0, csv::Position::line);
-        check_bounds(&record, &headers).map_err(|message| line_error(line, message))?;
-        let field = |name: &str| record.get(column[name]).unwrap_or("").trim().to_owned();
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let email = field("email");
-        if email.is_empty() {
-            return Err(line_error(line, "the email is empty".into()));
-        }
-        if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-            return Err(line_error(line, format!("{email:?} is not an email address")));
-        }
-        let status = field("status").to_lowercase();
-        let active = match status.as_str() {
-            "active" => true,
-            "terminated" => false,
-            other => {
-                return Err(line_error(
-                    line,
-                    format!("unknown status {other:?} for {email}; expected active or terminated"),
-                ))
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                        format!("the line has {len} fields; the header has {expected_len}")
+                    }
+                    _ => e.to_string(),
+                };
+                checked.errors.push(line_error(line, message));
+                continue;
             }
         };
-        let normalized_email = normalize_email(&email, domain_aliases);
-        if normalized_email.starts_with('@') {
-            return Err(line_error(
-                line,
-                format!("{email:?} has nothing before the @ once its +tag is removed"),
-            ));
+        let line = record.position().map_or(0, csv::Position::line);
+        match person(&record, &headers, &columns, line, domain_aliases, &mut seen) {
+            Ok(Some(p)) => checked.people.push(p),
+            Ok(None) => {}
+            Err(message) => checked.errors.push(line_error(line, message)),
         }
-        if let Some(first) = seen.insert(normalized_email.clone(), line) {
-            return Err(line_error(
-                line,
-                format!("{email} is the same person as line {first} (both normalize to {normalized_email})"),
-            ));
-        }
-        let group = Some(field("group")).filter(|g| !g.is_empty());
-        let extra = extras
-            .iter()
-            .filter_map(|(i, prop)| {
-                let v = record.get(*i).unwrap_or("").trim();
-                (!v.is_empty()).then(|| (prop.clone(), v.to_owned()))
-            })
-            .collect();
-        people.push(RosterPerson {
-            name: Some(field("name"))
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| email.clone()),
-            email,
-            normalized_email,
-            active,
-            status,
-            group,
-            line,
-            extra,
-        });
     }
-    Ok(people)
+    Ok(checked)
+}
+
+/// One line as a person; `None` for a blank line.
+fn person(
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+    columns: &Columns,
+    line: u64,
+    domain_aliases: &BTreeMap<String, String>,
+    seen: &mut HashMap<String, u64>,
+) -> Result<Option<RosterPerson>, String> {
+    check_bounds(record, headers)?;
+    let field = |name: &str| record.get(columns.required[name]).unwrap_or("").trim().to_owned();
+    if record.iter().all(|f| f.trim().is_empty()) {
+        return Ok(None);
+    }
+    let email = field("email");
+    if email.is_empty() {
+        return Err("the email is empty".into());
+    }
+    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(format!("{email:?} is not an email address"));
+    }
+    let status = field("status").to_lowercase();
+    let active = match status.as_str() {
+        "active" => true,
+        "terminated" => false,
+        other => {
+            return Err(format!(
+                "unknown status {other:?} for {email}; expected active or terminated"
+            ))
+        }
+    };
+    let normalized_email = normalize_email(&email, domain_aliases);
+    if normalized_email.starts_with('@') {
+        return Err(format!("{email:?} has nothing before the @ once its +tag is removed"));
+    }
+    if let Some(first) = seen.get(&normalized_email) {
+        return Err(format!(
+            "{email} is the same person as line {first} (both normalize to {normalized_email})"
+        ));
+    }
+    seen.insert(normalized_email.clone(), line);
+    let group = Some(field("group")).filter(|g| !g.is_empty());
+    let extra = columns
+        .extras
+        .iter()
+        .filter_map(|(i, prop)| {
+            let v = record.get(*i).unwrap_or("").trim();
+            (!v.is_empty()).then(|| (prop.clone(), v.to_owned()))
+        })
+        .collect();
+    Ok(Some(RosterPerson {
+        name: Some(field("name"))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| email.clone()),
+        email,
+        normalized_email,
+        active,
+        status,
+        group,
+        line,
+        extra,
+    }))
 }
 
 /// The line and field length limits, and no control characters but tab in a field
@@ -390,6 +469,34 @@ mod tests {
         assert_eq!(property_name("cost_centre"), "costCentre");
         assert_eq!(property_name("2fa"), "c2fa");
         assert_eq!(property_name("  "), "");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_and_the_good_ones_kept() {
+        let text = "email,name,status,group\n\
+                    ann@acme.com,Ann,active,g\n\
+                    bob,Bob,active,g\n\
+                    cy@acme.com,Cy,retired,g\n\
+                    ANN@acme.com,Ann again,active,g\n\
+                    dee@acme.com,Dee,active\n\
+                    eve@acme.com,Eve,terminated,g\n";
+        let checked = parse_all(text, "r.csv", &aliases()).unwrap();
+        let emails: Vec<&str> = checked.people.iter().map(|p| p.email.as_str()).collect();
+        assert_eq!(emails, vec!["ann@acme.com", "eve@acme.com"]);
+        let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            vec![
+                "roster r.csv, line 3: \"bob\" is not an email address".to_owned(),
+                "roster r.csv, line 4: unknown status \"retired\" for cy@acme.com; expected active or terminated"
+                    .to_owned(),
+                "roster r.csv, line 5: ANN@acme.com is the same person as line 2 (both normalize to ann@acme.com)"
+                    .to_owned(),
+                "roster r.csv, line 6: the line has 3 fields; the header has 4".to_owned(),
+            ]
+        );
+        // A sync stops at the first.
+        assert_eq!(parse(text, "r.csv", &aliases()).unwrap_err().to_string(), errors[0]);
     }
 
     #[test]

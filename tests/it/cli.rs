@@ -589,3 +589,41 @@ fn the_daemon_logs_its_sync_summary_as_a_json_object() {
     assert_eq!(status.code(), Some(0));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn config_check_reports_every_problem_of_the_roster_at_once() {
+    let dir = temp_dir();
+    let roster = dir.join("people.csv");
+    std::fs::write(
+        &roster,
+        "email,name,status,group\nann@acme.com,Ann,active,g\nbob,Bob,active,g\ncy@acme.com,Cy,retired,g\nann@acme.com,Ann,active,g\n",
+    )
+    .unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(
+        &path,
+        "[compliance]\nroster = \"people.csv\"\n[[connection]]\nname = \"p\"\nbase_url = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = graph(
+        &["--config", path.to_str().unwrap(), "config", "check"],
+        &[("MIMECAST_CLIENT_ID", "id"), ("MIMECAST_CLIENT_SECRET", "secret")],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with(&format!("roster {}: 1 people, 3 bad line(s)\n", roster.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    let r = roster.display();
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: 3 problem(s) in the roster(s):\n  \
+             - roster {r}, line 3: \"bob\" is not an email address\n  \
+             - roster {r}, line 4: unknown status \"retired\" for cy@acme.com; expected active or terminated\n  \
+             - roster {r}, line 5: ann@acme.com is the same person as line 2 (both normalize to ann@acme.com)\n"
+        )
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
