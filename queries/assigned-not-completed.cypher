@@ -1,8 +1,12 @@
 // id: assigned-not-completed
 // title: Training assigned but not completed, oldest first
 // description: Internal users enrolled in a training campaign who have recorded no answer for it, oldest campaign launch first, with the roster person when one matches.
-// frameworks: SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3
+// frameworks: SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3; GDPR Art. 39(1)(b)
 // severity: medium
+// version: 1
+// population: training assignments
+// count: MATCH (u:MimecastUser)-[:ASSIGNED]->(:MimecastAwarenessCampaign) WHERE $account IS NULL OR u.accountCode = $account RETURN count(*) AS total
+// remediation: Remind the user to complete the campaign; escalate to their manager when the campaign launched long ago.
 // param: account = null | Only this account code; null for every account
 // columns: account, campaign, launched, email, person
 //

@@ -3,6 +3,7 @@
 // description: For every Awareness Training campaign: how many internal users were assigned, how many completed it, how many passed (every answer correct), and the completion and pass rates in percent.
 // frameworks: SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3
 // severity: info
+// version: 1
 // param: account = null | Only this account code; null for every account
 // columns: account, campaign, launched, assigned, completed, passed, completionRate, passRate
 //

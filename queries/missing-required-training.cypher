@@ -1,8 +1,12 @@
 // id: missing-required-training
 // title: Active people missing a required training category
 // description: Active people from the roster whose group requires a training category that no completed campaign of theirs covers (a COMPLETED edge to a campaign that COVERS the category). One row per person and missing category.
-// frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3
+// frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3; GDPR Art. 39(1)(b)
 // severity: high
+// version: 1
+// population: training requirements of active people (one per person and category)
+// count: MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN coalesce(sum(size(coalesce(p.requiredCategories, []))), 0) AS total
+// remediation: Assign a campaign covering the category to the person, or record training done elsewhere; check the campaign mapping when a completed campaign should have counted.
 // param: account = null | Only this account code; null for every account
 // param: require_pass = false | Count only completions where every answer was correct
 // columns: account, person, email, group, category

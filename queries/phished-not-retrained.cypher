@@ -3,6 +3,10 @@
 // description: Users who clicked a phishing test link or submitted data, and have completed no training since. Mimecast reports no completion time, so a completion counts when its campaign launched on or after the failure, or when a sync first saw it after the failure and after the account, the user and the campaign were first seen (exact to within one sync interval).
 // frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5)(ii)(B); PCI DSS 12.6.3; ISO 27001 A.6.3
 // severity: high
+// version: 1
+// population: phishing clicks or submissions
+// count: MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) WHERE ($account IS NULL OR u.accountCode = $account) AND (r.clicked OR r.submitted) RETURN count(r) AS total
+// remediation: Assign remedial phishing-awareness training to the user and confirm it is completed.
 // param: account = null | Only this account code; null for every account
 // columns: account, email, phishingCampaign, action, failedOn
 //

@@ -3,6 +3,10 @@
 // description: Mimecast accounts in the graph whose last fully successful sync is older than max_age_hours (or that never had one), so the answers above may be out of date.
 // frameworks: SOC 2 CC7.2; SOC 2 CC4.1
 // severity: high
+// version: 1
+// population: accounts
+// count: MATCH (a:MimecastAccount) WHERE $account IS NULL OR a.accountCode = $account RETURN count(a) AS total
+// remediation: Check the sync job (CI schedule or daemon) and its last error in the sync summary; a failed tenant's account node says when it last failed.
 // param: account = null | Only this account code; null for every account
 // param: max_age_hours = 26 | Oldest acceptable successful sync, in hours
 // param: as_of = null | ISO date-time to measure from; null for now

@@ -3,6 +3,10 @@
 // description: Awareness Training campaigns that the configuration's campaign_categories maps to no training category, so they count toward no requirement.
 // frameworks: SOC 2 CC2.2
 // severity: low
+// version: 1
+// population: training campaigns
+// count: MATCH (a:MimecastAccount)-[:HAS]->(c:MimecastAwarenessCampaign) WHERE $account IS NULL OR a.accountCode = $account RETURN count(c) AS total
+// remediation: Map the campaign to its training categories in the configuration's campaign_categories, or confirm it covers none.
 // param: account = null | Only this account code; null for every account
 // columns: account, campaign, id, launched
 //

@@ -3,6 +3,10 @@
 // description: Users Mimecast put on the watchlist because training modules stayed unwatched after repeated reminders.
 // frameworks: SOC 2 CC2.2; ISO 27001 A.6.3
 // severity: medium
+// version: 1
+// population: Mimecast users
+// count: MATCH (u:MimecastUser) WHERE $account IS NULL OR u.accountCode = $account RETURN count(u) AS total
+// remediation: Follow up with the user (and their manager) until the outstanding modules are watched.
 // param: account = null | Only this account code; null for every account
 // columns: account, email, name, watchlistCount, notWatched
 //

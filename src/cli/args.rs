@@ -147,8 +147,11 @@ pub enum QueriesCommand {
 #[derive(Debug, Args)]
 pub struct RunQueriesArgs {
     /// Query ids to run.
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(value_name = "ID", required_unless_present_any = ["all", "framework"], conflicts_with = "all")]
     pub ids: Vec<String>,
+    /// Only the queries with controls of this framework (alone: all of them).
+    #[arg(long, value_enum, value_name = "FRAMEWORK")]
+    pub framework: Option<crate::queries::Framework>,
     /// Run every query.
     #[arg(long)]
     pub all: bool,

@@ -75,7 +75,7 @@ impl From<QueryError> for CliError {
             | QueryError::BadParam(_)
             | QueryError::UnknownParam(_)
             | QueryError::ParamType { .. } => Exit::Usage,
-            QueryError::Sink { .. } | QueryError::Columns { .. } => Exit::Neo4j,
+            QueryError::Sink { .. } | QueryError::Columns { .. } | QueryError::Count { .. } => Exit::Neo4j,
         };
         CliError::new(exit, e)
     }

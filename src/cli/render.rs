@@ -73,8 +73,13 @@ pub fn query_definition(d: &queries::QueryDef) -> String {
         d.frameworks.join("; "),
         d.columns.join(", ")
     );
+    let _ = writeln!(out, "version:     {}", d.version);
     for p in &d.params {
         let _ = writeln!(out, "param:       {} = {}  ({})", p.name, p.default, p.description);
+    }
+    if let Some(rule) = &d.rule {
+        let _ = writeln!(out, "population:  {}\ncount:       {}", rule.population, rule.count);
+        let _ = writeln!(out, "remediation: {}", rule.remediation);
     }
     let _ = writeln!(out, "description: {}\n\n{}", d.description, d.text);
     out

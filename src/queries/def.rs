@@ -53,6 +53,92 @@ impl std::str::FromStr for Severity {
     }
 }
 
+/// A compliance framework a query's controls belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Framework {
+    Soc2,
+    Hipaa,
+    Pci,
+    Iso27001,
+    Gdpr,
+    #[value(name = "nist-csf")]
+    #[serde(rename = "nist-csf")]
+    NistCsf,
+}
+
+impl Framework {
+    pub const ALL: [Framework; 6] = [
+        Framework::Soc2,
+        Framework::Hipaa,
+        Framework::Pci,
+        Framework::Iso27001,
+        Framework::Gdpr,
+        Framework::NistCsf,
+    ];
+
+    /// How a control of this framework is written in a query header: `SOC 2 CC6.2`.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Framework::Soc2 => "SOC 2",
+            Framework::Hipaa => "HIPAA",
+            Framework::Pci => "PCI DSS",
+            Framework::Iso27001 => "ISO 27001",
+            Framework::Gdpr => "GDPR",
+            Framework::NistCsf => "NIST CSF",
+        }
+    }
+
+    /// The name `--framework` takes.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Framework::Soc2 => "soc2",
+            Framework::Hipaa => "hipaa",
+            Framework::Pci => "pci",
+            Framework::Iso27001 => "iso27001",
+            Framework::Gdpr => "gdpr",
+            Framework::NistCsf => "nist-csf",
+        }
+    }
+}
+
+/// One control a query gives evidence for: `SOC 2 CC6.2` is SOC 2, control CC6.2.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Control {
+    pub framework: Framework,
+    pub control: String,
+}
+
+impl Control {
+    /// Reads `SOC 2 CC6.2`, `HIPAA 164.308(a)(5)`, ...
+    pub fn parse(text: &str) -> Option<Control> {
+        Framework::ALL.into_iter().find_map(|f| {
+            let control = text.strip_prefix(f.prefix())?.strip_prefix(' ')?.trim();
+            (!control.is_empty()).then(|| Control {
+                framework: f,
+                control: control.to_owned(),
+            })
+        })
+    }
+}
+
+impl std::fmt::Display for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.framework.prefix(), self.control)
+    }
+}
+
+/// What makes a finding-reporting query a rule: the population it judged (a count
+/// query, its denominator, with the same parameters) and what to do about a finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    /// Cypher returning one row with one column `total`.
+    pub count: String,
+    /// The population in words, plural: "active people", "phishing failures".
+    pub population: String,
+    pub remediation: String,
+}
+
 /// A query file that does not parse, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -74,8 +160,14 @@ pub struct QueryDef {
     pub id: String,
     pub title: String,
     pub description: String,
+    /// The controls as written (`SOC 2 CC6.2`), in header order.
     pub frameworks: Vec<String>,
+    pub controls: Vec<Control>,
     pub severity: Severity,
+    /// Changes whenever the query's meaning changes, so evidence names what it ran.
+    pub version: u32,
+    /// Every query that reports findings is a rule; informational ones are not.
+    pub rule: Option<Rule>,
     pub params: Vec<ParamDef>,
     pub columns: Vec<String>,
     /// The whole file, header included (what Neo4j Browser runs).
@@ -108,10 +200,19 @@ impl QueryDef {
             // The insert is a side effect: it stays out of a match guard.
             #[allow(clippy::collapsible_match)]
             match key {
-                "id" | "title" | "description" | "frameworks" | "severity" | "columns" => {
+                "id" | "title" | "description" | "frameworks" | "severity" | "columns" | "version" | "population"
+                | "remediation" => {
                     if fields.insert(key, value.to_owned()).is_some() {
                         return Err(err(format!("header key {key:?} appears twice")));
                     }
+                }
+                // A count query may run over several `// count:` lines.
+                "count" => {
+                    let count = fields.entry("count").or_default();
+                    if !count.is_empty() {
+                        count.push('\n');
+                    }
+                    count.push_str(value);
                 }
                 "param" => {
                     let (decl, description) = value.split_once('|').unwrap_or((value, ""));
@@ -130,20 +231,38 @@ impl QueryDef {
                 _ => {}
             }
         }
-        let mut take = |k: &str| {
-            fields
-                .remove(k)
-                .ok_or_else(|| err(format!("the header has no `// {k}:` line")))
-        };
+        let missing = |k: &str| err(format!("the header has no `// {k}:` line"));
+        let mut take = |k: &str| fields.remove(k).ok_or_else(|| missing(k));
+        let frameworks: Vec<String> = take("frameworks")?
+            .split(';')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let controls = frameworks
+            .iter()
+            .map(|f| {
+                Control::parse(f).ok_or_else(|| {
+                    err(format!(
+                        "control {f:?} names no known framework (write it as {})",
+                        Framework::ALL.map(|f| format!("\"{} ...\"", f.prefix())).join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let version = take("version")?;
+        let version = version
+            .parse::<u32>()
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or_else(|| err(format!("version {version:?} is not a whole number from 1")))?;
         let def = QueryDef {
             id: take("id")?,
             title: take("title")?,
             description: take("description")?,
-            frameworks: take("frameworks")?
-                .split(';')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            frameworks,
+            controls,
+            version,
+            rule: None,
             severity: {
                 let s = take("severity")?;
                 s.parse().map_err(|()| {
@@ -158,10 +277,38 @@ impl QueryDef {
             text: text.to_owned(),
             file: file.to_owned(),
         };
+        let mut def = def;
         if Some(def.id.as_str()) != file.strip_suffix(".cypher") {
             return Err(err(format!("id {:?} differs from the file name", def.id)));
         }
-        for used in parameters_used(text) {
+        let rule = ["count", "population", "remediation"].map(&mut take);
+        match rule {
+            [Ok(count), Ok(population), Ok(remediation)] if def.reports_findings() => {
+                def.rule = Some(Rule {
+                    count,
+                    population,
+                    remediation,
+                });
+            }
+            [count, population, remediation] if def.reports_findings() => {
+                count?;
+                population?;
+                remediation?;
+            }
+            found => {
+                if let Some(k) = ["count", "population", "remediation"]
+                    .into_iter()
+                    .zip(found)
+                    .find_map(|(k, v)| v.is_ok().then_some(k))
+                {
+                    return Err(err(format!(
+                        "`// {k}:` is for queries that report findings; this one is info"
+                    )));
+                }
+            }
+        }
+        let count = def.rule.as_ref().map(|r| r.count.as_str()).unwrap_or_default();
+        for used in parameters_used(text).into_iter().chain(parameters_used(count)) {
             if !def.params.iter().any(|p| p.name == used) {
                 return Err(err(format!("${used} is used but not declared with `// param:`")));
             }
@@ -181,7 +328,7 @@ impl QueryDef {
             .iter()
             .map(|p| format!("{} = {}", p.name, p.default))
             .collect();
-        Entity::new(
+        let entity = Entity::new(
             keys::compliance_query(source, &self.id),
             types::COMPLIANCE_QUERY,
             "Procedure",
@@ -193,11 +340,26 @@ impl QueryDef {
         .with("description", self.description.as_str())
         .with("severity", self.severity.as_str())
         .with("frameworks", self.frameworks.clone())
+        .with(
+            "controls",
+            self.controls
+                .iter()
+                .map(|c| format!("{}:{}", c.framework.id(), c.control))
+                .collect::<Vec<_>>(),
+        )
+        .with("version", i64::from(self.version))
         .with("parameters", params)
         .with("columns", self.columns.clone())
         .with("cypher", self.text.as_str())
         .with("file", self.file.as_str())
-        .with("querySet", source)
+        .with("querySet", source);
+        match &self.rule {
+            Some(rule) => entity
+                .with("countCypher", rule.count.as_str())
+                .with("population", rule.population.as_str())
+                .with("remediation", rule.remediation.as_str()),
+            None => entity,
+        }
     }
 }
 
@@ -226,9 +388,33 @@ mod tests {
 
     #[test]
     fn header_errors_name_the_problem() {
-        let ok = "// id: q\n// title: T\n// description: D\n// frameworks: A; B\n// severity: low\n// param: x = 1 | an x\n// columns: a\nRETURN $x AS a\n";
+        let ok = "// id: q\n// title: T\n// description: D\n// frameworks: SOC 2 CC6.2; HIPAA 164.308(a)(5)\n// severity: low\n// version: 3\n\
+                  // population: things\n// count: MATCH (n) WHERE n.x = $x\n// count: RETURN count(n) AS total\n// remediation: Fix it.\n\
+                  // param: x = 1 | an x\n// columns: a\nRETURN $x AS a\n";
         let d = QueryDef::parse("q.cypher", ok).unwrap();
-        assert_eq!(d.frameworks, vec!["A", "B"]);
+        assert_eq!(d.frameworks, vec!["SOC 2 CC6.2", "HIPAA 164.308(a)(5)"]);
+        assert_eq!(
+            d.controls,
+            vec![
+                Control {
+                    framework: Framework::Soc2,
+                    control: "CC6.2".into()
+                },
+                Control {
+                    framework: Framework::Hipaa,
+                    control: "164.308(a)(5)".into()
+                }
+            ]
+        );
+        assert_eq!(d.version, 3);
+        assert_eq!(
+            d.rule,
+            Some(Rule {
+                count: "MATCH (n) WHERE n.x = $x\nRETURN count(n) AS total".into(),
+                population: "things".into(),
+                remediation: "Fix it.".into(),
+            })
+        );
         assert_eq!(
             d.params[0],
             ParamDef {
@@ -257,6 +443,31 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "q.cypher: the header has no `// columns:` line"
+        );
+        let rule_error = |from: &str, to: &str| {
+            QueryDef::parse("q.cypher", &ok.replace(from, to))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            rule_error("// remediation: Fix it.\n", ""),
+            "q.cypher: the header has no `// remediation:` line"
+        );
+        assert_eq!(
+            rule_error("severity: low", "severity: info"),
+            "q.cypher: `// count:` is for queries that report findings; this one is info"
+        );
+        assert_eq!(
+            rule_error("n.x = $x", "n.x = $z"),
+            "q.cypher: $z is used but not declared with `// param:`"
+        );
+        assert_eq!(
+            rule_error("version: 3", "version: 0"),
+            "q.cypher: version \"0\" is not a whole number from 1"
+        );
+        assert_eq!(
+            rule_error("SOC 2 CC6.2", "SOX 404"),
+            "q.cypher: control \"SOX 404\" names no known framework (write it as \"SOC 2 ...\", \"HIPAA ...\", \"PCI DSS ...\", \"ISO 27001 ...\", \"GDPR ...\", \"NIST CSF ...\")"
         );
     }
 }

@@ -24,6 +24,15 @@ pub fn row_count(n: usize) -> String {
     }
 }
 
+/// `2 findings of 40 active people (5.0%)`.
+pub fn judged_line(j: &super::Judged) -> String {
+    let noun = if j.findings == 1 { "finding" } else { "findings" };
+    let share = j
+        .percent()
+        .map_or_else(|| "no population".to_owned(), |p| format!("{p:.1}%"));
+    format!("{} {noun} of {} {} ({share})", j.findings, j.denominator, j.population)
+}
+
 /// An aligned text table with a title line, at most `limit` rows shown: the title
 /// counts every row, names the parameters that differ from their defaults, and a last
 /// line says how many rows were left out.
@@ -43,6 +52,9 @@ pub fn format_table(result: &QueryResult, limit: Option<usize>) -> String {
         result.title,
         row_count(result.rows.len())
     );
+    if let Some(j) = &result.judged {
+        let _ = writeln!(out, "{}", judged_line(j));
+    }
     let shown = limit.map_or(result.rows.len(), |n| n.min(result.rows.len()));
     let r = &QueryResult {
         rows: result.rows[..shown].to_vec(),
@@ -125,14 +137,24 @@ pub fn to_json_value(r: &QueryResult) -> Json {
         .map(|row| Json::Object(r.columns.iter().cloned().zip(row.iter().cloned()).collect()))
         .collect();
     let parameters: serde_json::Map<String, Json> = r.overrides.iter().cloned().collect();
-    serde_json::json!({
+    let mut out = serde_json::json!({
         "id": r.id,
+        "version": r.version,
         "title": r.title,
         "severity": r.severity,
+        "frameworks": r.controls,
         "parameters": parameters,
         "columns": r.columns,
         "rows": rows,
-    })
+    });
+    if let Some(j) = &r.judged {
+        out["findings"] = j.findings.into();
+        out["denominator"] = j.denominator.into();
+        out["population"] = j.population.as_str().into();
+        out["percent"] = j.percent().map_or(Json::Null, |p| ((p * 10.0).round() / 10.0).into());
+        out["remediation"] = j.remediation.as_str().into();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -144,8 +166,11 @@ mod tests {
     fn formats() {
         let r = QueryResult {
             id: "q".into(),
+            version: 1,
             title: "T".into(),
             severity: Severity::Low,
+            controls: vec![],
+            judged: None,
             columns: vec!["a".into(), "b".into()],
             rows: vec![
                 vec![Json::from("x, \"y\""), Json::Null],
@@ -163,8 +188,11 @@ mod tests {
     fn result(rows: usize) -> QueryResult {
         QueryResult {
             id: "q".into(),
+            version: 1,
             title: "T".into(),
             severity: Severity::Low,
+            controls: vec![],
+            judged: None,
             columns: vec!["a".into()],
             rows: (0..rows).map(|i| vec![serde_json::json!(i)]).collect(),
             overrides: vec![],
@@ -197,8 +225,39 @@ mod tests {
         );
         assert_eq!(
             to_json_value(&r),
-            serde_json::json!({"id": "q", "title": "T", "severity": "low",
+            serde_json::json!({"id": "q", "version": 1, "title": "T", "severity": "low", "frameworks": [],
                 "parameters": {"account": "C1", "max_age_hours": 12}, "columns": ["a"], "rows": []})
         );
+    }
+
+    #[test]
+    fn a_rule_says_how_many_it_found_of_what_it_judged() {
+        let mut r = result(1);
+        r.controls = vec![crate::queries::Control::parse("SOC 2 CC6.2").unwrap()];
+        r.judged = Some(crate::queries::Judged {
+            findings: 1,
+            denominator: 3,
+            population: "terminated people".into(),
+            remediation: "Remove it.".into(),
+        });
+        assert_eq!(
+            format_table(&r, None),
+            "== q [low]: T (1 row)\n1 finding of 3 terminated people (33.3%)\na\n-\n0\n"
+        );
+        assert_eq!(
+            to_json_value(&r),
+            serde_json::json!({"id": "q", "version": 1, "title": "T", "severity": "low",
+                "frameworks": [{"framework": "soc2", "control": "CC6.2"}],
+                "parameters": {}, "columns": ["a"], "rows": [{"a": 0}],
+                "findings": 1, "denominator": 3, "population": "terminated people", "percent": 33.3,
+                "remediation": "Remove it."})
+        );
+        r.judged = Some(crate::queries::Judged {
+            findings: 0,
+            denominator: 0,
+            population: "accounts".into(),
+            remediation: String::new(),
+        });
+        assert!(format_table(&r, None).contains("\n0 findings of 0 accounts (no population)\n"));
     }
 }

@@ -11,7 +11,7 @@ mod format;
 mod load;
 mod run;
 
-pub use def::{DefError, ParamDef, QueryDef, Severity};
+pub use def::{Control, DefError, Framework, ParamDef, QueryDef, Rule, Severity};
 pub use format::{format_csv, format_table, row_count, to_json_value};
 pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
-pub use run::{check_params, parse_param, run, QueryError, QueryResult};
+pub use run::{check_params, parse_param, run, Judged, QueryError, QueryResult};

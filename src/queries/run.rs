@@ -7,7 +7,7 @@ use neo4rs::{query, BoltType};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::def::{ParamDef, QueryDef, Severity};
+use super::def::{Control, ParamDef, QueryDef, Severity};
 use crate::sink::bolt::{from_json, to_json};
 use crate::sink::{Sink, SinkError};
 
@@ -15,13 +15,33 @@ use crate::sink::{Sink, SinkError};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QueryResult {
     pub id: String,
+    pub version: u32,
     pub title: String,
     pub severity: Severity,
+    pub controls: Vec<Control>,
+    /// For a rule: its findings against the population it judged.
+    pub judged: Option<Judged>,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Json>>,
     /// The parameters given on the command line that differ from their defaults,
     /// in declaration order.
     pub overrides: Vec<(String, Json)>,
+}
+
+/// A rule's result: `findings` of `denominator` (the population it judged).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Judged {
+    pub findings: usize,
+    pub denominator: u64,
+    pub population: String,
+    pub remediation: String,
+}
+
+impl Judged {
+    /// Findings as a percentage of the population; `None` for an empty population.
+    pub fn percent(&self) -> Option<f64> {
+        (self.denominator > 0).then(|| 100.0 * self.findings as f64 / self.denominator as f64)
+    }
 }
 
 impl QueryResult {
@@ -51,6 +71,8 @@ pub enum QueryError {
     },
     #[error("query {id}: {source}")]
     Sink { id: String, source: SinkError },
+    #[error("the count query of {id} returned {rows} row(s); it must return one row with an integer `total`")]
+    Count { id: String, rows: usize },
     #[error("query {id} returned columns {got:?}, but its header declares {declared:?}")]
     Columns {
         id: String,
@@ -65,6 +87,7 @@ pub enum QueryError {
 /// The query fails, or returns columns other than those it declares.
 pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<QueryResult, QueryError> {
     let mut q = query(&def.text);
+    let mut count = def.rule.as_ref().map(|r| query(&r.count));
     let mut overrides = Vec::new();
     for p in &def.params {
         let value = match params.get(&p.name) {
@@ -75,11 +98,13 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
             overrides.push((p.name.clone(), value.clone()));
         }
         q = q.param(&p.name, from_json(&value));
+        count = count.map(|c| c.param(&p.name, from_json(&value)));
     }
-    let records = sink.read(q).await.map_err(|source| QueryError::Sink {
+    let failed = |source| QueryError::Sink {
         id: def.id.clone(),
         source,
-    })?;
+    };
+    let records = sink.read(q).await.map_err(failed)?;
     let mut rows = Vec::with_capacity(records.len());
     for r in &records {
         let mut got: Vec<String> = r.keys().cloned().collect();
@@ -100,10 +125,34 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
                 .collect(),
         );
     }
+    let judged = match (count, &def.rule) {
+        (Some(count), Some(rule)) => {
+            let totals = sink.read(count).await.map_err(failed)?;
+            let denominator = match totals.first().and_then(|r| r.get("total")) {
+                Some(BoltType::Integer(i)) if totals.len() == 1 => i.value.max(0) as u64,
+                _ => {
+                    return Err(QueryError::Count {
+                        id: def.id.clone(),
+                        rows: totals.len(),
+                    })
+                }
+            };
+            Some(Judged {
+                findings: rows.len(),
+                denominator,
+                population: rule.population.clone(),
+                remediation: rule.remediation.clone(),
+            })
+        }
+        _ => None,
+    };
     Ok(QueryResult {
         id: def.id.clone(),
+        version: def.version,
         title: def.title.clone(),
         severity: def.severity,
+        controls: def.controls.clone(),
+        judged,
         columns: def.columns.clone(),
         rows,
         overrides,

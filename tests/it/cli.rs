@@ -487,7 +487,58 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
         )),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!(
+            "Mimecast user, with account = \"{account}\" (1 row)\n1 finding of 1 terminated people (100.0%)\n"
+        )),
+        "{stdout}"
+    );
     assert_eq!(text(&out.stderr), "");
+
+    // The rules of one framework, as JSON evidence.
+    let out = graph(
+        &[
+            "queries",
+            "run",
+            "--framework",
+            "gdpr",
+            "--param",
+            &account_param,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let summary: Vec<(String, u64, u64, u64)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["version"].as_u64().unwrap(),
+                r["findings"].as_u64().unwrap(),
+                r["denominator"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("terminated-with-account".to_owned(), 1, 1, 1),
+            ("missing-required-training".to_owned(), 1, 6, 12),
+            ("users-without-active-person".to_owned(), 1, 2, 7),
+            ("assigned-not-completed".to_owned(), 1, 4, 11),
+        ]
+    );
+    assert_eq!(results[1]["percent"], 50.0);
+    assert_eq!(
+        results[0]["frameworks"][5],
+        serde_json::json!({"framework": "gdpr", "control": "Art. 32(1)(b)"})
+    );
+    let out = graph(&["queries", "run", "campaign-completion", "--framework", "gdpr"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr), "error: no selected query maps to a GDPR control\n");
 
     // An account the graph does not hold is named as such.
     let out = graph(&["queries", "run", "watchlist", "--param", "account=NOPE000"], &[]);

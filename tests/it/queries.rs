@@ -450,3 +450,53 @@ async fn every_query_returns_the_columns_it_declares() {
         assert!(r.rows.iter().all(|row| row.len() == d.columns.len()));
     }
 }
+
+/// A rule's findings, denominator and population; `None` for an informational query.
+type Judgement = Option<(usize, u64, String)>;
+
+#[tokio::test]
+async fn every_rule_reports_its_findings_of_the_population_it_judged() {
+    let mut judged = Vec::new();
+    for d in embedded() {
+        let params: Vec<(&str, Json)> = if d.id == "stale-sync" {
+            vec![("as_of", json!("2100-01-01T00:00:00Z"))]
+        } else {
+            vec![]
+        };
+        let r = rows(&d.id, &params).await;
+        judged.push((
+            d.id.clone(),
+            r.judged
+                .as_ref()
+                .map(|j| (j.findings, j.denominator, j.population.clone())),
+        ));
+    }
+    // The Acme roster: 7 active people (6 in groups requiring 2 categories each), 1
+    // terminated; the tenant: 12 users (5 with a SAFE grade, 7 under access review),
+    // 4 campaigns with 11 assignments of internal users, 2 phishing failures.
+    let expected = [
+        ("active-without-account", Some((1, 7, "active people"))),
+        ("assigned-not-completed", Some((4, 11, "training assignments"))),
+        ("campaign-completion", None),
+        ("high-risk-safe-score", Some((2, 5, "users with a SAFE score"))),
+        (
+            "missing-required-training",
+            Some((
+                6,
+                12,
+                "training requirements of active people (one per person and category)",
+            )),
+        ),
+        ("phished-not-retrained", Some((1, 2, "phishing clicks or submissions"))),
+        ("stale-sync", Some((1, 1, "accounts"))),
+        ("terminated-with-account", Some((1, 1, "terminated people"))),
+        ("unmapped-campaigns", Some((1, 4, "training campaigns"))),
+        ("users-without-active-person", Some((2, 7, "reviewed Mimecast users"))),
+        ("watchlist", Some((2, 12, "Mimecast users"))),
+    ];
+    let expected: Vec<(String, Judgement)> = expected
+        .into_iter()
+        .map(|(id, j)| (id.to_owned(), j.map(|(f, d, p)| (f, d, p.to_owned()))))
+        .collect();
+    assert_eq!(judged, expected);
+}

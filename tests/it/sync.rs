@@ -494,7 +494,9 @@ async fn one_account_never_touches_another() {
 
 fn write_query(dir: &std::path::Path, id: &str) {
     let text = format!(
-        "// id: {id}\n// title: Accounts\n// description: Counts accounts.\n// frameworks: none\n// severity: low\n\
+        "// id: {id}\n// title: Accounts\n// description: Counts accounts.\n// frameworks: SOC 2 CC7.2\n// severity: low\n\
+         // version: 1\n// population: accounts\n// remediation: None.\n\
+         // count: MATCH (a:MimecastAccount) WHERE $account IS NULL OR a.accountCode = $account RETURN count(a) AS total\n\
          // param: account = null | Only this account\n// columns: n\n//   :param account => null\n\
          MATCH (a:MimecastAccount) WHERE $account IS NULL OR a.accountCode = $account RETURN count(a) AS n\n"
     );
@@ -511,7 +513,8 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     let stored = rows(
         &s,
         "MATCH (q:ComplianceQuery:Procedure {id: 'terminated-with-account'}) RETURN q.id AS id, q.severity AS severity, \
-         q.frameworks AS frameworks, q.querySet AS set, q.cypher STARTS WITH '// id: terminated-with-account' AS cypher",
+         q.frameworks AS frameworks, q.querySet AS set, q.cypher STARTS WITH '// id: terminated-with-account' AS cypher, \
+         q.version AS version, q.controls AS controls, q.population AS population",
         "",
     )
     .await;
@@ -519,7 +522,9 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
         stored,
         vec![json!({
             "id": "terminated-with-account", "severity": "critical", "cypher": true, "set": "builtin",
-            "frameworks": ["SOC 2 CC6.2", "SOC 2 CC6.3", "ISO 27001 A.5.18", "PCI DSS 8.2.6", "HIPAA 164.308(a)(3)(ii)(C)"]
+            "frameworks": ["SOC 2 CC6.2", "SOC 2 CC6.3", "ISO 27001 A.5.18", "PCI DSS 8.2.6", "HIPAA 164.308(a)(3)(ii)(C)", "GDPR Art. 32(1)(b)"],
+            "version": 1, "population": "terminated people",
+            "controls": ["soc2:CC6.2", "soc2:CC6.3", "iso27001:A.5.18", "pci:8.2.6", "hipaa:164.308(a)(3)(ii)(C)", "gdpr:Art. 32(1)(b)"]
         })]
     );
 

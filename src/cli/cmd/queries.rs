@@ -41,7 +41,7 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
             Ok(Exit::Success)
         }
         QueriesCommand::Run(run) => {
-            let selected: Vec<&QueryDef> = if run.all {
+            let mut selected: Vec<&QueryDef> = if run.ids.is_empty() {
                 // Most severe first, so the findings that matter lead the output.
                 let mut all: Vec<&QueryDef> = defs.iter().collect();
                 all.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
@@ -49,6 +49,15 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
             } else {
                 run.ids.iter().map(|id| find(id)).collect::<Result<_, _>>()?
             };
+            if let Some(f) = run.framework {
+                selected.retain(|d| d.controls.iter().any(|c| c.framework == f));
+                if selected.is_empty() {
+                    return Err(CliError::usage(format!(
+                        "no selected query maps to a {} control",
+                        f.prefix()
+                    )));
+                }
+            }
             run_queries(&config, &selected, &run).await
         }
     }
