@@ -289,6 +289,7 @@ impl Collection {
                 let list: Vec<&str> = t.partial_types.iter().map(String::as_str).collect();
                 let _ = writeln!(out, "    partial types: {}", list.join(", "));
             }
+            let _ = writeln!(out, "    {}", api_text(&t.api));
         }
         let _ = writeln!(out, "  entities: {}", counts_text(&self.store.entity_counts()));
         let _ = writeln!(
@@ -330,6 +331,19 @@ impl Collection {
         std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
         Ok(())
     }
+}
+
+/// One connection's API traffic and throttling, for the human summary.
+fn api_text(a: &ClientStats) -> String {
+    format!(
+        "api: {} requests ({} retries), {} token requests; throttled: {} calls waited {:.1} s in all, {} answers of HTTP 429",
+        a.requests,
+        a.retries,
+        a.token_requests,
+        a.throttled_calls,
+        a.throttle_wait_ms as f64 / 1000.0,
+        a.rate_limited
+    )
 }
 
 /// "type n, type n" in key order, or "none".

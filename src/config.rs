@@ -29,6 +29,12 @@ pub const TRAINING_CATEGORIES: &[&str] = &[
     "secure_code",
 ];
 
+/// Default `rate_limit_max_wait_secs`: how long one call may wait out throttling.
+pub const DEFAULT_RATE_LIMIT_MAX_WAIT_SECS: u64 = 300;
+
+/// Default `max_response_bytes`: 64 MiB, far above a 500-record page.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
 /// API 2.0 hosts (`region = global|us|uk`).
 pub const API2_REGIONS: &[(&str, &str)] = &[
     ("global", "https://api.services.mimecast.com"),
@@ -169,8 +175,16 @@ pub struct ConnectionConfig {
     /// The first retry wait; doubles per attempt (with jitter) up to 60 s.
     pub retry_backoff: Duration,
     pub max_concurrent_requests: usize,
-    /// From the file, else `HTTPS_PROXY`; loopback and `NO_PROXY` hosts bypass it.
+    /// The longest one call waits out HTTP 429 and low-quota pacing in total, after
+    /// which it fails; throttling spends none of `max_attempts`.
+    pub rate_limit_max_wait: Duration,
+    /// The largest response body read; past it the call fails, naming the endpoint.
+    pub max_response_bytes: u64,
+    /// From the file, else `HTTPS_PROXY` (for file and environment-only connections
+    /// alike); loopback and `no_proxy` hosts bypass it.
     pub proxy: Option<ProxyUrl>,
+    /// Hosts that bypass the proxy: `NO_PROXY` (or `no_proxy`), comma-separated.
+    pub no_proxy: Option<String>,
     pub tls_insecure_skip_verify: bool,
     pub awareness_training: AwarenessTraining,
     pub compliance: ComplianceConfig,
@@ -209,7 +223,10 @@ impl ConnectionConfig {
             max_attempts: 5,
             retry_backoff: Duration::from_millis(500),
             max_concurrent_requests: 4,
+            rate_limit_max_wait: Duration::from_secs(DEFAULT_RATE_LIMIT_MAX_WAIT_SECS),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             proxy: None,
+            no_proxy: None,
             tls_insecure_skip_verify: false,
             awareness_training: AwarenessTraining::Auto,
             compliance: ComplianceConfig::default(),
@@ -355,6 +372,8 @@ struct RawConnection {
     max_attempts: Option<u32>,
     retry_backoff_ms: Option<u64>,
     max_concurrent_requests: Option<usize>,
+    rate_limit_max_wait_secs: Option<u64>,
+    max_response_bytes: Option<u64>,
     proxy: Option<String>,
     #[serde(default)]
     tls_insecure_skip_verify: bool,
@@ -493,6 +512,8 @@ impl Config {
                     client_id: Secret::from_env("MIMECAST_CLIENT_ID", env),
                     client_secret: Secret::from_env("MIMECAST_CLIENT_SECRET", env),
                 },
+                proxy: env_proxy(env),
+                no_proxy: env_no_proxy(env),
                 compliance: default_compliance.clone(),
                 ..ConnectionConfig::oauth2("default", "", "", "")
             });
@@ -616,6 +637,12 @@ impl Config {
             }
             if c.connect_timeout.is_zero() {
                 push(format!("{at}.connect_timeout_secs"), "must be at least 1".into());
+            }
+            if c.max_response_bytes < 1024 {
+                push(
+                    format!("{at}.max_response_bytes"),
+                    format!("must be at least 1024 (got {})", c.max_response_bytes),
+                );
             }
             if let Some(proxy) = &c.proxy {
                 if !proxy.expose().contains("://") {
@@ -756,6 +783,22 @@ fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(Stri
     }
 }
 
+/// `HTTPS_PROXY` (or `https_proxy`): the proxy of every connection whose file entry
+/// names none, and of the environment-only connection.
+fn env_proxy(env: &dyn Fn(&str) -> Option<String>) -> Option<ProxyUrl> {
+    env("HTTPS_PROXY")
+        .or_else(|| env("https_proxy"))
+        .filter(|v| !v.trim().is_empty())
+        .map(ProxyUrl::new)
+}
+
+/// `NO_PROXY` (or `no_proxy`): hosts reached directly, past any proxy.
+fn env_no_proxy(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    env("NO_PROXY")
+        .or_else(|| env("no_proxy"))
+        .filter(|v| !v.trim().is_empty())
+}
+
 fn resolve_connection(
     c: RawConnection,
     defaults: &ComplianceConfig,
@@ -804,11 +847,13 @@ fn resolve_connection(
         max_concurrent_requests: c
             .max_concurrent_requests
             .unwrap_or(defaults_conn.max_concurrent_requests),
-        proxy: c
-            .proxy
-            .or_else(|| env("HTTPS_PROXY"))
-            .or_else(|| env("https_proxy"))
-            .map(ProxyUrl::new),
+        rate_limit_max_wait: c
+            .rate_limit_max_wait_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults_conn.rate_limit_max_wait),
+        max_response_bytes: c.max_response_bytes.unwrap_or(defaults_conn.max_response_bytes),
+        proxy: c.proxy.map(ProxyUrl::new).or_else(|| env_proxy(env)),
+        no_proxy: env_no_proxy(env),
         tls_insecure_skip_verify: c.tls_insecure_skip_verify,
         awareness_training: c.awareness_training.unwrap_or(AwarenessTraining::Auto),
         compliance: ComplianceConfig {
@@ -864,6 +909,58 @@ mod tests {
             panic!()
         };
         assert_eq!(client_secret.value.as_ref().unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn the_environment_only_connection_uses_https_proxy_and_no_proxy() {
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "id"),
+            ("MIMECAST_CLIENT_SECRET", "s3cret"),
+            ("HTTPS_PROXY", "http://proxy.corp:3128"),
+            ("NO_PROXY", "mimecast.internal,.corp"),
+        ]);
+        let c = Config::from_sources(None, None, &env).unwrap();
+        let conn = &c.connections[0];
+        assert_eq!(conn.proxy, Some(ProxyUrl::new("http://proxy.corp:3128")));
+        assert_eq!(conn.no_proxy.as_deref(), Some("mimecast.internal,.corp"));
+        // The same variables for a file connection that names no proxy of its own.
+        let text = "[[connection]]\nname = \"a\"\n[[connection]]\nname = \"b\"\nproxy = \"http://own:8080\"\n";
+        let c = Config::from_sources(None, Some(text), &env).unwrap();
+        let proxies: Vec<_> = c.connections.iter().map(|c| c.proxy.clone()).collect();
+        assert_eq!(
+            proxies,
+            vec![
+                Some(ProxyUrl::new("http://proxy.corp:3128")),
+                Some(ProxyUrl::new("http://own:8080"))
+            ]
+        );
+        assert_eq!(c.connections[1].no_proxy.as_deref(), Some("mimecast.internal,.corp"));
+    }
+
+    #[test]
+    fn throttling_and_body_limits_are_read_with_defaults() {
+        let text = "[[connection]]\nname = \"a\"\nrate_limit_max_wait_secs = 120\nmax_response_bytes = 1048576\n[[connection]]\nname = \"b\"\nmax_response_bytes = 10\n";
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "i"),
+            ("MIMECAST_CLIENT_SECRET", "s"),
+            ("NEO4J_PASSWORD", "p"),
+        ]);
+        let c = Config::from_sources(None, Some(text), &env).unwrap();
+        let a = &c.connections[0];
+        assert_eq!(
+            (a.rate_limit_max_wait, a.max_response_bytes),
+            (Duration::from_secs(120), 1 << 20)
+        );
+        let defaults = ConnectionConfig::oauth2("d", "", "", "");
+        assert_eq!(
+            (defaults.rate_limit_max_wait, defaults.max_response_bytes),
+            (Duration::from_secs(300), 64 << 20)
+        );
+        let errors = c.validate().unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec!["connection[b].max_response_bytes: must be at least 1024 (got 10)"]
+        );
     }
 
     #[test]

@@ -25,8 +25,8 @@
 //! - [`config`]: TOML file plus environment, secrets wrapped, a pure `validate()`.
 //! - [`telemetry`]: tracing set-up (text or JSON lines on stderr).
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
-//! - [`mimecast`]: the API client (auth, envelope, paging, retries, read-only allowlist)
-//!   and its typed records.
+//! - [`mimecast`]: the API client (auth, envelope, paging, retries and rate limits,
+//!   redaction, read-only allowlist) and its typed records.
 //! - [`schema`]: graph-schema/schema.toml, embedded: types, labels, properties.
 //! - [`graph`]: entities and relationships, the petgraph store, integrity validation.
 //! - [`converters`]: pure functions from API records to entities and relationships.

@@ -85,7 +85,8 @@ struct Args {
     malformed_rate: f64,
 
     /// Behave as a tenant without Awareness Training: 403 on /api/awareness-training/...
-    /// and no Awareness Training package in get-account.
+    /// and no Awareness Training package in get-account. A --tenant file whose account
+    /// lists no Awareness Training package is served this way without the flag.
     #[arg(long)]
     at_unlicensed: bool,
 
@@ -110,7 +111,7 @@ struct Args {
 
     /// Answer every call to PATH with STATUS and an envelope body (repeatable), e.g.
     /// /api/user/get-internal-users=503 or /oauth/token=500. A 429 or 503 carries
-    /// Retry-After: 1.
+    /// Retry-After: 1; a 429 also X-RateLimit-Remaining: 0 and X-RateLimit-Reset: 1000.
     #[arg(long = "fail-path", value_name = "PATH=STATUS", value_parser = fail_path)]
     fail_paths: Vec<(String, u16)>,
 
@@ -213,8 +214,8 @@ async fn run(args: Args) -> u8 {
     if !args.host.is_loopback() {
         warn!(host = %args.host, "listening beyond loopback: the simulator has no real security");
     }
-    if args.at_unlicensed && !tenant.lists_awareness_training() {
-        info!("the tenant's account does not list Awareness Training anyway");
+    if !tenant.lists_awareness_training() {
+        info!("the tenant's account lists no Awareness Training package: Awareness Training endpoints answer 403");
     }
 
     let options = SimOptions {

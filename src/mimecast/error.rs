@@ -2,6 +2,7 @@
 //! ever carries a credential, a token or a signature.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::endpoints::{Area, Endpoint};
 
@@ -50,11 +51,28 @@ pub enum ApiError {
     #[error("{endpoint} answered HTTP 404 for connection {connection}: {hint}", endpoint = endpoint.path(), hint = not_found_hint(*endpoint))]
     NotFound { connection: String, endpoint: Endpoint },
 
-    #[error("Mimecast kept rate-limiting {endpoint} for connection {connection} (HTTP 429 on all {attempts} attempts); lower max_concurrent_requests or run less often", endpoint = endpoint.path())]
+    #[error("Mimecast kept rate-limiting {url} for connection {connection}: {throttled} answers of HTTP 429 and {waited_secs:.1} s waited, and the next wait would pass rate_limit_max_wait_secs ({max_wait_secs} s); lower max_concurrent_requests, raise rate_limit_max_wait_secs or run less often", waited_secs = waited.as_secs_f64(), max_wait_secs = max_wait.as_secs())]
     RateLimited {
         connection: String,
-        endpoint: Endpoint,
-        attempts: u32,
+        url: String,
+        throttled: u32,
+        waited: Duration,
+        max_wait: Duration,
+    },
+
+    #[error("{url} answered HTTP {status} redirecting to {location} (connection {connection}); redirects are never followed, so credentials and tokens stay with their origin: set base_url (or region) to the host that serves the API itself")]
+    Redirected {
+        connection: String,
+        url: String,
+        status: u16,
+        location: String,
+    },
+
+    #[error("the response of {url} for connection {connection} is larger than max_response_bytes ({limit} bytes); reading stopped at the cap. Lower page_size or raise max_response_bytes")]
+    TooLarge {
+        connection: String,
+        url: String,
+        limit: u64,
     },
 
     #[error("Mimecast answered HTTP {status} for {endpoint} on all {attempts} attempts (connection {connection}); the service may be degraded, try again later", endpoint = endpoint.path())]
@@ -128,6 +146,125 @@ impl ApiError {
     /// A credential problem: nothing else will work for this connection.
     pub fn is_auth(&self) -> bool {
         matches!(self, ApiError::Auth { .. } | ApiError::BindingExpired { .. })
+    }
+
+    /// The same error with `f` applied to every text a server or a request could have
+    /// put in it (URLs, details, `fail[]` codes and messages): the one place redaction
+    /// reaches every error the client returns.
+    pub(crate) fn map_text(self, f: &dyn Fn(String) -> String) -> ApiError {
+        use ApiError as E;
+        match self {
+            E::Auth {
+                connection,
+                url,
+                status,
+                detail,
+                hint,
+            } => E::Auth {
+                connection,
+                url: f(url),
+                status,
+                detail: f(detail),
+                hint,
+            },
+            E::Forbidden {
+                connection,
+                endpoint,
+                status,
+                detail,
+            } => E::Forbidden {
+                connection,
+                endpoint,
+                status,
+                detail: f(detail),
+            },
+            E::Network {
+                connection,
+                url,
+                detail,
+                attempts,
+            } => E::Network {
+                connection,
+                url: f(url),
+                detail: f(detail),
+                attempts,
+            },
+            E::Fail {
+                connection,
+                endpoint,
+                errors,
+            } => E::Fail {
+                connection,
+                endpoint,
+                errors: errors
+                    .into_iter()
+                    .map(|e| FailError {
+                        code: f(e.code),
+                        message: f(e.message),
+                        retryable: e.retryable,
+                    })
+                    .collect(),
+            },
+            E::Decode {
+                connection,
+                endpoint,
+                detail,
+            } => E::Decode {
+                connection,
+                endpoint,
+                detail: f(detail),
+            },
+            E::Redirected {
+                connection,
+                url,
+                status,
+                location,
+            } => E::Redirected {
+                connection,
+                url: f(url),
+                status,
+                location: f(location),
+            },
+            E::RateLimited {
+                connection,
+                url,
+                throttled,
+                waited,
+                max_wait,
+            } => E::RateLimited {
+                connection,
+                url: f(url),
+                throttled,
+                waited,
+                max_wait,
+            },
+            E::TooLarge { connection, url, limit } => E::TooLarge {
+                connection,
+                url: f(url),
+                limit,
+            },
+            E::TokenUnavailable {
+                connection,
+                url,
+                status,
+                attempts,
+            } => E::TokenUnavailable {
+                connection,
+                url: f(url),
+                status,
+                attempts,
+            },
+            E::Setup { connection, detail } => E::Setup {
+                connection,
+                detail: f(detail),
+            },
+            other @ (E::NotAllowed { .. }
+            | E::NotFound { .. }
+            | E::Server { .. }
+            | E::PaginationLoop { .. }
+            | E::Truncated { .. }
+            | E::BindingExpired { .. }) => other,
+        }
     }
 }
 

@@ -1,16 +1,36 @@
 //! The Mimecast API client: the only code that knows hosts, authentication, the
 //! `meta`/`data`/`fail` envelope, pagination, retries and rate limits. It exposes
 //! typed records and refuses any endpoint that is not on its read-only list.
+//!
+//! # Layout
+//!
+//! - `client`: [`Client`] (set-up, counters) and one typed method per endpoint.
+//! - `endpoints`: the read-only allowlist.
+//! - `call`: one `POST /api/...` and what each answer means.
+//! - `paging`: following `meta.pagination.next`.
+//! - `auth`: the cached bearer token (and its `/oauth/token` request), API 1.0 signing.
+//! - `retry`: the one send-and-retry loop both requests use, and its policy.
+//! - `throttle`: `Retry-After`, `X-RateLimit-*`, and pacing on a low quota.
+//! - `net`: the HTTP client (no redirects, proxy), capped bodies, network errors.
+//! - `redact`: credentials and tokens kept out of every error and log.
+//! - `envelope`, `error`, `records`: the wire shapes, the typed errors, the records.
 
 mod auth;
+mod call;
 mod client;
 mod endpoints;
 mod envelope;
 mod error;
+mod net;
+mod paging;
 pub mod records;
+mod redact;
+mod retry;
+mod throttle;
 
 pub use auth::sign as hmac_signature;
-pub use client::{all, Client, ClientStats, Pages};
+pub use client::{Client, ClientStats};
 pub use endpoints::{Area, Endpoint};
 pub use envelope::Envelope;
 pub use error::{ApiError, FailError};
+pub use paging::{all, Pages};

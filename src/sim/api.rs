@@ -111,6 +111,9 @@ impl Endpoint {
 /// The tenant, indexed for serving. Campaign rows are split from the campaign
 /// records so listings never copy them.
 pub(crate) struct Served {
+    /// The account lists the Awareness Training package; without it the Awareness
+    /// Training endpoints answer 403, as Mimecast does.
+    pub awareness_training: bool,
     pub credentials: Vec<Credential>,
     account: Value,
     domains: Vec<Value>,
@@ -128,6 +131,7 @@ impl From<Tenant> for Served {
     /// Indexes a tenant. Records the simulator cannot route (a user with no domain,
     /// a campaign with no id) are skipped; [`Tenant::validate`] reports them.
     fn from(t: Tenant) -> Served {
+        let awareness_training = t.lists_awareness_training();
         let mut users_by_domain: HashMap<String, Vec<Value>> = HashMap::new();
         for u in t.users {
             if let Some(d) = user_domain(&u) {
@@ -137,6 +141,7 @@ impl From<Tenant> for Served {
         let (training, training_rows) = split_rows(t.training_campaigns);
         let (phishing, phishing_rows) = split_rows(t.phishing_campaigns);
         Served {
+            awareness_training,
             credentials: t.credentials,
             account: t.account,
             domains: t.domains,

@@ -5,7 +5,8 @@
 //! `meta`/`data`/`fail` envelope, `meta.pagination` (`pageSize` = items returned,
 //! `next` only while more remain, at most 500 per page), function-level `fail[]`
 //! errors on HTTP 200, 401 `token_expired` after the token TTL, API 1.0 HMAC
-//! signatures, 403 when Awareness Training is not licensed, `X-RateLimit-*` headers
+//! signatures, 403 when Awareness Training is not licensed (by option, or because the
+//! account lists no Awareness Training package), `X-RateLimit-*` headers
 //! on every response and 429 with `Retry-After` when a credential's bucket is empty.
 //! Fault knobs add per-page latency, random 5xx, truncated bodies and forced statuses.
 //!
@@ -72,7 +73,8 @@ pub struct SimOptions {
     /// Seed of the fault decisions (error and malformed rates).
     pub seed: u64,
     /// When false, every `/api/awareness-training/...` call gets 403 and
-    /// `get-account` lists no Awareness Training package.
+    /// `get-account` lists no Awareness Training package. A tenant whose account lists
+    /// no such package gets the 403s whatever this says, as on Mimecast.
     pub awareness_training_licensed: bool,
     /// `(path, status)`: calls to `path` (an `/api/...` path or `/oauth/token`) are
     /// answered with `status` and an envelope body, after authentication.

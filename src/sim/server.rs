@@ -209,6 +209,26 @@ fn forced_answer(status: u16) -> Answer {
     )
 }
 
+/// A forced answer. A 503 says when to come back, as a 429 does; a 429 reports the
+/// quota as spent, as a real one does (`X-RateLimit-Remaining: 0`, the reset in a
+/// second, matching `Retry-After: 1`).
+fn forced_reply(status: u16, rate: RateState) -> Reply {
+    let rate = if status == 429 {
+        RateState {
+            remaining: 0,
+            reset_ms: 1000,
+            ..rate
+        }
+    } else {
+        rate
+    };
+    let mut reply = Reply::new(forced_answer(status), rate);
+    if status == 429 || status == 503 {
+        reply.retry_after = Some(1);
+    }
+    reply
+}
+
 /// `POST /oauth/token`, form-encoded client credentials.
 async fn token(shared: &Shared, req: Request) -> Reply {
     let options = shared.options();
@@ -218,7 +238,7 @@ async fn token(shared: &Shared, req: Request) -> Reply {
     }
     lock(&shared.stats).token_requests += 1;
     if let Some(status) = forced_status(&options, TOKEN_PATH) {
-        return Reply::new(forced_answer(status), anonymous);
+        return forced_reply(status, anonymous);
     }
     let form = match Form::<HashMap<String, String>>::from_request(req, &()).await {
         Ok(Form(f)) => f,
@@ -341,7 +361,9 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         }
     };
 
-    if endpoint.is_awareness_training() && !options.awareness_training_licensed {
+    // Unlicensed by --at-unlicensed, or by an account that lists no package.
+    let licensed = options.awareness_training_licensed && served.awareness_training;
+    if endpoint.is_awareness_training() && !licensed {
         // Body invented (mimecast-api.md §4.4): no source shows the real 403 body.
         return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
     }
@@ -351,12 +373,7 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
     }
 
     if let Some(status) = forced_status(&options, path) {
-        let mut reply = Reply::new(forced_answer(status), rate);
-        // A 503 says when to come back, as a 429 does.
-        if status == 429 || status == 503 {
-            reply.retry_after = Some(1);
-        }
-        return reply;
+        return forced_reply(status, rate);
     }
 
     let (fail, malformed) = {
@@ -378,13 +395,7 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         }
     };
     let answer = match api::parse_request(&body) {
-        Ok(request) => api::answer(
-            &served,
-            endpoint,
-            &request,
-            options.awareness_training_licensed,
-            options.list_page_size,
-        ),
+        Ok(request) => api::answer(&served, endpoint, &request, licensed, options.list_page_size),
         Err(message) => Answer::error(400, "err_invalid_request", &message, false),
     };
     let mut reply = Reply::new(answer, rate);

@@ -318,6 +318,40 @@ async fn unlicensed_awareness_training_is_403() {
     assert_eq!(r.json()["data"][0]["risk"], "B");
 }
 
+/// A tenant file whose account lists no Awareness Training package is served as
+/// Mimecast serves such a tenant: 403 on every Awareness Training endpoint, the
+/// directory as usual, whatever `awareness_training_licensed` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_file_without_the_package_gets_403_on_awareness_training() {
+    let mut t = tenant(1);
+    t.account = json!({"accountCode": "CUSA99Z999", "packages": ["Mimecast Platform [1033]"]});
+    let path = std::env::temp_dir().join(format!("sim-no-at-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_string(&t).unwrap()).unwrap();
+    let from_file = Tenant::from_path(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(!from_file.lists_awareness_training());
+    let sim = start_with(from_file, SimOptions::default()).await;
+    let addr = sim.local_addr();
+    let t = access_token(addr).await;
+    for path in [
+        "/api/awareness-training/company/get-safe-score-details",
+        "/api/awareness-training/campaign/get-campaigns",
+        "/api/awareness-training/phishing/campaign/get-campaign",
+    ] {
+        let r = post(addr, &t, path, json!({})).await;
+        assert_eq!(r.status, 403, "{path}");
+        assert_eq!(
+            r.json(),
+            json!({"meta": {"status": 403}, "data": [], "fail": [{"errors": [{"code": "err_forbidden", "message": "Forbidden", "retryable": false}]}]})
+        );
+    }
+    let r = post(addr, &t, "/api/domain/get-internal-domain", json!({"data": []})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"][0]["domain"], "big.example.com");
+    let account = post(addr, &t, ACCOUNT, json!({})).await.json();
+    assert_eq!(account["data"][0]["packages"], json!(["Mimecast Platform [1033]"]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hmac_signatures_are_verified() {
     let sim = start_with(tenant(2), SimOptions::default()).await;
@@ -382,6 +416,13 @@ async fn faults_unknown_paths_and_methods() {
     assert_eq!(r.json()["meta"]["status"], 503);
     assert_eq!(r.json()["fail"][0]["errors"][0]["retryable"], true);
     assert_eq!(post(addr, &t, ACCOUNT, json!({})).await.status, 200);
+    // A forced 429 reports the quota spent, as a real one does, with a reset that
+    // agrees with its Retry-After.
+    sim.set_fail_paths(vec![(USERS.to_owned(), 429)]);
+    let r = post(addr, &t, USERS, json!({"data": [{"domain": "big.example.com"}]})).await;
+    assert_eq!(r.status, 429);
+    let rate = ["retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"].map(|h| r.header(h));
+    assert_eq!(rate, [Some("1"), Some("0"), Some("1000")]);
     sim.set_fail_paths(Vec::new());
 
     sim.set_options(SimOptions {

@@ -11,9 +11,9 @@ const GRAPH: &str = env!("CARGO_BIN_EXE_mimecast-graph");
 const SIM: &str = env!("CARGO_BIN_EXE_mimecast-sim");
 
 /// A `mimecast-sim` process, killed on drop.
-struct SimProcess {
+pub(crate) struct SimProcess {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Drop for SimProcess {
@@ -23,7 +23,7 @@ impl Drop for SimProcess {
     }
 }
 
-fn spawn_sim(args: &[&str]) -> SimProcess {
+pub(crate) fn spawn_sim(args: &[&str]) -> SimProcess {
     let mut child = Command::new(SIM)
         .args(args)
         .args(["--idle-exit-secs", "120"])
@@ -160,7 +160,7 @@ domain_aliases = {{ "acme.co.uk" = "acme.com" }}
     path.display().to_string()
 }
 
-fn temp_dir() -> std::path::PathBuf {
+pub(crate) fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("mg-cli-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -193,22 +193,32 @@ async fn a_429_storm_is_ridden_out_by_honouring_retry_after() {
     assert_eq!(stats.retries, stats.rate_limited);
 }
 
-#[tokio::test]
-async fn a_429_waits_for_retry_after_not_for_the_backoff() {
-    // One call per 1.2 s: the second call is limited with Retry-After: 2. Two attempts
-    // with a 5 ms backoff would both be refused; honouring the header, the retry lands.
+/// One call per 1.9 s, spent by another client (as another worker would) after this
+/// one took its token: this client has seen no low X-RateLimit-Remaining to slow
+/// down for, so its next call (within 0.9 s, however busy the machine) meets a 429
+/// with Retry-After: 2.
+pub(crate) async fn quota_spent_by_another_worker(account: &str, max_attempts: u32) -> (SimServer, Client) {
     let options = SimOptions {
         rate_limit: Some(RateLimit {
             calls: 1,
-            window: Duration::from_millis(1200),
+            window: Duration::from_millis(1900),
         }),
         ..SimOptions::default()
     };
-    let sim = start_sim(acme_tenant("C429WAIT01"), options).await;
+    let sim = start_sim(acme_tenant(account), options).await;
     let mut cfg = acme_connection("acme", &sim);
-    cfg.max_attempts = 2;
+    cfg.max_attempts = max_attempts;
     let c = client(&cfg);
-    c.get_account().await.unwrap();
+    c.check_token().await.unwrap();
+    client(&cfg).get_account().await.unwrap();
+    (sim, c)
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after_not_for_the_backoff() {
+    // The second call is limited with Retry-After: 2. Two attempts with a 5 ms
+    // backoff would both be refused; honouring the header, the retry lands.
+    let (_sim, c) = quota_spent_by_another_worker("C429WAIT01", 2).await;
     let started = std::time::Instant::now();
     assert_eq!(c.get_internal_domains().await.unwrap().len(), 2);
     let waited = started.elapsed();
@@ -373,6 +383,37 @@ async fn awareness_training_unlicensed_is_reported_as_unavailable() {
     );
     let err = c.get_training_campaigns().await.unwrap_err();
     assert!(err.is_unavailable());
+}
+
+/// `mimecast-sim --tenant FILE` whose account lists no Awareness Training package
+/// answers 403 there, as Mimecast does, without `--at-unlicensed`.
+#[tokio::test]
+async fn a_tenant_file_without_awareness_training_is_served_403_there() {
+    let dir = crate::cli::temp_dir();
+    let mut tenant = acme_tenant("CNOATFILE1");
+    tenant.account["packages"] = json!(["Mimecast Platform [1033]"]);
+    let path = dir.join("tenant.json");
+    std::fs::write(&path, serde_json::to_string(&tenant).unwrap()).unwrap();
+    let sim = crate::cli::spawn_sim(&["--tenant", path.to_str().unwrap()]);
+    let mut cfg = ConnectionConfig::oauth2("acme", &sim.url, "acme-client-id", "acme-client-secret-value");
+    cfg.retry_backoff = Duration::from_millis(5);
+    let c = client(&cfg);
+    assert!(!c.get_account().await.unwrap().has_awareness_training());
+    assert_eq!(domain_names(&c).await, vec!["acme.com", "labs.acme.com"]);
+    let err = all(c.safe_score_details()).await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::Forbidden { status: 403, .. }) && err.is_unavailable(),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "Mimecast refused access to /api/awareness-training/company/get-safe-score-details for connection acme \
+         (HTTP 403: Forbidden (err_forbidden)). The Awareness Training package is missing from the tenant, or the API \
+         application is not allowed the Awareness Training product or its role lacks Awareness Training | Dashboard | Read"
+    );
+    assert!(c.get_phishing_campaigns().await.unwrap_err().is_unavailable());
+    assert!(c.get_training_campaigns().await.unwrap_err().is_unavailable());
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
