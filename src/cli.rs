@@ -102,6 +102,17 @@ pub struct SyncArgs {
     /// Print the summary as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Let the cleanup delete more than [sync] max_delete_share (default 0.5) of an
+    /// account's elements of one type, or all of them. Without it such a cleanup
+    /// deletes none of them and the type is partial (exit 10).
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +174,8 @@ pub struct RunArgs {
     /// Time between syncs: 30m, 1h, 1d, or seconds.
     #[arg(long, value_name = "INTERVAL", value_parser = crate::daemon::parse_interval)]
     pub interval: std::time::Duration,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,10 +285,11 @@ async fn collect(config_path: Option<&std::path::Path>, args: &CollectArgs) -> u
 }
 
 async fn sync(config_path: Option<&std::path::Path>, args: &SyncArgs) -> u8 {
-    let (config, queries) = match load_sync_setup(config_path) {
+    let (mut config, queries) = match load_sync_setup(config_path) {
         Ok(setup) => setup,
         Err(code) => return code,
     };
+    config.sync.allow_mass_delete = args.guard.allow_mass_delete;
     let progress = crate::steps::TerminalProgress::new();
     let stop = crate::stop::Stop::new();
     stop.on_signals();
@@ -439,10 +453,11 @@ async fn run_queries(config: &Config, defs: &[crate::queries::QueryDef], args: &
 }
 
 async fn daemon(config_path: Option<&std::path::Path>, args: &RunArgs) -> u8 {
-    let (config, queries) = match load_sync_setup(config_path) {
+    let (mut config, queries) = match load_sync_setup(config_path) {
         Ok(setup) => setup,
         Err(code) => return code,
     };
+    config.sync.allow_mass_delete = args.guard.allow_mass_delete;
     let stop = crate::stop::Stop::new();
     stop.on_signals();
     let observe = |o: &crate::sync::SyncOutcome| {
