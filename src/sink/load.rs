@@ -9,7 +9,7 @@ use neo4rs::{query, BoltType};
 use serde::Serialize;
 use tracing::info;
 
-use super::guard::{DeletePolicy, HeldBack};
+use super::guard::{DeletePolicy, Deletion, HeldBack};
 use super::upsert::{Mode, SyncStamp, WriteCounts};
 use super::{Sink, SinkError};
 use crate::graph::{Entity, GraphStore, Relationship};
@@ -325,37 +325,44 @@ impl Sink {
                     from.label, r.class, to.label
                 )
             };
-            targets.push((r.relationship_type.as_str(), anchored, false));
+            targets.push((
+                r.relationship_type.as_str(),
+                anchored,
+                Some([r.from.as_str(), r.to.as_str()]),
+            ));
         }
         for e in &schema.entities {
             if partial.contains(&e.entity_type) || !e.is_account_scoped() {
                 continue;
             }
             let anchored = format!("(x:{} {{accountCode: $account}})", e.label);
-            targets.push((e.entity_type.as_str(), anchored, true));
+            targets.push((e.entity_type.as_str(), anchored, None));
         }
         // Everything is counted before anything is deleted: the guard judges the
         // account as this sync found it.
-        let mut deletable = Vec::new();
-        for (element_type, anchored, is_node) in targets {
-            let (stale, total) = self.count_stale(&anchored, account_code, element_type, stamp).await?;
-            if stale == 0 {
-                continue;
-            }
-            if let Some(held) = policy.check(account_code, element_type, stale, total) {
-                tracing::warn!(
-                    account = account_code,
+        let mut deletions = Vec::new();
+        let mut statements = Vec::new();
+        for (element_type, anchored, endpoints) in targets {
+            let (would_delete, total) = self.count_stale(&anchored, account_code, element_type, stamp).await?;
+            if would_delete > 0 {
+                deletions.push(Deletion {
                     element_type,
-                    would_delete = stale,
+                    would_delete,
                     total,
-                    "{held}"
-                );
-                report.held_back.push(held);
+                    endpoints,
+                });
+                statements.push((anchored, endpoints.is_none()));
+            }
+        }
+        let held = policy.review(account_code, &deletions);
+        for h in &held {
+            tracing::warn!(account = account_code, element_type = %h.element_type, would_delete = h.would_delete, total = h.total, "{h}");
+        }
+        for (d, (anchored, is_node)) in deletions.iter().zip(statements) {
+            if held.iter().any(|h| h.element_type == d.element_type) {
                 continue;
             }
-            deletable.push((element_type, anchored, is_node));
-        }
-        for (element_type, anchored, is_node) in deletable {
+            let element_type = d.element_type;
             let statement = if is_node {
                 // The relationships still attached (of partial types) go with the node;
                 // their types are returned so that the summary counts them.
@@ -377,6 +384,7 @@ impl Sink {
             self.delete_in_chunks(&statement, account_code, element_type, stamp, report)
                 .await?;
         }
+        report.held_back.extend(held);
         report.cleanup_ms += t0.elapsed().as_millis() as u64;
         Ok(())
     }

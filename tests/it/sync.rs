@@ -23,7 +23,7 @@ use crate::collect::{ACME_ENTITIES, ACME_RELATIONSHIPS};
 use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim, unique_account};
 
 /// A per-run account code for a per-test name: data of earlier runs never interferes.
-fn code(name: &str) -> &'static str {
+pub fn code(name: &str) -> &'static str {
     static CODES: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static str>>> = std::sync::OnceLock::new();
     let mut codes = CODES.get_or_init(Default::default).lock().unwrap();
     codes
@@ -32,7 +32,7 @@ fn code(name: &str) -> &'static str {
 }
 
 /// Syncs that write ComplianceQuery nodes (shared by every account) run one at a time.
-static SYNC_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static SYNC_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub async fn sync(config: &Config) -> SyncOutcome {
     sync_with(config, &embedded()).await
@@ -43,7 +43,7 @@ async fn sync_with(config: &Config, queries: &QuerySet) -> SyncOutcome {
     run_once(config, &all_steps(), queries, &SilentProgress, &Stop::new()).await
 }
 
-async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
+pub async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
     let records = s.read(query(cypher).param("account", account)).await.unwrap();
     records
         .iter()
@@ -79,7 +79,7 @@ async fn type_counts(s: &Sink, cypher: &str, account: &str) -> Vec<(String, usiz
         .collect()
 }
 
-fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+pub fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
     list.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
@@ -91,7 +91,7 @@ fn with(list: &[(&str, usize)], changes: &[(&str, usize)]) -> Vec<(String, usize
     map.into_iter().collect()
 }
 
-async fn acme(account: &str) -> (SimServer, Config) {
+pub async fn acme(account: &str) -> (SimServer, Config) {
     let sim = start_sim(acme_tenant(account), SimOptions::default()).await;
     let config = config_with(vec![acme_connection("acme", &sim)]);
     (sim, config)
