@@ -63,7 +63,23 @@ pub fn all_steps() -> Vec<Step> {
     all
 }
 
-async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dyn Progress) -> (TenantRun, GraphStore) {
+/// One client per connection, in the configuration's order: what [`collect_with`]
+/// uses, so a caller that asked something first (a sync looking up the accounts to
+/// lease) shares the token and the counters with the collection.
+pub fn clients(config: &Config) -> Vec<Result<Client, String>> {
+    config
+        .connections
+        .iter()
+        .map(|c| Client::new(c).map_err(|e| e.to_string()))
+        .collect()
+}
+
+async fn run_tenant(
+    connection: &ConnectionConfig,
+    client: &Result<Client, String>,
+    steps: &[Step],
+    progress: &dyn Progress,
+) -> (TenantRun, GraphStore) {
     let t0 = Instant::now();
     let failed = |error: String, steps: Vec<StepResult>, api: ClientStats| TenantRun {
         connection: connection.name.clone(),
@@ -75,18 +91,13 @@ async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dy
         partial_types: BTreeSet::new(),
         api,
     };
-    let client = match Client::new(connection) {
+    let client = match client {
         Ok(c) => c,
-        Err(e) => {
-            return (
-                failed(e.to_string(), Vec::new(), ClientStats::default()),
-                GraphStore::new(),
-            )
-        }
+        Err(e) => return (failed(e.clone(), Vec::new(), ClientStats::default()), GraphStore::new()),
     };
     let cfg = Arc::new(connection.clone());
     let tenant = Arc::new(TenantState::new());
-    let (results, partial_types) = match steps::execute(steps, &client, &cfg, &tenant, progress).await {
+    let (results, partial_types) = match steps::execute(steps, client, &cfg, &tenant, progress).await {
         Ok(r) => r,
         Err(e) => return (failed(e.to_string(), Vec::new(), client.stats()), GraphStore::new()),
     };
@@ -125,9 +136,26 @@ async fn run_tenant(connection: &ConnectionConfig, steps: &[Step], progress: &dy
 
 /// Collects every configured connection into one validated graph.
 pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -> Collection {
+    collect_with(config, &clients(config), steps, progress).await
+}
+
+/// [`collect`] with the clients of [`clients`].
+pub async fn collect_with(
+    config: &Config,
+    clients: &[Result<Client, String>],
+    steps: &[Step],
+    progress: &dyn Progress,
+) -> Collection {
     let started_on = crate::time::now_iso();
     let t0 = Instant::now();
-    let runs = futures::future::join_all(config.connections.iter().map(|c| run_tenant(c, steps, progress))).await;
+    let runs = futures::future::join_all(
+        config
+            .connections
+            .iter()
+            .zip(clients)
+            .map(|(c, client)| run_tenant(c, client, steps, progress)),
+    )
+    .await;
 
     let mut store = GraphStore::new();
     let mut tenants = Vec::new();

@@ -258,7 +258,11 @@ pub struct Neo4jConfig {
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
     pub max_connections: usize,
+    /// Attempts per batch on transient server errors (deadlocks, lock timeouts).
     pub max_attempts: u32,
+    /// How long an operation keeps retrying while the server is unreachable (a restart,
+    /// a network blip) before the sync gives up.
+    pub unavailable_retry: Duration,
 }
 
 impl Neo4jConfig {
@@ -274,6 +278,7 @@ impl Neo4jConfig {
             query_timeout: Duration::from_secs(300),
             max_connections: 4,
             max_attempts: 5,
+            unavailable_retry: Duration::from_secs(120),
         }
     }
 }
@@ -281,12 +286,19 @@ impl Neo4jConfig {
 #[derive(Clone, Debug)]
 pub struct SyncConfig {
     pub unknown_participants: UnknownParticipants,
+    /// A cleanup that would delete more than this share of an account's elements of
+    /// one type (or all of them) deletes none of them; the type is partial.
+    pub max_delete_share: f64,
+    /// `--allow-mass-delete`: the cleanup deletes whatever the tenant no longer has.
+    pub allow_mass_delete: bool,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             unknown_participants: UnknownParticipants::Report,
+            max_delete_share: 0.5,
+            allow_mass_delete: false,
         }
     }
 }
@@ -402,12 +414,14 @@ struct RawNeo4j {
     query_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     max_attempts: Option<u32>,
+    unavailable_retry_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSync {
     unknown_participants: Option<UnknownParticipants>,
+    max_delete_share: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -538,7 +552,12 @@ impl Config {
                 .unwrap_or(defaults.query_timeout),
             max_connections: n.max_connections.unwrap_or(defaults.max_connections),
             max_attempts: n.max_attempts.unwrap_or(defaults.max_attempts),
+            unavailable_retry: n
+                .unavailable_retry_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.unavailable_retry),
         };
+        let sync_defaults = SyncConfig::default();
 
         Ok(Config {
             source: path.map(Path::to_owned),
@@ -546,6 +565,8 @@ impl Config {
             neo4j,
             sync: SyncConfig {
                 unknown_participants: raw.sync.unknown_participants.unwrap_or(UnknownParticipants::Report),
+                max_delete_share: raw.sync.max_delete_share.unwrap_or(sync_defaults.max_delete_share),
+                allow_mass_delete: false,
             },
             queries_dir: raw.queries.dir.map(resolve_path),
         })
@@ -701,6 +722,13 @@ impl Config {
         }
         if n.query_timeout.is_zero() {
             push("neo4j.query_timeout_secs".into(), "must be at least 1".into());
+        }
+        let share = self.sync.max_delete_share;
+        if !(0.0..=1.0).contains(&share) {
+            push(
+                "sync.max_delete_share".into(),
+                format!("must be 0 to 1, a share of an account's elements of one type (got {share})"),
+            );
         }
         if errors.is_empty() {
             Ok(())

@@ -1,20 +1,21 @@
-//! One whole sync: connect to Neo4j, collect every tenant while the schema is applied,
-//! upsert, clean up per account, stamp the accounts. The daemon calls [`run_once`] in a loop.
+//! One whole sync: connect to Neo4j, take the accounts' write leases, collect every
+//! tenant while the schema is applied, upsert, clean up per account (within the
+//! deletion guard), stamp the accounts. The daemon calls [`run_once`] in a loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::json;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
 use crate::exit;
 use crate::queries::QuerySet;
 use crate::schema::schema;
-use crate::sink::{LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
+use crate::sink::{DeletePolicy, LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 
@@ -60,6 +61,15 @@ pub struct SyncOutcome {
     pub duration_ms: u64,
 }
 
+/// How the leased part of a sync ended.
+enum Ended {
+    /// A stop arrived while collecting: nothing was written.
+    StoppedCollecting,
+    /// The schema could not be applied: the collection was abandoned.
+    SchemaFailed(SinkError),
+    Written(Box<Collection>, Result<(), SinkError>),
+}
+
 /// Runs one sync. Never panics on bad data or unreachable services: every failure
 /// ends up in the outcome. The saved queries are stored beside the data.
 pub async fn run_once(
@@ -80,44 +90,99 @@ pub async fn run_once(
         error: None,
         duration_ms: 0,
     };
+    let finish = |mut outcome: SyncOutcome| {
+        outcome.duration_ms = t0.elapsed().as_millis() as u64;
+        info!(sync_id = %outcome.sync_id, status = ?outcome.status, duration_ms = outcome.duration_ms, "sync finished");
+        outcome
+    };
     info!(sync_id = %stamp.sync_id, tenants = config.connections.len(), "sync started");
-    // Neo4j first: a sync that cannot write should not spend the API quota.
-    let sink = match Sink::connect(&config.neo4j).await {
+    // Neo4j first: a sync that cannot write should not spend the API quota. A server
+    // that is restarting is waited for (`unavailable_retry_secs`).
+    let connected = tokio::select! {
+        c = Sink::connect_waiting(&config.neo4j) => c,
+        () = stop.wait() => Err(SinkError::Stopped),
+    };
+    let sink = match connected {
         Ok(s) => s.with_stop(stop.clone()),
         Err(e) => {
             error!(error = %e, "Neo4j is not usable");
+            outcome.status = status_of_error(&e);
             outcome.error = Some(e.to_string());
-            outcome.duration_ms = t0.elapsed().as_millis() as u64;
-            return outcome;
+            return finish(outcome);
         }
     };
-    // No data is written while collecting (validation comes first), so a stop here
-    // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
-    let collection = tokio::select! {
-        c = collect_with_schema(&sink, config, steps, progress) => c,
+    // One writer per account, decided before the tenant is fetched: a sync that may
+    // not write must not fetch a whole tenant first. Leases are per account code (two
+    // connections of different names can point at one tenant), and the code is only
+    // known from get-account; so each tenant's account alone is fetched first (one
+    // call, plus a token), its lease taken, and only then is everything collected. A
+    // tenant whose get-account fails here is leased after collecting, before its first
+    // write, so no account is ever written without its lease.
+    // The collection reuses these clients: one token, and the account look-up is
+    // counted with the tenant's other calls.
+    let clients = collect::clients(config);
+    let discovered = tokio::select! {
+        d = discover_accounts(config, &clients) => d,
         () = stop.wait() => {
             outcome.status = SyncStatus::Stopped;
             outcome.error = Some("stopped while collecting; nothing was written".into());
-            outcome.duration_ms = t0.elapsed().as_millis() as u64;
-            return outcome;
+            return finish(outcome);
         }
     };
-    let collection = match collection {
-        Ok(c) => c,
-        Err(e) => {
-            error!(error = %e, "applying the schema failed; collection abandoned");
+    let leased: Vec<&str> = discovered.iter().map(String::as_str).collect();
+    if !leased.is_empty() {
+        if let Err(e) = sink.lock_accounts(&leased, &stamp).await {
+            error!(error = %e, "the write leases could not be taken; nothing was fetched or written");
+            outcome.status = status_of_error(&e);
             outcome.error = Some(e.to_string());
-            outcome.duration_ms = t0.elapsed().as_millis() as u64;
-            return outcome;
+            return finish(outcome);
+        }
+    }
+    let policy = DeletePolicy::from_config(&config.sync);
+    let load = &mut outcome.load;
+    let work = async {
+        // No data is written while collecting (validation comes first), so a stop here
+        // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
+        let collection = tokio::select! {
+            c = Box::pin(collect_with_schema(&sink, config, &clients, steps, progress)) => c,
+            () = stop.wait() => return Ended::StoppedCollecting,
+        };
+        match collection {
+            Ok(c) => {
+                let result = Box::pin(write(&sink, &c, queries, &stamp, &leased, &policy, load)).await;
+                Ended::Written(Box::new(c), result)
+            }
+            Err(e) => Ended::SchemaFailed(e),
         }
     };
-    let result = write(&sink, &collection, queries, &stamp, &mut outcome.load).await;
+    // Boxed: the futures of a whole sync are too large for a thread's stack.
+    let ended = sink
+        .hold_leases(&leased, &stamp, crate::sink::RENEW_EVERY, Box::pin(work))
+        .await;
+    if !leased.is_empty() {
+        sink.unlock_accounts(&leased, &stamp).await;
+    }
+    let (collection, result) = match ended {
+        Ended::StoppedCollecting => {
+            outcome.status = SyncStatus::Stopped;
+            outcome.error = Some("stopped while collecting; nothing was written".into());
+            return finish(outcome);
+        }
+        Ended::SchemaFailed(e) => {
+            error!(error = %e, "applying the schema failed; collection abandoned");
+            outcome.status = status_of_error(&e);
+            outcome.error = Some(e.to_string());
+            return finish(outcome);
+        }
+        Ended::Written(c, r) => (*c, r),
+    };
+    let held_back = !outcome.load.held_back.is_empty();
     outcome.status = match (&result, collection.policy_violation.is_some(), collection.status()) {
-        (Err(SinkError::Stopped), _, _) => SyncStatus::Stopped,
+        (Err(e), _, _) => status_of_error(e),
         (_, true, _) => SyncStatus::PolicyFailed,
-        (Err(_), _, _) => SyncStatus::Neo4jFailed,
         (Ok(()), _, RunStatus::Failed) => SyncStatus::MimecastFailed,
         (Ok(()), _, RunStatus::Partial) => SyncStatus::Partial,
+        (Ok(()), _, RunStatus::Success) if held_back => SyncStatus::Partial,
         (Ok(()), _, RunStatus::Success) => SyncStatus::Success,
     };
     if let Err(e) = result {
@@ -127,9 +192,33 @@ pub async fn run_once(
         outcome.error = Some(v.clone());
     }
     outcome.collection = Some(collection);
-    outcome.duration_ms = t0.elapsed().as_millis() as u64;
-    info!(sync_id = %stamp.sync_id, status = ?outcome.status, duration_ms = outcome.duration_ms, "sync finished");
-    outcome
+    finish(outcome)
+}
+
+fn status_of_error(e: &SinkError) -> SyncStatus {
+    match e {
+        SinkError::Stopped => SyncStatus::Stopped,
+        _ => SyncStatus::Neo4jFailed,
+    }
+}
+
+/// The account code of every connection whose `get-account` answers, sorted, without
+/// fetching anything else. A connection that fails here is left to the collection,
+/// which fails it the same way and reports why.
+async fn discover_accounts(config: &Config, clients: &[Result<crate::mimecast::Client, String>]) -> Vec<String> {
+    let found = futures::future::join_all(config.connections.iter().zip(clients).map(|(c, client)| async move {
+        let client = client.as_ref().ok()?;
+        match client.get_account().await {
+            Ok(account) => Some(account.account_code),
+            Err(e) => {
+                debug!(connection = %c.name, error = %e, "get-account failed before collecting");
+                None
+            }
+        }
+    }))
+    .await;
+    let codes: BTreeSet<String> = found.into_iter().flatten().collect();
+    codes.into_iter().collect()
 }
 
 /// Collects while the schema is applied. A schema failure cancels the collection at
@@ -137,10 +226,11 @@ pub async fn run_once(
 async fn collect_with_schema(
     sink: &Sink,
     config: &Config,
+    clients: &[Result<crate::mimecast::Client, String>],
     steps: &[Step],
     progress: &dyn Progress,
 ) -> Result<Collection, SinkError> {
-    let collecting = collect::collect(config, steps, progress);
+    let collecting = collect::collect_with(config, clients, steps, progress);
     let applying = sink.apply_schema(schema());
     tokio::pin!(collecting, applying);
     let mut collection = None;
@@ -161,11 +251,15 @@ async fn collect_with_schema(
     }
 }
 
+/// Writes a collection. `leased` are the accounts whose leases this sync already
+/// holds; any other account it writes is leased here first.
 async fn write(
     sink: &Sink,
     c: &Collection,
     queries: &QuerySet,
     stamp: &SyncStamp,
+    leased: &[&str],
+    policy: &DeletePolicy,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
     if c.policy_violation.is_some() {
@@ -192,9 +286,12 @@ async fn write(
     // The leases are renewed while writing; a lost one stops every further write.
     let mut accounts: Vec<&str> = usable.iter().map(|(a, _)| *a).collect();
     accounts.extend(failed.iter().filter_map(|t| t.account_code.as_deref()));
-    sink.lock_accounts(&accounts, stamp).await?;
+    let extra: Vec<&str> = accounts.into_iter().filter(|a| !leased.contains(a)).collect();
+    if !extra.is_empty() {
+        sink.lock_accounts(&extra, stamp).await?;
+    }
     let result = sink
-        .hold_leases(&accounts, stamp, crate::sink::RENEW_EVERY, async {
+        .hold_leases(&extra, stamp, crate::sink::RENEW_EVERY, async {
             // A tenant that could not be collected keeps its data; its account node
             // says so.
             for t in &failed {
@@ -206,10 +303,12 @@ async fn write(
             if usable.is_empty() {
                 return Ok(());
             }
-            write_accounts(sink, c, &usable, queries, stamp, load).await
+            Box::pin(write_accounts(sink, c, &usable, queries, stamp, policy, load)).await
         })
         .await;
-    sink.unlock_accounts(&accounts, stamp).await;
+    if !extra.is_empty() {
+        sink.unlock_accounts(&extra, stamp).await;
+    }
     result
 }
 
@@ -220,6 +319,7 @@ async fn write_accounts(
     usable: &[(&str, RunStatus)],
     queries: &QuerySet,
     stamp: &SyncStamp,
+    policy: &DeletePolicy,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
     let partial: PartialTypes = usable
@@ -228,15 +328,17 @@ async fn write_accounts(
         .collect();
     sink.upsert_graph(&c.store, schema(), &partial, stamp, load).await?;
     for (account, status) in usable {
-        sink.cleanup_account(account, schema(), &partial[*account], stamp, load)
+        sink.cleanup_account(account, schema(), &partial[*account], policy, stamp, load)
             .await?;
+        // A type the deletion guard kept makes the account partial.
+        let held = load.held_back.iter().any(|h| h.account == *account);
         let label = match status {
+            RunStatus::Success if held => "partial",
             RunStatus::Success => "success",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
         };
-        sink.mark_account(account, label, *status == RunStatus::Success, stamp)
-            .await?;
+        sink.mark_account(account, label, label == "success", stamp).await?;
     }
     let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
     let q = load
@@ -251,8 +353,22 @@ async fn write_accounts(
 }
 
 impl SyncOutcome {
+    /// The `sync --json` summary: the collection's summary, whose top-level `status`
+    /// is the sync's (the collection's own is `collectionStatus`), the types the
+    /// deletion guard kept added to `partialTypes`, and what the sink wrote (`neo4j`,
+    /// with the types written only in part in `neo4j.incompleteTypes`).
     pub fn to_json(&self) -> serde_json::Value {
         let mut summary = self.collection.as_ref().map_or_else(|| json!({}), Collection::summary);
+        if self.collection.is_some() {
+            summary["collectionStatus"] = summary["status"].take();
+        }
+        summary["status"] = json!(self.status);
+        for h in &self.load.held_back {
+            let types = &mut summary["partialTypes"][h.account.as_str()];
+            let mut list: BTreeSet<String> = serde_json::from_value(types.take()).unwrap_or_default();
+            list.insert(h.element_type.clone());
+            *types = json!(list);
+        }
         summary["syncId"] = json!(self.sync_id);
         summary["syncStatus"] = json!(self.status);
         summary["exitCode"] = json!(self.status.exit_code());
@@ -281,6 +397,17 @@ impl SyncOutcome {
         }
         if let Some(c) = &self.collection {
             out.push_str(&c.human());
+        }
+        for h in &self.load.held_back {
+            let _ = writeln!(out, "  deletion guard: {h}");
+        }
+        if !self.load.incomplete_types.is_empty() {
+            let list: Vec<&str> = self.load.incomplete_types.iter().map(String::as_str).collect();
+            let _ = writeln!(
+                out,
+                "  written in part (counts below are what was written): {}",
+                list.join(", ")
+            );
         }
         if !self.load.types.is_empty() {
             let _ = writeln!(

@@ -118,6 +118,17 @@ pub struct SyncArgs {
     /// Print the summary as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Let the cleanup delete more than [sync] max_delete_share (default 0.5) of an
+    /// account's elements of one type, or all of them. Without it such a cleanup
+    /// deletes none of them and the type is partial (exit 10).
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +197,8 @@ pub struct RunArgs {
     /// Time between syncs: 30m, 1h, 1d, or seconds.
     #[arg(long, value_name = "INTERVAL", value_parser = crate::daemon::parse_interval)]
     pub interval: std::time::Duration,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 #[derive(Debug, Subcommand)]

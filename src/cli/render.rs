@@ -49,6 +49,16 @@ pub fn describe(config: &Config) -> String {
             c.page_size,
             c.awareness_training
         );
+        let _ = writeln!(
+            out,
+            "  requests: {} at a time, {} attempts on failures (first wait {} ms), throttling waited out up to {} s per call (rate_limit_max_wait_secs), responses up to {} bytes (max_response_bytes), proxy {}",
+            c.max_concurrent_requests,
+            c.max_attempts,
+            c.retry_backoff.as_millis(),
+            c.rate_limit_max_wait.as_secs(),
+            c.max_response_bytes,
+            c.proxy.as_ref().map_or_else(|| "none".to_owned(), crate::config::ProxyUrl::redacted)
+        );
         if !c.compliance.campaign_categories.is_empty() {
             let _ = writeln!(out, "  campaign mappings: {}", c.compliance.campaign_categories.len());
         }

@@ -9,6 +9,7 @@ use neo4rs::{query, BoltType};
 use serde::Serialize;
 use tracing::info;
 
+use super::guard::{DeletePolicy, Deletion, HeldBack};
 use super::upsert::{Mode, SyncStamp, WriteCounts};
 use super::{Sink, SinkError};
 use crate::graph::{Entity, GraphStore, Relationship};
@@ -26,12 +27,17 @@ pub struct TypeWrite {
     pub upsert_ms: u64,
 }
 
-/// What the sink did in one sync.
+/// What the sink did in one sync. Counts include the batches of a write that was cut
+/// short (a stop, a failure): what is in Neo4j, not what was planned.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadReport {
     /// By `_type`.
     pub types: BTreeMap<String, TypeWrite>,
+    /// Types whose upsert did not write every element (the sync stopped or failed).
+    pub incomplete_types: BTreeSet<String>,
+    /// Types the deletion guard kept, per account.
+    pub held_back: Vec<HeldBack>,
     pub upsert_ms: u64,
     pub cleanup_ms: u64,
 }
@@ -44,6 +50,10 @@ impl TypeWrite {
 }
 
 impl LoadReport {
+    fn add_deleted(&mut self, t: &str, deleted: u64) {
+        self.types.entry(t.to_owned()).or_default().deleted += deleted;
+    }
+
     fn add_counts(&mut self, t: &str, c: WriteCounts, ms: u64) {
         let e = self.types.entry(t.to_owned()).or_default();
         e.created += c.created;
@@ -67,15 +77,15 @@ impl LoadReport {
 impl Sink {
     /// Runs concurrent write jobs to their ends. Unlike `try_collect`, a failing or
     /// stopped job does not drop the batches still in flight: they finish, and the
-    /// other jobs start no new batch (a failure sets `aborted`). Returns what the
-    /// jobs that finished produced, and the error that matters: a real one before
-    /// the knock-on `Stopped` and `Abandoned`.
+    /// other jobs start no new batch (a failure sets `aborted`). Every job yields what
+    /// it wrote, even when it failed half-way; returned with the error that matters: a
+    /// real one before the knock-on `Stopped` and `Abandoned`.
     async fn all_finished<T>(
         &self,
-        jobs: impl futures::Stream<Item = Result<T, SinkError>>,
+        jobs: impl futures::Stream<Item = (T, Result<(), SinkError>)>,
     ) -> (Vec<T>, Option<SinkError>) {
-        let results: Vec<Result<T, SinkError>> = jobs
-            .inspect(|r| {
+        let results: Vec<(T, Result<(), SinkError>)> = jobs
+            .inspect(|(_, r)| {
                 if matches!(r, Err(e) if !e.is_knock_on()) {
                     self.aborted.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -84,9 +94,9 @@ impl Sink {
             .await;
         let mut done = Vec::new();
         let mut error: Option<SinkError> = None;
-        for r in results {
+        for (t, r) in results {
+            done.push(t);
             match r {
-                Ok(t) => done.push(t),
                 Err(e)
                     if error
                         .as_ref()
@@ -94,10 +104,18 @@ impl Sink {
                 {
                     error = Some(e);
                 }
-                Err(_) => {}
+                _ => {}
             }
         }
         (done, error)
+    }
+}
+
+/// A non-negative integer column of a row (0 when absent).
+fn int(row: Option<&super::Record>, column: &str) -> u64 {
+    match row.and_then(|r| r.get(column)) {
+        Some(BoltType::Integer(i)) => i.value.max(0) as u64,
+        _ => 0,
     }
 }
 
@@ -152,9 +170,9 @@ impl Sink {
     ///
     /// # Errors
     /// A batch fails after its retries.
-    pub async fn upsert_graph(
+    pub async fn upsert_graph<'a>(
         &self,
-        store: &GraphStore,
+        store: &'a GraphStore,
         schema: &Schema,
         partial: &PartialTypes,
         stamp: &SyncStamp,
@@ -190,21 +208,45 @@ impl Sink {
         }
         // Node labels do not contend for locks: write them concurrently.
         let parallel = self.config().max_connections.max(1);
+        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+        for ((t, _), list) in &nodes {
+            *expected.entry(t).or_default() += list.len() as u64;
+        }
+        for (r, _) in &rels {
+            *expected.entry(r.relationship_type).or_default() += 1;
+        }
+        let mut written: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut record = |report: &mut LoadReport, t: &'a str, c: WriteCounts, ms: u64| {
+            *written.entry(t).or_default() += c.total();
+            report.add_counts(t, c, ms);
+        };
         let node_jobs = nodes.iter().map(|((t, mode), list)| async move {
-            let spec = schema
-                .entity(t)
-                .ok_or_else(|| SinkError::Config(format!("entity type {t} is not in graph-schema")))?;
             let t0 = Instant::now();
-            let counts = self.upsert_nodes(&spec.labels(), list, *mode, stamp).await?;
-            Ok::<_, SinkError>((*t, counts, t0.elapsed().as_millis() as u64))
+            let mut counts = WriteCounts::default();
+            let result = match schema.entity(t) {
+                Some(spec) => {
+                    self.upsert_nodes_counted(&spec.labels(), list, *mode, stamp, &mut counts)
+                        .await
+                }
+                None => Err(SinkError::Config(format!("entity type {t} is not in graph-schema"))),
+            };
+            ((*t, counts, t0.elapsed().as_millis() as u64), result)
         });
         let (done, error) = self
             .all_finished(stream::iter(node_jobs).buffer_unordered(parallel))
             .await;
         for (t, c, ms) in done {
-            report.add_counts(t, c, ms);
+            record(report, t, c, ms);
         }
+        let incomplete = |report: &mut LoadReport, written: &BTreeMap<&str, u64>| {
+            for (t, n) in &expected {
+                if written.get(t).copied().unwrap_or(0) < *n {
+                    report.incomplete_types.insert((*t).to_owned());
+                }
+            }
+        };
         if let Some(e) = error {
+            incomplete(report, &written);
             return Err(e);
         }
         // Relationships in units that share no dense node (see plan.rs), concurrently.
@@ -216,20 +258,25 @@ impl Sink {
                 let from = &schema.entity(&spec.from).expect("schema checked").label;
                 let to = &schema.entity(&spec.to).expect("schema checked").label;
                 let t_rel = Instant::now();
-                let counts = self
-                    .upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp)
-                    .await?;
+                let mut counts = WriteCounts::default();
+                let result = self
+                    .upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp, &mut counts)
+                    .await;
                 done.push((part.relationship_type, counts, t_rel.elapsed().as_millis() as u64));
+                if result.is_err() {
+                    return (done, result);
+                }
             }
-            Ok::<_, SinkError>(done)
+            (done, Ok(()))
         });
         let (done, error) = self
             .all_finished(stream::iter(unit_jobs).buffer_unordered(parallel))
             .await;
         for (t, c, ms) in done.into_iter().flatten() {
-            report.add_counts(t, c, ms);
+            record(report, t, c, ms);
         }
         if let Some(e) = error {
+            incomplete(report, &written);
             return Err(e);
         }
         report.upsert_ms += t0.elapsed().as_millis() as u64;
@@ -238,16 +285,20 @@ impl Sink {
     }
 
     /// Deletes the account's elements that this sync did not write, for every type
-    /// that is not partial, in chunks of `cleanup_batch_size`. Relationships first,
-    /// then nodes (with whatever relationships still touch them).
+    /// that is not partial, in chunks of `cleanup_batch_size`: relationships first,
+    /// then nodes (with whatever relationships still touch them, counted as deleted
+    /// under their own type). First every type is counted, and a type of which the
+    /// deletion would exceed `policy` is kept whole and reported in
+    /// [`LoadReport::held_back`] (see [`super::guard`]).
     ///
     /// # Errors
-    /// A chunk fails after its retries.
+    /// A statement fails after its retries.
     pub async fn cleanup_account(
         &self,
         account_code: &str,
         schema: &Schema,
         partial: &BTreeSet<String>,
+        policy: &DeletePolicy,
         stamp: &SyncStamp,
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
@@ -256,6 +307,7 @@ impl Sink {
             return Err(SinkError::Stopped);
         }
         let t0 = Instant::now();
+        let mut targets = Vec::new();
         for r in &schema.relationships {
             if partial.contains(&r.relationship_type) {
                 continue;
@@ -264,51 +316,110 @@ impl Sink {
             let to = &schema.entity(&r.to).expect("schema checked");
             let anchored = if from.is_account_scoped() {
                 format!(
-                    "(:{} {{accountCode: $account}})-[r:{}]->(:{})",
+                    "(:{} {{accountCode: $account}})-[x:{}]->(:{})",
                     from.label, r.class, to.label
                 )
             } else {
                 format!(
-                    "(:{})-[r:{}]->(:{} {{accountCode: $account}})",
+                    "(:{})-[x:{}]->(:{} {{accountCode: $account}})",
                     from.label, r.class, to.label
                 )
             };
-            let statement = format!(
-                "MATCH {anchored} WHERE r._type = $type AND r._lastSyncId <> $syncId \
-                 WITH r LIMIT $limit DELETE r RETURN count(*) AS deleted"
-            );
-            let deleted = self
-                .delete_in_chunks(&statement, account_code, &r.relationship_type, stamp)
-                .await?;
-            report.types.entry(r.relationship_type.clone()).or_default().deleted += deleted;
+            targets.push((
+                r.relationship_type.as_str(),
+                anchored,
+                Some([r.from.as_str(), r.to.as_str()]),
+            ));
         }
         for e in &schema.entities {
             if partial.contains(&e.entity_type) || !e.is_account_scoped() {
                 continue;
             }
-            let statement = format!(
-                "MATCH (n:{} {{accountCode: $account}}) WHERE n._type = $type AND n._lastSyncId <> $syncId \
-                 WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted",
-                e.label
-            );
-            let deleted = self
-                .delete_in_chunks(&statement, account_code, &e.entity_type, stamp)
-                .await?;
-            report.types.entry(e.entity_type.clone()).or_default().deleted += deleted;
+            let anchored = format!("(x:{} {{accountCode: $account}})", e.label);
+            targets.push((e.entity_type.as_str(), anchored, None));
         }
+        // Everything is counted before anything is deleted: the guard judges the
+        // account as this sync found it.
+        let mut deletions = Vec::new();
+        let mut statements = Vec::new();
+        for (element_type, anchored, endpoints) in targets {
+            let (would_delete, total) = self.count_stale(&anchored, account_code, element_type, stamp).await?;
+            if would_delete > 0 {
+                deletions.push(Deletion {
+                    element_type,
+                    would_delete,
+                    total,
+                    endpoints,
+                });
+                statements.push((anchored, endpoints.is_none()));
+            }
+        }
+        let held = policy.review(account_code, &deletions);
+        for h in &held {
+            tracing::warn!(account = account_code, element_type = %h.element_type, would_delete = h.would_delete, total = h.total, "{h}");
+        }
+        for (d, (anchored, is_node)) in deletions.iter().zip(statements) {
+            if held.iter().any(|h| h.element_type == d.element_type) {
+                continue;
+            }
+            let element_type = d.element_type;
+            let statement = if is_node {
+                // The relationships still attached (of partial types) go with the node;
+                // their types are returned so that the summary counts them.
+                format!(
+                    "MATCH {anchored} WHERE x._type = $type AND x._lastSyncId <> $syncId \
+                     WITH x LIMIT $limit WITH collect(x) AS nodes \
+                     UNWIND nodes AS n OPTIONAL MATCH (n)-[r]-() \
+                     WITH nodes, collect(DISTINCT r) AS rels \
+                     WITH nodes, rels, [r IN rels WHERE r._type IS NOT NULL | r._type] AS relTypes \
+                     FOREACH (r IN rels | DELETE r) FOREACH (n IN nodes | DELETE n) \
+                     RETURN size(nodes) AS deleted, relTypes"
+                )
+            } else {
+                format!(
+                    "MATCH {anchored} WHERE x._type = $type AND x._lastSyncId <> $syncId \
+                     WITH x LIMIT $limit DELETE x RETURN count(*) AS deleted"
+                )
+            };
+            self.delete_in_chunks(&statement, account_code, element_type, stamp, report)
+                .await?;
+        }
+        report.held_back.extend(held);
         report.cleanup_ms += t0.elapsed().as_millis() as u64;
         Ok(())
     }
 
+    /// How many elements `anchored` (bound to `x`) matches for the account and type,
+    /// and how many of them this sync did not write: `(stale, total)`.
+    async fn count_stale(
+        &self,
+        anchored: &str,
+        account_code: &str,
+        element_type: &str,
+        stamp: &SyncStamp,
+    ) -> Result<(u64, u64), SinkError> {
+        let q = query(&format!(
+            "MATCH {anchored} WHERE x._type = $type \
+             RETURN count(x) AS total, sum(CASE WHEN x._lastSyncId <> $syncId THEN 1 ELSE 0 END) AS stale"
+        ))
+        .param("account", account_code)
+        .param("type", element_type)
+        .param("syncId", stamp.sync_id.as_str());
+        let rows = self.write_even_when_stopped("cleanup-count", q).await?;
+        let row = rows.first();
+        Ok((int(row, "stale"), int(row, "total")))
+    }
+
+    /// Deletes chunk after chunk, adding each to the report as it commits.
     async fn delete_in_chunks(
         &self,
         statement: &str,
         account_code: &str,
         element_type: &str,
         stamp: &SyncStamp,
-    ) -> Result<u64, SinkError> {
+        report: &mut LoadReport,
+    ) -> Result<(), SinkError> {
         let limit = self.config().cleanup_batch_size as i64;
-        let mut total = 0;
         loop {
             let q = query(statement)
                 .param("account", account_code)
@@ -316,13 +427,17 @@ impl Sink {
                 .param("syncId", stamp.sync_id.as_str())
                 .param("limit", limit);
             let rows = self.write_even_when_stopped(element_type, q).await?;
-            let deleted = match rows.first().and_then(|r| r.get("deleted")) {
-                Some(BoltType::Integer(i)) => i.value.max(0) as u64,
-                _ => 0,
-            };
-            total += deleted;
+            let deleted = int(rows.first(), "deleted");
+            report.add_deleted(element_type, deleted);
+            if let Some(BoltType::List(types)) = rows.first().and_then(|r| r.get("relTypes")) {
+                for t in types.iter() {
+                    if let BoltType::String(t) = t {
+                        report.add_deleted(&t.value, 1);
+                    }
+                }
+            }
             if deleted < limit as u64 {
-                return Ok(total);
+                return Ok(());
             }
         }
     }

@@ -2,17 +2,21 @@
 //!
 //! Every write is `UNWIND $rows ... MERGE` with labels and relationship types taken
 //! from graph-schema/, never from data; values travel only as parameters. One
-//! transaction per batch, retried with backoff on transient errors.
+//! transaction per batch, retried by the policy of [`retry`]: an unreachable server
+//! for `unavailable_retry_secs`, transient server errors `max_attempts` times.
 
 pub mod bolt;
+pub mod guard;
 mod load;
 mod lock;
 mod plan;
 mod queries;
+pub mod retry;
 mod upsert;
 
+pub use guard::{DeletePolicy, HeldBack};
 pub use load::{LoadReport, PartialTypes, TypeWrite};
-pub use lock::{LEASE, LOCK_LABEL, RENEW_EVERY};
+pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;
@@ -37,6 +41,10 @@ pub enum SinkError {
     Timeout(Duration),
     #[error("Neo4j query failed: {0}")]
     Query(String),
+    /// The server refused a statement; `code` is its status code
+    /// (`Neo.TransientError.Transaction.DeadlockDetected`).
+    #[error("Neo4j query failed: Neo4j error `{code}`: {message}")]
+    Server { code: String, message: String },
     #[error("Neo4j configuration: {0}")]
     Config(String),
     #[error("stopped on request before the next write")]
@@ -66,12 +74,19 @@ impl SinkError {
                 uri: cfg.uri.clone(),
                 user: cfg.user.clone(),
             },
-            E::IOError { .. } | E::ConnectionError | E::ConnectionTimedOut | E::ProtocolMismatch(_) => {
-                SinkError::Unreachable {
-                    uri: cfg.uri.clone(),
-                    detail: e.to_string(),
-                }
-            }
+            E::Neo4j(n) => SinkError::Server {
+                code: n.code().to_owned(),
+                message: n.message().to_owned(),
+            },
+            // A connection that broke in the middle of an exchange is as good as none.
+            E::IOError { .. }
+            | E::ConnectionError
+            | E::ConnectionTimedOut
+            | E::ProtocolMismatch(_)
+            | E::IncompleteBoltExchange => SinkError::Unreachable {
+                uri: cfg.uri.clone(),
+                detail: e.to_string(),
+            },
             other => SinkError::Query(other.to_string()),
         }
     }
@@ -79,15 +94,6 @@ impl SinkError {
     /// A job that ended because of another one (a stop, or a failure elsewhere).
     pub fn is_knock_on(&self) -> bool {
         matches!(self, SinkError::Stopped | SinkError::Abandoned)
-    }
-
-    /// Transient failures worth another attempt: lock timeouts, deadlocks, dropped connections.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            SinkError::Unreachable { .. } | SinkError::Timeout(_) => true,
-            SinkError::Query(m) => m.contains("TransientError") || m.contains("DeadlockDetected"),
-            _ => false,
-        }
     }
 }
 
@@ -104,11 +110,41 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Connects and proves the connection with `RETURN 1`.
+    /// Connects and proves the connection with one `RETURN 1`: for commands a person
+    /// waits for (`validate`, `queries run`), which should fail at once.
     ///
     /// # Errors
     /// [`SinkError::Unreachable`], [`SinkError::Auth`] or [`SinkError::Timeout`].
     pub async fn connect(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
+        let sink = Sink::pool(cfg)?;
+        sink.ping().await?;
+        Ok(sink)
+    }
+
+    /// Connects like [`Sink::connect`], but waits out an unreachable server for
+    /// `unavailable_retry_secs` (a restart): for syncs.
+    ///
+    /// # Errors
+    /// As [`Sink::connect`], once the retries are over.
+    pub async fn connect_waiting(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
+        let sink = Sink::pool(cfg)?;
+        let mut retry = retry::Retry::new(cfg);
+        loop {
+            match sink.ping().await {
+                Ok(()) => return Ok(sink),
+                Err(e) => match retry.next_wait(&e) {
+                    Some(wait) => {
+                        warn!(error = %e, wait_ms = wait.as_millis() as u64, "Neo4j is not usable yet; retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => return Err(retry.give_up(e)),
+                },
+            }
+        }
+    }
+
+    /// The connection pool; no I/O yet.
+    fn pool(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
         let password = cfg
             .password
             .value
@@ -126,15 +162,13 @@ impl Sink {
         }
         let config = builder.build().map_err(|e| SinkError::Config(e.to_string()))?;
         let graph = Graph::connect(config).map_err(|e| SinkError::from_neo4rs(e, cfg))?;
-        let sink = Sink {
+        Ok(Sink {
             graph,
             cfg: cfg.clone(),
             stop: None,
             lease_lost: Arc::default(),
             aborted: Arc::default(),
-        };
-        sink.ping().await?;
-        Ok(sink)
+        })
     }
 
     pub fn config(&self) -> &Neo4jConfig {
@@ -189,11 +223,12 @@ impl Sink {
         }
     }
 
-    /// Runs one write statement in its own transaction, with bounded retries on
-    /// transient errors, and returns the rows it produced.
+    /// Runs one write statement in its own transaction, retried by the policy of
+    /// [`retry`], and returns the rows it produced. A stop requested while waiting to
+    /// retry ends the wait: the batch was not written.
     ///
     /// # Errors
-    /// A non-transient error, or a transient one on every attempt.
+    /// A fatal error, or a retryable one once its retries are over.
     pub async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
         if self.stop_requested() {
             return Err(SinkError::Stopped);
@@ -201,7 +236,7 @@ impl Sink {
         if self.aborted.load(Ordering::Relaxed) {
             return Err(SinkError::Abandoned);
         }
-        self.write_even_when_stopped(label, q).await
+        self.write_retrying(label, q, true).await
     }
 
     /// True once a stop was requested: no new write starts after that.
@@ -212,35 +247,54 @@ impl Sink {
     /// [`Sink::write`] without the stop check, for work that must finish once begun
     /// (an account's cleanup) and bookkeeping on the way out (releasing leases).
     async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
-        if self.lease_lost.load(Ordering::Relaxed) {
-            return Err(SinkError::LeaseLost);
-        }
+        self.write_retrying(label, q, false).await
+    }
+
+    async fn write_retrying(&self, label: &str, q: Query, stoppable: bool) -> Result<Vec<Record>, SinkError> {
+        let mut retry = retry::Retry::new(&self.cfg);
         let mut attempt = 1;
         loop {
-            let work = async {
-                let mut txn = self.graph.start_txn().await?;
-                let mut stream = txn.execute(q.clone()).await?;
-                let mut rows = Vec::new();
-                while let Some(row) = stream.next(txn.handle()).await? {
-                    rows.push(row_pairs(&row)?);
-                }
-                txn.commit().await?;
-                Ok::<_, neo4rs::Error>(rows)
-            };
-            let span = tracing::debug_span!("sink_batch", batch = label, attempt);
-            let result =
-                match tokio::time::timeout(self.cfg.query_timeout, tracing::Instrument::instrument(work, span)).await {
-                    Ok(Ok(rows)) => return Ok(rows),
-                    Ok(Err(e)) => SinkError::from_neo4rs(e, &self.cfg),
-                    Err(_) => SinkError::Timeout(self.cfg.query_timeout),
-                };
-            if !result.is_transient() || attempt >= self.cfg.max_attempts {
-                return Err(result);
+            if self.lease_lost.load(Ordering::Relaxed) {
+                return Err(SinkError::LeaseLost);
             }
-            let wait = Duration::from_millis(200 * 2u64.pow(attempt.min(6)));
-            warn!(batch = label, attempt, error = %result, wait_ms = wait.as_millis() as u64, "transient Neo4j error; retrying the batch");
-            tokio::time::sleep(wait).await;
+            let error = match self.write_once(label, q.clone(), attempt).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) => e,
+            };
+            let Some(wait) = retry.next_wait(&error) else {
+                return Err(retry.give_up(error));
+            };
+            warn!(batch = label, attempt, error = %error, wait_ms = wait.as_millis() as u64, "Neo4j write failed; retrying the batch");
+            match &self.stop {
+                Some(stop) if stoppable => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.wait() => return Err(SinkError::Stopped),
+                    }
+                }
+                _ => tokio::time::sleep(wait).await,
+            }
             attempt += 1;
+        }
+    }
+
+    /// One attempt: a transaction, the statement, every row, the commit.
+    async fn write_once(&self, label: &str, q: Query, attempt: u32) -> Result<Vec<Record>, SinkError> {
+        let work = async {
+            let mut txn = self.graph.start_txn().await?;
+            let mut stream = txn.execute(q).await?;
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next(txn.handle()).await? {
+                rows.push(row_pairs(&row)?);
+            }
+            txn.commit().await?;
+            Ok::<_, neo4rs::Error>(rows)
+        };
+        let span = tracing::debug_span!("sink_batch", batch = label, attempt);
+        match tokio::time::timeout(self.cfg.query_timeout, tracing::Instrument::instrument(work, span)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => Err(SinkError::from_neo4rs(e, &self.cfg)),
+            Err(_) => Err(SinkError::Timeout(self.cfg.query_timeout)),
         }
     }
 

@@ -193,11 +193,26 @@ impl Sink {
         mode: Mode,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
+        let mut counts = WriteCounts::default();
+        self.upsert_nodes_counted(labels, entities, mode, stamp, &mut counts)
+            .await?;
+        Ok(counts)
+    }
+
+    /// [`Sink::upsert_nodes`], adding each committed batch to `counts`, so that a
+    /// write cut short still says what it wrote.
+    pub(super) async fn upsert_nodes_counted(
+        &self,
+        labels: &[&str],
+        entities: &[&Entity],
+        mode: Mode,
+        stamp: &SyncStamp,
+        counts: &mut WriteCounts,
+    ) -> Result<(), SinkError> {
         if labels.is_empty() || !labels.iter().all(|l| is_identifier(l)) {
             return Err(SinkError::Config(format!("invalid label set {labels:?}")));
         }
         let statement = node_statement(labels, mode);
-        let mut counts = WriteCounts::default();
         for batch in entities.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch
                 .iter()
@@ -218,15 +233,17 @@ impl Sink {
             );
             counts.add(c);
         }
-        Ok(counts)
+        Ok(())
     }
 
     /// Upserts relationships of one type between nodes labelled `from_label` and
     /// `to_label`. Both endpoints must already exist; a row whose endpoint is missing
-    /// is reported as an error, never skipped silently.
+    /// is reported as an error, never skipped silently. Each committed batch is added
+    /// to `counts`, so that a write cut short still says what it wrote.
     ///
     /// # Errors
     /// A name is not an identifier, endpoints are missing, or a batch fails.
+    #[allow(clippy::too_many_arguments)]
     pub async fn upsert_relationships(
         &self,
         from_label: &str,
@@ -235,14 +252,14 @@ impl Sink {
         relationships: &[&Relationship],
         mode: Mode,
         stamp: &SyncStamp,
-    ) -> Result<WriteCounts, SinkError> {
+        counts: &mut WriteCounts,
+    ) -> Result<(), SinkError> {
         if ![from_label, rel_type, to_label].iter().all(|l| is_identifier(l)) {
             return Err(SinkError::Config(format!(
                 "invalid relationship pattern ({from_label})-[{rel_type}]->({to_label})"
             )));
         }
         let statement = relationship_statement(from_label, rel_type, to_label, mode);
-        let mut counts = WriteCounts::default();
         for batch in relationships.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch
                 .iter()
@@ -268,6 +285,7 @@ impl Sink {
                 .collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = self.write_batch(&label, &statement, rows, stamp).await?;
+            counts.add(c);
             if c.total() != batch.len() as u64 {
                 return Err(SinkError::Query(format!(
                     "{} of {} {label} relationships have an endpoint missing in Neo4j",
@@ -275,8 +293,7 @@ impl Sink {
                     batch.len()
                 )));
             }
-            counts.add(c);
         }
-        Ok(counts)
+        Ok(())
     }
 }

@@ -45,7 +45,7 @@ pub(crate) fn spawn_sim(args: &[&str]) -> SimProcess {
 }
 
 /// `mimecast-graph` with only the given environment (plus PATH), Neo4j from the tests.
-fn graph(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn graph(args: &[&str], env: &[(&str, &str)]) -> Output {
     let neo4j = neo4j_config();
     let password = secrecy::ExposeSecret::expose_secret(neo4j.password.value.as_ref().unwrap()).to_owned();
     Command::new(GRAPH)
@@ -61,7 +61,7 @@ fn graph(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("mimecast-graph runs")
 }
 
-fn text(b: &[u8]) -> String {
+pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn temp_dir() -> std::path::PathBuf {
     dir
 }
 
-const ACME_ENV: &[(&str, &str)] = &[
+pub const ACME_ENV: &[(&str, &str)] = &[
     ("ACME_ID", "acme-client-id"),
     ("ACME_SECRET", "acme-client-secret-value"),
 ];

@@ -144,6 +144,7 @@ pub fn config_with(connections: Vec<ConnectionConfig>) -> Config {
         neo4j: neo4j_config(),
         sync: SyncConfig {
             unknown_participants: UnknownParticipants::Report,
+            ..SyncConfig::default()
         },
         queries_dir: None,
     }

@@ -12,7 +12,7 @@ use mimecast_graph::daemon::{self, DaemonOptions};
 use mimecast_graph::queries::{embedded, load_dir, QuerySet};
 use mimecast_graph::sim::{SimOptions, SimServer, Tenant};
 use mimecast_graph::sink::bolt::to_json;
-use mimecast_graph::sink::{Sink, SyncStamp};
+use mimecast_graph::sink::{process_start, Holder, Sink, SyncStamp};
 use mimecast_graph::steps::{Progress, SilentProgress, StepResult};
 use mimecast_graph::stop::Stop;
 use mimecast_graph::sync::{run_once, SyncOutcome, SyncStatus};
@@ -23,7 +23,7 @@ use crate::collect::{ACME_ENTITIES, ACME_RELATIONSHIPS};
 use crate::helpers::{acme_connection, acme_tenant, config_with, sink, start_sim, unique_account};
 
 /// A per-run account code for a per-test name: data of earlier runs never interferes.
-fn code(name: &str) -> &'static str {
+pub fn code(name: &str) -> &'static str {
     static CODES: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static str>>> = std::sync::OnceLock::new();
     let mut codes = CODES.get_or_init(Default::default).lock().unwrap();
     codes
@@ -32,7 +32,7 @@ fn code(name: &str) -> &'static str {
 }
 
 /// Syncs that write ComplianceQuery nodes (shared by every account) run one at a time.
-static SYNC_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static SYNC_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub async fn sync(config: &Config) -> SyncOutcome {
     sync_with(config, &embedded()).await
@@ -43,7 +43,7 @@ async fn sync_with(config: &Config, queries: &QuerySet) -> SyncOutcome {
     run_once(config, &all_steps(), queries, &SilentProgress, &Stop::new()).await
 }
 
-async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
+pub async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
     let records = s.read(query(cypher).param("account", account)).await.unwrap();
     records
         .iter()
@@ -79,7 +79,7 @@ async fn type_counts(s: &Sink, cypher: &str, account: &str) -> Vec<(String, usiz
         .collect()
 }
 
-fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+pub fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
     list.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
@@ -91,7 +91,7 @@ fn with(list: &[(&str, usize)], changes: &[(&str, usize)]) -> Vec<(String, usize
     map.into_iter().collect()
 }
 
-async fn acme(account: &str) -> (SimServer, Config) {
+pub async fn acme(account: &str) -> (SimServer, Config) {
     let sim = start_sim(acme_tenant(account), SimOptions::default()).await;
     let config = config_with(vec![acme_connection("acme", &sim)]);
     (sim, config)
@@ -359,7 +359,7 @@ async fn a_tenant_failing_authentication_keeps_its_data_and_is_marked_failed() {
 
 #[tokio::test]
 async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
-    let (_sim, config) = acme(code("CLEASE0001")).await;
+    let (sim, config) = acme(code("CLEASE0001")).await;
     let account = code("CLEASE0001");
     let s = sink().await;
     let lease = |expires: &str| {
@@ -376,6 +376,14 @@ async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
     s.write("test-lease", lease("2999-01-01T00:00:00Z")).await.unwrap();
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Neo4jFailed);
+    // The lease is checked before the tenant is fetched: only its account was.
+    assert_eq!(
+        sim.stats().calls,
+        BTreeMap::from([
+            ("/api/account/get-account".to_owned(), 1),
+            ("/oauth/token".to_owned(), 1)
+        ])
+    );
     assert_eq!(outcome.status.exit_code(), 5);
     assert_eq!(
         outcome.error.as_deref(),
@@ -461,6 +469,118 @@ async fn a_lease_without_owner_or_expiry_is_taken_over() {
     )
     .await;
     assert_eq!(leases, vec![json!({"n": 0})]);
+}
+
+/// A live lease of `holder` on the account, as another sync would leave it.
+async fn leave_lease(s: &Sink, account: &str, owner: &str, holder: &Holder) {
+    s.write(
+        "test-lease",
+        query(
+            "CREATE (:MimecastGraphLock {accountCode: $account, owner: $owner, since: '2026-01-01T00:00:00Z', \
+             expiresOn: '2999-01-01T00:00:00Z', instance: $instance, host: $host, hostId: $hostId, pid: $pid, \
+             processStart: $start})",
+        )
+        .param("account", account)
+        .param("owner", owner)
+        .param("instance", holder.instance.as_str())
+        .param("host", holder.host.as_str())
+        .param("hostId", holder.host_id.as_str())
+        .param("pid", i64::from(holder.pid))
+        .param("start", holder.process_start as i64),
+    )
+    .await
+    .unwrap();
+}
+
+async fn lease_owner(s: &Sink, account: &str) -> Vec<Json> {
+    rows(
+        s,
+        "MATCH (l:MimecastGraphLock {accountCode: $account}) RETURN l.owner AS owner",
+        account,
+    )
+    .await
+}
+
+/// Another process of this host, as a lease records it.
+fn holder_of(child: &std::process::Child) -> Holder {
+    Holder {
+        instance: "another-process".into(),
+        pid: child.id(),
+        process_start: process_start(child.id()).unwrap(),
+        ..Holder::current().clone()
+    }
+}
+
+/// The sync took the lease over, wrote everything and released it.
+async fn assert_synced_and_released(outcome: &SyncOutcome, s: &Sink, account: &str) {
+    assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
+    assert_eq!(node_counts(s, account).await, pairs(ACME_ENTITIES));
+    assert_eq!(lease_owner(s, account).await, Vec::<Json>::new());
+}
+
+#[tokio::test]
+async fn a_lease_left_by_an_earlier_run_of_this_process_is_taken_over() {
+    // The daemon's previous run could not release its lease (Neo4j was down).
+    let (_sim, config) = acme(code("CLEASEOWN1")).await;
+    let account = code("CLEASEOWN1");
+    let s = sink().await;
+    leave_lease(&s, account, "earlier-run", Holder::current()).await;
+
+    let outcome = sync(&config).await;
+
+    assert_synced_and_released(&outcome, &s, account).await;
+}
+
+#[tokio::test]
+async fn a_lease_of_a_process_on_this_host_that_exited_is_taken_over() {
+    let (_sim, config) = acme(code("CLEASEDEAD")).await;
+    let account = code("CLEASEDEAD");
+    let s = sink().await;
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = holder_of(&child);
+    child.wait().unwrap();
+    leave_lease(&s, account, "dead-sync", &dead).await;
+
+    let outcome = sync(&config).await;
+
+    assert_synced_and_released(&outcome, &s, account).await;
+}
+
+#[tokio::test]
+async fn a_lease_of_a_live_process_is_waited_for_and_a_reused_pid_is_not_it() {
+    let (_sim, config) = acme(code("CLEASELIVE")).await;
+    let account = code("CLEASELIVE");
+    let s = sink().await;
+    let mut child = std::process::Command::new("sleep").arg("120").spawn().unwrap();
+    let alive = holder_of(&child);
+    leave_lease(&s, account, "live-sync", &alive).await;
+
+    let refused = sync(&config).await;
+
+    assert_eq!(refused.status, SyncStatus::Neo4jFailed);
+    assert_eq!(
+        refused.error.as_deref().unwrap(),
+        format!(
+            "account {account} is being written by another sync (live-sync, pid {} on {}, since 2026-01-01T00:00:00Z); \
+             this sync wrote nothing. Run syncs of one account one at a time; if that sync died, its lease ends at \
+             2999-01-01T00:00:00Z, or delete it: MATCH (l:MimecastGraphLock {{accountCode: '{account}'}}) DELETE l",
+            alive.pid, alive.host
+        )
+    );
+    assert_eq!(lease_owner(&s, account).await, vec![json!({"owner": "live-sync"})]);
+
+    // The same pid, but recorded with another start time: that process is gone.
+    s.write(
+        "test-lease",
+        query("MATCH (l:MimecastGraphLock {accountCode: $account}) SET l.processStart = l.processStart - 1")
+            .param("account", account),
+    )
+    .await
+    .unwrap();
+    let outcome = sync(&config).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_synced_and_released(&outcome, &s, account).await;
 }
 
 #[tokio::test]
@@ -594,22 +714,29 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
 }
 
 #[tokio::test]
-async fn neo4j_down_fails_fast_without_calling_mimecast() {
+async fn neo4j_down_is_waited_for_then_fails_without_calling_mimecast() {
     let (sim, mut config) = acme(code("CNEO4JDOWN")).await;
     config.neo4j.uri = "bolt://127.0.0.1:9".into();
     config.neo4j.connect_timeout = Duration::from_secs(2);
+    config.neo4j.unavailable_retry = Duration::from_secs(3);
+    let t0 = std::time::Instant::now();
     let outcome = sync(&config).await;
+    let waited = t0.elapsed();
     assert_eq!(outcome.status, SyncStatus::Neo4jFailed);
     assert_eq!(outcome.status.exit_code(), 5);
+    let error = outcome.error.as_deref().unwrap();
     assert!(
-        outcome
-            .error
-            .as_deref()
-            .unwrap()
-            .starts_with("Neo4j at bolt://127.0.0.1:9 is not reachable"),
-        "{:?}",
-        outcome.error
+        error.starts_with("Neo4j at bolt://127.0.0.1:9 is not reachable (an IO error occurred: Connection refused"),
+        "{error}"
     );
+    assert!(
+        error.ends_with(
+            " s of retries (neo4j.unavailable_retry_secs = 3)); start one with `scripts/neo4j start` or set NEO4J_URI"
+        ),
+        "{error}"
+    );
+    assert!(waited >= Duration::from_secs(3), "gave up after {waited:?}");
+    assert!(waited < Duration::from_secs(20), "waited {waited:?}");
     assert_eq!(sim.stats().calls.len(), 0);
 }
 
