@@ -108,17 +108,6 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-/// The codes as numbers, for code that still passes `u8` around.
-pub const SUCCESS: u8 = Exit::Success.code();
-pub const FAILURE: u8 = Exit::Failure.code();
-pub const USAGE: u8 = Exit::Usage.code();
-pub const CONFIG: u8 = Exit::Config.code();
-pub const MIMECAST: u8 = Exit::Mimecast.code();
-pub const NEO4J: u8 = Exit::Neo4j.code();
-pub const POLICY: u8 = Exit::Policy.code();
-pub const PARTIAL: u8 = Exit::Partial.code();
-pub const FINDINGS: u8 = Exit::Findings.code();
-
 #[cfg(test)]
 mod tests {
     use super::Exit;

@@ -220,7 +220,7 @@ impl Schema {
                 None => None,
             };
             for name in [&e.label, &e.class] {
-                if !crate::sink::is_identifier(name) {
+                if !is_identifier(name) {
                     return Err(format!("{}: label {name:?} is not an identifier", e.entity_type));
                 }
             }
@@ -243,7 +243,7 @@ impl Schema {
                     return Err(format!("{}: unknown entity type {end:?}", r.relationship_type));
                 }
             }
-            if !crate::sink::is_identifier(&r.class) {
+            if !is_identifier(&r.class) {
                 return Err(format!(
                     "{}: class {:?} is not an identifier",
                     r.relationship_type, r.class
@@ -377,6 +377,60 @@ pub fn schema() -> &'static Schema {
     SCHEMA.get_or_init(|| Schema::parse(SOURCE).unwrap_or_else(|e| panic!("graph-schema/schema.toml: {e}")))
 }
 
+/// One key function per entity type: the `key` templates of graph-schema/ as code
+/// (a test checks each against its template).
+pub mod keys {
+    pub fn account(account_code: &str) -> String {
+        format!("mimecast_account:{account_code}")
+    }
+    pub fn domain(account_code: &str, domain: &str) -> String {
+        format!("mimecast_domain:{account_code}:{}", domain.trim().to_lowercase())
+    }
+    pub fn user(account_code: &str, email: &str) -> String {
+        format!("mimecast_user:{account_code}:{}", email_key(email))
+    }
+    pub fn awareness_campaign(account_code: &str, id: &str) -> String {
+        format!("mimecast_awareness_campaign:{account_code}:{id}")
+    }
+    pub fn phishing_campaign(account_code: &str, id: &str) -> String {
+        format!("mimecast_phishing_campaign:{account_code}:{id}")
+    }
+    pub fn training_category(account_code: &str, category: &str) -> String {
+        format!("training_category:{account_code}:{category}")
+    }
+    pub fn person(account_code: &str, normalized_email: &str) -> String {
+        format!("person:{account_code}:{normalized_email}")
+    }
+    /// Per query set (`builtin` or the folder), so deployments with different
+    /// folders in one database never share a node.
+    pub fn compliance_query(query_set: &str, id: &str) -> String {
+        format!("compliance_query:{query_set}:{id}")
+    }
+
+    /// The form of an email used in keys and joins: trimmed and lowercased.
+    pub fn email_key(email: &str) -> String {
+        email.trim().to_lowercase()
+    }
+}
+
+/// Properties the sink owns: they survive upserts and are ignored when deciding
+/// whether an element changed. No converter or roster column may set them.
+pub const BOOKKEEPING: [&str; 6] = [
+    "_firstSeenOn",
+    "_lastSeenOn",
+    "_lastSyncId",
+    "lastSyncOn",
+    "lastSyncStatus",
+    "lastSuccessfulSyncOn",
+];
+
+/// True for names safe to splice into Cypher as a label or relationship type.
+/// Labels come from graph-schema/; the sink checks again as a second line of defence.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,5 +509,14 @@ mod tests {
             "graph-schema/README.md is out of date; regenerate it with `mimecast-graph schema docs > graph-schema/README.md` \
              (or UPDATE_SCHEMA_DOCS=1 cargo test schema)"
         );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(super::is_identifier("MimecastUser"));
+        assert!(super::is_identifier("HAS"));
+        assert!(!super::is_identifier("User`) DETACH DELETE n //"));
+        assert!(!super::is_identifier(""));
+        assert!(!super::is_identifier("1abc"));
     }
 }

@@ -12,7 +12,6 @@ use tracing::{debug, error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
-use crate::exit;
 use crate::queries::QuerySet;
 use crate::schema::schema;
 use crate::sink::{DeletePolicy, LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
@@ -35,19 +34,6 @@ pub enum SyncStatus {
     /// A stop was requested; whatever was written is whole batches, and an account's
     /// cleanup either ran to its end or did not start.
     Stopped,
-}
-
-impl SyncStatus {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            SyncStatus::Success => exit::SUCCESS,
-            SyncStatus::Partial => exit::PARTIAL,
-            SyncStatus::MimecastFailed => exit::MIMECAST,
-            SyncStatus::Neo4jFailed => exit::NEO4J,
-            SyncStatus::PolicyFailed => exit::POLICY,
-            SyncStatus::Stopped => exit::FAILURE,
-        }
-    }
 }
 
 pub struct SyncOutcome {
@@ -371,7 +357,6 @@ impl SyncOutcome {
         }
         summary["syncId"] = json!(self.sync_id);
         summary["syncStatus"] = json!(self.status);
-        summary["exitCode"] = json!(self.status.exit_code());
         summary["syncDurationMs"] = json!(self.duration_ms);
         summary["neo4j"] = json!(self.load);
         if let Some(e) = &self.error {
@@ -386,11 +371,10 @@ impl SyncOutcome {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "sync {} finished in {:.1}s: {:?} (exit code {})",
+            "sync {} finished in {:.1}s: {:?}",
             self.sync_id,
             self.duration_ms as f64 / 1000.0,
-            self.status,
-            self.status.exit_code()
+            self.status
         );
         if let Some(e) = &self.error {
             let _ = writeln!(out, "  error: {e}");

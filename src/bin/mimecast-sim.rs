@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Parser};
-use mimecast_graph::exit;
+use mimecast_graph::exit::Exit;
 use mimecast_graph::sim::{self, Credential, GenerateSpec, RateLimit, SimOptions, Tenant};
 use mimecast_graph::telemetry::{self, LogFormat};
 use tracing::{info, warn};
@@ -175,7 +175,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILURE);
+            return ExitCode::from(Exit::Failure.code());
         }
     };
     ExitCode::from(runtime.block_on(run(args)))
@@ -200,14 +200,14 @@ async fn run(args: Args) -> u8 {
     if let Some(path) = &args.write_tenant {
         if let Err(e) = write_tenant(&tenant, path) {
             eprintln!("error: cannot write tenant to {}: {e}", path.display());
-            return exit::FAILURE;
+            return Exit::Failure.code();
         }
         info!(path = %path.display(), "tenant written");
     }
     if let Some(path) = &args.write_roster {
         if let Err(e) = std::fs::write(path, sim::demo_roster(&tenant)) {
             eprintln!("error: cannot write the roster to {}: {e}", path.display());
-            return exit::FAILURE;
+            return Exit::Failure.code();
         }
         info!(path = %path.display(), "roster written");
     }
@@ -234,7 +234,7 @@ async fn run(args: Args) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");
-            return exit::FAILURE;
+            return Exit::Failure.code();
         }
     };
     {
@@ -262,14 +262,14 @@ async fn run(args: Args) -> u8 {
         server_errors = stats.server_errors,
         "simulator stopped"
     );
-    exit::SUCCESS
+    Exit::Success.code()
 }
 
 fn load(args: &Args) -> Result<Tenant, u8> {
     if let Some(path) = &args.tenant {
         return Tenant::from_path(path).map_err(|e| {
             eprintln!("error: {e}");
-            exit::CONFIG
+            Exit::Config.code()
         });
     }
     let spec = args.generate.unwrap_or_default();

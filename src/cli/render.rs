@@ -69,6 +69,20 @@ pub fn describe(config: &Config) -> String {
     out
 }
 
+/// The JSON summary of a sync, with the exit code it ends in.
+pub fn sync_json(outcome: &crate::sync::SyncOutcome, exit: crate::exit::Exit) -> serde_json::Value {
+    let mut summary = outcome.to_json();
+    summary["exitCode"] = exit.code().into();
+    summary
+}
+
+/// The text summary of a sync; its first line ends with the exit code.
+pub fn sync_text(outcome: &crate::sync::SyncOutcome, exit: crate::exit::Exit) -> String {
+    outcome
+        .human()
+        .replacen('\n', &format!(" (exit code {})\n", exit.code()), 1)
+}
+
 /// `queries show`: a query's metadata, then its Cypher.
 pub fn query_definition(d: &queries::QueryDef) -> String {
     let mut out = String::new();

@@ -38,7 +38,7 @@ pub enum RosterError {
 const REQUIRED: [&str; 4] = ["email", "name", "status", "group"];
 
 /// Property names a roster column must not take: the Person's own, and the sink's
-/// bookkeeping ([`crate::sink::BOOKKEEPING`]).
+/// bookkeeping ([`crate::schema::BOOKKEEPING`]).
 const RESERVED: [&str; 13] = [
     "_class",
     "email",
@@ -56,7 +56,7 @@ const RESERVED: [&str; 13] = [
 ];
 
 fn is_reserved(property: &str) -> bool {
-    RESERVED.contains(&property) || crate::sink::BOOKKEEPING.contains(&property)
+    RESERVED.contains(&property) || crate::schema::BOOKKEEPING.contains(&property)
 }
 
 /// `Employee ID` to `employeeId`: a column header as a camelCase property name. Words

@@ -14,40 +14,9 @@ use crate::mimecast::records::{
 };
 use crate::schema::{rels, types};
 
-/// One key function per entity type.
-pub mod keys {
-    pub fn account(account_code: &str) -> String {
-        format!("mimecast_account:{account_code}")
-    }
-    pub fn domain(account_code: &str, domain: &str) -> String {
-        format!("mimecast_domain:{account_code}:{}", domain.trim().to_lowercase())
-    }
-    pub fn user(account_code: &str, email: &str) -> String {
-        format!("mimecast_user:{account_code}:{}", super::email_key(email))
-    }
-    pub fn awareness_campaign(account_code: &str, id: &str) -> String {
-        format!("mimecast_awareness_campaign:{account_code}:{id}")
-    }
-    pub fn phishing_campaign(account_code: &str, id: &str) -> String {
-        format!("mimecast_phishing_campaign:{account_code}:{id}")
-    }
-    pub fn training_category(account_code: &str, category: &str) -> String {
-        format!("training_category:{account_code}:{category}")
-    }
-    pub fn person(account_code: &str, normalized_email: &str) -> String {
-        format!("person:{account_code}:{normalized_email}")
-    }
-    /// Per query set (`builtin` or the folder), so deployments with different
-    /// folders in one database never share a node.
-    pub fn compliance_query(query_set: &str, id: &str) -> String {
-        format!("compliance_query:{query_set}:{id}")
-    }
-}
+pub use crate::schema::keys;
 
-/// The form of an email used in keys and joins: trimmed and lowercased.
-pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use crate::schema::keys::email_key;
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())

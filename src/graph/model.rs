@@ -378,7 +378,7 @@ impl Relationship {
     }
 }
 
-/// `{from _key}|{class lower}|{to _key}`, as design.md and the J1 SDK define it.
+/// `{from _key}|{class lower}|{to _key}`, as CONTRIBUTING.md §6.1 and the J1 SDK define it.
 pub fn relationship_key(from_key: &str, class: &str, to_key: &str) -> String {
     format!("{from_key}|{}|{to_key}", class.to_ascii_lowercase())
 }

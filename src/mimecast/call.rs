@@ -1,5 +1,5 @@
 //! One typed `POST /api/...`: the request with fresh credentials, and what each
-//! answer means (mimecast-api.md §4.4). Sending and retrying is [`Client::send`]'s.
+//! answer means (docs/mimecast-api.md §4.4). Sending and retrying is [`Client::send`]'s.
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;

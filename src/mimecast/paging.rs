@@ -1,4 +1,4 @@
-//! Pagination (mimecast-api.md §4.3): one helper follows `meta.pagination.next` for
+//! Pagination (docs/mimecast-api.md §4.3): one helper follows `meta.pagination.next` for
 //! every paged endpoint, and for the lists documented without paging.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! Rate limits (mimecast-api.md §4.5, §13.6): what `Retry-After` and the
+//! Rate limits (docs/mimecast-api.md §4.5): what `Retry-After` and the
 //! `X-RateLimit-*` headers say, and the pacer that spaces requests out when
 //! `X-RateLimit-Remaining` runs low, before Mimecast has to answer 429. None of the
 //! headers is required: Mimecast may send them only once over the limit.

@@ -1,5 +1,5 @@
 //! The `/api/...` endpoints: the `meta`/`data`/`fail` envelope, pagination and
-//! the per-endpoint shapes of mimecast-api.md §4 and §5. Pure functions over the
+//! the per-endpoint shapes of docs/mimecast-api.md §4 and §5. Pure functions over the
 //! indexed tenant; the server adds authentication, limits and faults around them.
 
 use std::collections::HashMap;

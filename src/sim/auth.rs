@@ -1,5 +1,5 @@
 //! Authentication as Mimecast does it: OAuth2 bearer tokens that expire (API 2.0)
-//! and HMAC-SHA1 request signatures (API 1.0, mimecast-api.md §3.3).
+//! and HMAC-SHA1 request signatures (API 1.0, docs/mimecast-api.md §3.3).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! Rate limiting: one token bucket per credential, reported in `X-RateLimit-*`
-//! headers on every response (mimecast-api.md §4.5).
+//! headers on every response (docs/mimecast-api.md §4.5).
 
 use std::collections::HashMap;
 use std::fmt;

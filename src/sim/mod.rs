@@ -1,7 +1,7 @@
 //! A local Mimecast API simulator for tests, the demo and benchmarks.
 //!
 //! It serves `POST /oauth/token` and the `/api/...` endpoints the worker reads, on
-//! one origin, as mimecast-api.md describes them (§3, §4, §5, §9): the
+//! one origin, as docs/mimecast-api.md describes them (§3, §4, §5, §7): the
 //! `meta`/`data`/`fail` envelope, `meta.pagination` (`pageSize` = items returned,
 //! `next` only while more remain, at most 500 per page), function-level `fail[]`
 //! errors on HTTP 200, 401 `token_expired` after the token TTL, API 1.0 HMAC

@@ -180,7 +180,7 @@ fn respond(reply: Reply) -> Response {
     response
 }
 
-/// The OAuth2 error body. Its shape is invented (mimecast-api.md §3.1: the real
+/// The OAuth2 error body. Its shape is invented (docs/mimecast-api.md §3.1: the real
 /// body of a bad-credentials 401 is not known; `fail[].code/message` is what
 /// clients read).
 fn oauth_error(status: u16, code: &str, message: &str) -> Answer {
@@ -284,7 +284,7 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The response to a failed authentication, in the shape of the API generation
 /// the caller used.
 fn auth_failure(problem: &AuthProblem) -> Answer {
-    // API 2.0 401s carry `fail[].code/message` directly (mimecast-api.md §3.2), here
+    // API 2.0 401s carry `fail[].code/message` directly (docs/mimecast-api.md §3.2), here
     // inside the usual envelope so every /api response has meta, data and fail.
     let flat = |code: &str, message: &str| Answer {
         status: 401,
@@ -354,7 +354,7 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
     let rate = match lock(&shared.limiter).take(&principal, now) {
         Ok(rate) => rate,
         Err(rate) => {
-            // Body shape invented (mimecast-api.md §4.5); the call is not run.
+            // Body shape invented (docs/mimecast-api.md §4.5); the call is not run.
             let mut reply = Reply::new(Answer::error(429, "err_rate_limit", "Quota Exceeded", true), rate);
             reply.retry_after = Some(rate.retry_after_secs());
             return reply;
@@ -364,7 +364,7 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
     // Unlicensed by --at-unlicensed, or by an account that lists no package.
     let licensed = options.awareness_training_licensed && served.awareness_training;
     if endpoint.is_awareness_training() && !licensed {
-        // Body invented (mimecast-api.md §4.4): no source shows the real 403 body.
+        // Body invented (docs/mimecast-api.md §4.4): no source shows the real 403 body.
         return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
     }
 

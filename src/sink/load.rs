@@ -466,7 +466,7 @@ impl Sink {
                 "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed' \
                  RETURN count(a) AS marked",
             )
-            .param("key", crate::converters::keys::account(code)),
+            .param("key", crate::schema::keys::account(code)),
             None => query(
                 "OPTIONAL MATCH (a:MimecastAccount {connection: $connection}) WITH collect(a) AS found \
                  FOREACH (a IN CASE WHEN size(found) = 1 THEN found ELSE [] END | \
@@ -496,7 +496,7 @@ impl Sink {
             "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = $status"
         };
         let q = query(statement)
-            .param("key", crate::converters::keys::account(account_code))
+            .param("key", crate::schema::keys::account(account_code))
             .param("now", stamp.now.as_str())
             .param("status", status);
         self.write_even_when_stopped("mark-account", q).await.map(|_| ())

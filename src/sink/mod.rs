@@ -320,22 +320,3 @@ fn row_pairs(row: &neo4rs::Row) -> Result<Record, neo4rs::Error> {
     }
     Ok(record)
 }
-
-/// True for names safe to splice into Cypher as a label or relationship type.
-/// Labels come from graph-schema/; this is the second line of defence.
-pub fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn identifiers() {
-        assert!(super::is_identifier("MimecastUser"));
-        assert!(super::is_identifier("HAS"));
-        assert!(!super::is_identifier("User`) DETACH DELETE n //"));
-        assert!(!super::is_identifier(""));
-        assert!(!super::is_identifier("1abc"));
-    }
-}

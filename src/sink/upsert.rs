@@ -4,8 +4,9 @@ use neo4rs::{query, BoltType};
 use tracing::debug;
 
 use super::bolt::{self, props_map};
-use super::{is_identifier, Sink, SinkError};
+use super::{Sink, SinkError};
 use crate::graph::{Entity, Relationship};
+use crate::schema::is_identifier;
 
 /// The stamp every element written by one sync carries.
 #[derive(Clone, Debug)]
@@ -51,16 +52,7 @@ impl WriteCounts {
     }
 }
 
-/// Properties the sink owns: they survive upserts and are ignored when deciding
-/// whether an element changed.
-pub const BOOKKEEPING: [&str; 6] = [
-    "_firstSeenOn",
-    "_lastSeenOn",
-    "_lastSyncId",
-    "lastSyncOn",
-    "lastSyncStatus",
-    "lastSuccessfulSyncOn",
-];
+pub use crate::schema::BOOKKEEPING;
 
 /// How an upsert treats properties already on the element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

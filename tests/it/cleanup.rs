@@ -64,7 +64,7 @@ async fn an_empty_roster_deletes_no_person_until_mass_deletion_is_allowed() {
     let outcome = sync(&config).await;
 
     assert_eq!(outcome.status, SyncStatus::Partial, "{}", outcome.human());
-    assert_eq!(outcome.status.exit_code(), 10);
+    assert_eq!(mimecast_graph::cli::exit_of(outcome.status).code(), 10);
     assert_eq!(
         outcome.load.held_back,
         vec![
@@ -266,7 +266,7 @@ async fn after_a_stop_the_summary_says_stopped_and_counts_what_was_written() {
     let (outcome, ()) = tokio::join!(run_once(&config, &steps, &queries, &SilentProgress, &stop), watcher);
 
     assert_eq!(outcome.status, SyncStatus::Stopped, "{}", outcome.human());
-    let summary = outcome.to_json();
+    let summary = mimecast_graph::cli::render::sync_json(&outcome, mimecast_graph::cli::exit_of(outcome.status));
     assert_eq!(summary["status"], "stopped");
     assert_eq!(summary["syncStatus"], "stopped");
     assert_eq!(summary["collectionStatus"], "success");

@@ -12,7 +12,8 @@ pub async fn run(config: Option<&Path>, args: &RunArgs, json_logs: bool) -> Resu
     let stop = crate::stop::Stop::new();
     stop.on_signals();
     let observe = |o: &crate::sync::SyncOutcome| {
-        crate::telemetry::info_json(json_logs, "sync summary", "summary", &o.to_json());
+        let summary = crate::cli::render::sync_json(o, crate::cli::exit_of(o.status));
+        crate::telemetry::info_json(json_logs, "sync summary", "summary", &summary);
     };
     let opts = crate::daemon::DaemonOptions::every(args.interval);
     let end = crate::daemon::run(

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::cli::args::SyncArgs;
-use crate::cli::{load_sync_setup, output, CliError};
+use crate::cli::{load_sync_setup, output, render, CliError};
 use crate::exit::Exit;
 
 pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliError> {
@@ -13,10 +13,11 @@ pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliErro
     let stop = crate::stop::Stop::new();
     stop.on_signals();
     let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
+    let exit = crate::cli::exit_of(outcome.status);
     if args.json {
-        output::println(&serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default())?;
+        output::println(&serde_json::to_string_pretty(&render::sync_json(&outcome, exit)).unwrap_or_default())?;
     } else {
-        output::print(&outcome.human())?;
+        output::print(&render::sync_text(&outcome, exit))?;
     }
-    Ok(crate::cli::exit_of(outcome.status))
+    Ok(exit)
 }
