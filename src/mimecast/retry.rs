@@ -207,7 +207,8 @@ impl Client {
                         Some(wait) => {
                             info!(connection = %inner.connection, url = x.url(), wait_ms = wait.as_millis() as u64, "rate-limited (HTTP 429); waiting");
                             inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-                            self.wait_throttled(&mut throttle, wait).await;
+                            tokio::time::sleep(wait).await;
+                            self.note_throttled(&mut throttle, wait);
                             attempt -= 1;
                             continue;
                         }
@@ -279,10 +280,14 @@ impl Client {
             ),
             Kind::Token => None,
         };
-        // Paced while holding the permit, so at most max_concurrent_requests slots
-        // are ever reserved ahead.
+        // Paced while holding the permit; the turn is held until the answer is in.
+        let queued = Instant::now();
+        let turn = inner.pacer.turn().await;
         let pause = inner.pacer.reserve(Instant::now());
-        self.wait_throttled(throttle, pause).await;
+        tokio::time::sleep(pause).await;
+        if turn.is_some() {
+            self.note_throttled(throttle, queued.elapsed());
+        }
         let counter = match kind {
             Kind::Api => &inner.stats.requests,
             Kind::Token => &inner.stats.token_requests,
@@ -314,15 +319,17 @@ impl Client {
                     }),
                     ReadError::Network(e) => network(e),
                 })?;
+            drop(turn);
             Ok(Answer { status, headers, body })
         }
         .instrument(span)
         .await
     }
 
-    /// Waits for the rate limit, counting the call as throttled the first time.
-    async fn wait_throttled(&self, throttle: &mut Throttle, wait: Duration) {
-        if wait.is_zero() {
+    /// Counts time a call waited for the rate limit (the call once, the first time).
+    fn note_throttled(&self, throttle: &mut Throttle, waited: Duration) {
+        let ms = waited.as_millis() as u64;
+        if ms == 0 {
             return;
         }
         let stats = &self.inner.stats;
@@ -330,11 +337,8 @@ impl Client {
             throttle.counted = true;
             stats.throttled_calls.fetch_add(1, Ordering::Relaxed);
         }
-        throttle.waited += wait;
-        stats
-            .throttle_wait_ms
-            .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
-        tokio::time::sleep(wait).await;
+        throttle.waited += waited;
+        stats.throttle_wait_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
     pub(super) fn setup(&self, detail: String) -> ApiError {

@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
-/// Pacing starts when fewer than this share of `X-RateLimit-Limit` calls remain.
+/// Pacing starts when fewer than this share of `X-RateLimit-Limit` calls remain...
 const LOW_SHARE: f64 = 0.1;
+
+/// ...and stops once this share remains again (a gap between the two, so pacing at
+/// the quota's own rate does not flip on and off with every answer).
+const RECOVERED_SHARE: f64 = 0.5;
 
 /// No header makes one request wait longer than this for its slot.
 const MAX_GAP: Duration = Duration::from_secs(60);
@@ -35,10 +39,11 @@ fn reset(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Spaces requests out while the quota is nearly spent. Shared by every call of a
-/// connection; each request takes the next free slot.
+/// connection. While pacing, requests go one at a time, each in the next free slot.
 #[derive(Debug)]
 pub(crate) struct Pacer {
     state: Mutex<PaceState>,
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -56,6 +61,22 @@ impl Pacer {
                 gap: None,
                 next: Instant::now(),
             }),
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn pacing(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).gap.is_some()
+    }
+
+    /// While pacing, the right to send next, held until the answer is observed: each
+    /// request is then spaced by fresh headers, not by what several requests in
+    /// flight all read at once. `None`, at once, while the quota is comfortable.
+    pub async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.pacing() {
+            Some(self.turn.lock().await)
+        } else {
+            None
         }
     }
 
@@ -72,7 +93,7 @@ impl Pacer {
 
     /// Learns from one answer's headers. With `X-RateLimit-Remaining` low (0, or under
     /// a tenth of `X-RateLimit-Limit`), the remaining calls are spread over
-    /// `X-RateLimit-Reset`; with plenty remaining, pacing stops; without the headers,
+    /// `X-RateLimit-Reset`, until half the limit remains again; without the headers,
     /// nothing changes.
     pub fn observe(&self, headers: &HeaderMap, now: Instant) {
         let Some(remaining) = number(headers, "x-ratelimit-remaining") else {
@@ -80,16 +101,19 @@ impl Pacer {
         };
         let limit = number(headers, "x-ratelimit-limit");
         let low = remaining < 1.0 || limit.is_some_and(|l| remaining < l * LOW_SHARE);
+        let recovered = limit.map_or(remaining >= 1.0, |l| remaining >= l * RECOVERED_SHARE);
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if recovered {
+            s.gap = None;
+            return;
+        }
         match reset(headers) {
-            Some(reset) if low => {
-                let gap = reset.div_f64(remaining.max(1.0)).min(MAX_GAP);
-                s.gap = Some(gap);
+            Some(reset) if low || s.gap.is_some() => {
+                s.gap = Some(reset.div_f64(remaining.max(1.0)).min(MAX_GAP));
                 if remaining < 1.0 {
                     s.next = s.next.max(now + reset.min(MAX_GAP));
                 }
             }
-            _ if !low => s.gap = None,
             // Low, but no reset time to spread the calls over: the 429 path decides.
             _ => {}
         }
@@ -109,6 +133,15 @@ mod tests {
         h
     }
 
+    /// `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
+    fn quota(limit: &'static str, remaining: &'static str, reset: &'static str) -> HeaderMap {
+        headers(&[
+            ("x-ratelimit-limit", limit),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset),
+        ])
+    }
+
     #[test]
     fn retry_after_prefers_seconds_then_reset_milliseconds() {
         let mut h = HeaderMap::new();
@@ -123,46 +156,46 @@ mod tests {
     fn a_low_quota_spaces_requests_over_the_reset_time() {
         let p = Pacer::new();
         let t0 = Instant::now();
-        // Plenty left: no waiting.
-        p.observe(
-            &headers(&[
-                ("x-ratelimit-limit", "20"),
-                ("x-ratelimit-remaining", "15"),
-                ("x-ratelimit-reset", "50"),
-            ]),
-            t0,
-        );
+        // Plenty left (under half, but never low): no waiting.
+        p.observe(&quota("20", "5", "50"), t0);
         assert_eq!(p.reserve(t0), Duration::ZERO);
         // None left: the next call waits for the reset, later ones a reset apart.
-        p.observe(
-            &headers(&[
-                ("x-ratelimit-limit", "20"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "400"),
-            ]),
-            t0,
-        );
+        p.observe(&quota("20", "0", "400"), t0);
         assert_eq!(p.reserve(t0), Duration::from_millis(400));
         assert_eq!(p.reserve(t0), Duration::from_millis(800));
         assert_eq!(p.reserve(t0 + Duration::from_millis(1000)), Duration::from_millis(200));
         // Forty left of 800 (under a tenth): spread over the reset.
-        p.observe(
-            &headers(&[
-                ("x-ratelimit-limit", "800"),
-                ("x-ratelimit-remaining", "40"),
-                ("x-ratelimit-reset", "4000"),
-            ]),
-            t0 + Duration::from_millis(1200),
-        );
+        p.observe(&quota("800", "40", "4000"), t0 + Duration::from_millis(1200));
         let t1 = t0 + Duration::from_secs(2);
         assert_eq!(p.reserve(t1), Duration::ZERO);
         assert_eq!(p.reserve(t1), Duration::from_millis(100));
-        // Back above the share: pacing stops.
+        // Above a tenth but under half: still pacing, at the new spacing.
+        p.observe(&quota("800", "200", "4000"), t1);
+        assert_eq!(p.reserve(t1), Duration::from_millis(200));
+        assert_eq!(p.reserve(t1), Duration::from_millis(220));
+        // Half the limit left again: pacing stops.
         p.observe(
-            &headers(&[("x-ratelimit-limit", "800"), ("x-ratelimit-remaining", "700")]),
+            &headers(&[("x-ratelimit-limit", "800"), ("x-ratelimit-remaining", "400")]),
             t1,
         );
         assert_eq!(p.reserve(t1), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_go_one_at_a_time_only_while_pacing() {
+        use futures::FutureExt as _;
+        let p = Pacer::new();
+        assert!(p.turn().now_or_never().unwrap().is_none());
+        p.observe(
+            &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "100")]),
+            Instant::now(),
+        );
+        let first = p.turn().now_or_never().unwrap();
+        assert!(first.is_some());
+        // The next request waits until the first one's answer is in.
+        assert!(p.turn().now_or_never().is_none());
+        drop(first);
+        assert!(p.turn().now_or_never().unwrap().is_some());
     }
 
     #[test]

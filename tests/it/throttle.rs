@@ -247,3 +247,17 @@ async fn without_rate_limit_headers_nothing_waits() {
         (3, 0, 0, 0)
     );
 }
+
+#[test]
+fn config_check_shows_the_throttling_budget_and_the_body_cap() {
+    let text = "[[connection]]\nname = \"prod\"\nrate_limit_max_wait_secs = 120\nmax_response_bytes = 1048576\nproxy = \"http://u:p@proxy:3128\"\n";
+    let config = mimecast_graph::config::Config::from_sources(None, Some(text), &|_| None).unwrap();
+    let described = mimecast_graph::cli::describe(&config);
+    assert!(
+        described.contains(
+            "\n  requests: 4 at a time, 5 attempts on failures (first wait 500 ms), throttling waited out up to 120 s per call \
+             (rate_limit_max_wait_secs), responses up to 1048576 bytes (max_response_bytes), proxy http://***@proxy:3128\n"
+        ),
+        "{described}"
+    );
+}
