@@ -252,7 +252,7 @@ async fn without_rate_limit_headers_nothing_waits() {
 fn config_check_shows_the_throttling_budget_and_the_body_cap() {
     let text = "[[connection]]\nname = \"prod\"\nrate_limit_max_wait_secs = 120\nmax_response_bytes = 1048576\nproxy = \"http://u:p@proxy:3128\"\n";
     let config = mimecast_graph::config::Config::from_sources(None, Some(text), &|_| None).unwrap();
-    let described = mimecast_graph::cli::describe(&config);
+    let described = mimecast_graph::cli::render::describe(&config);
     assert!(
         described.contains(
             "\n  requests: 4 at a time, 5 attempts on failures (first wait 500 ms), throttling waited out up to 120 s per call \
