@@ -8,5 +8,6 @@ mod client;
 mod collect;
 mod helpers;
 mod queries;
+mod recovery;
 mod sink_roundtrip;
 mod sync;
