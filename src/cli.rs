@@ -38,7 +38,8 @@ Exit codes:
   5   Neo4j unusable (unreachable, authentication, failed writes), or another sync
       is writing the same account
   6   integrity validation failed under a `fail` policy
-  10  partial sync: some steps or tenants failed; their types were not cleaned up
+  10  partial sync: some steps or tenants failed, or the deletion guard kept a
+      type; those types were not cleaned up
   20  queries found rows (with --fail-on-findings)";
 
 #[derive(Debug, Parser)]
