@@ -70,7 +70,7 @@ impl Neo4jServer {
             .expect("the start prints the password")
             .to_owned();
         let mut cfg = Neo4jConfig::new(&format!("bolt://127.0.0.1:{PORT}"), "neo4j", &password);
-        cfg.batch_size = 100;
+        cfg.batch_size = 50;
         Neo4jServer { cfg }
     }
 
@@ -252,7 +252,7 @@ async fn kill_during_upsert(
 async fn a_neo4j_killed_during_the_daemons_upsert_is_recovered_from_without_a_manual_step() {
     let server = Neo4jServer::start_empty();
     let tenant = sim::generate(&GenerateSpec {
-        users: 1000,
+        users: 400,
         domains: 2,
         campaigns: 4,
         phishing: 2,
@@ -278,7 +278,7 @@ async fn a_neo4j_killed_during_the_daemons_upsert_is_recovered_from_without_a_ma
     let s = Sink::connect(&server.cfg).await.unwrap();
     let expected = graph_of(&s, &reference).await;
     let total_nodes = expected.0.len() as u64;
-    assert!(total_nodes > 1000, "{total_nodes} nodes");
+    assert!(total_nodes > 400, "{total_nodes} nodes");
 
     // 1. The outage is shorter than the retry window: the same run rides it out.
     let sim_ride = serve(&tenant, &ride).await;
