@@ -1078,6 +1078,30 @@ mod tests {
     }
 
     #[test]
+    fn retry_window_and_deletion_share_are_read_and_checked() {
+        let env = env_of(&[("NEO4J_PASSWORD", "p")]);
+        let text = "[neo4j]\nunavailable_retry_secs = 30\n[sync]\nmax_delete_share = 0.25\n";
+        let c = Config::from_sources(None, Some(text), &env).unwrap();
+        assert_eq!(c.neo4j.unavailable_retry, Duration::from_secs(30));
+        assert_eq!(c.sync.max_delete_share, 0.25);
+        assert!(
+            !c.sync.allow_mass_delete,
+            "only the command-line flag allows mass deletion"
+        );
+        let defaults = Config::from_sources(None, None, &env).unwrap();
+        assert_eq!(defaults.neo4j.unavailable_retry, Duration::from_secs(120));
+        assert_eq!(defaults.sync.max_delete_share, 0.5);
+        let bad = Config::from_sources(None, Some("[sync]\nmax_delete_share = 1.5\n"), &env).unwrap();
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            vec![FieldError {
+                field: "sync.max_delete_share".into(),
+                message: "must be 0 to 1, a share of an account's elements of one type (got 1.5)".into()
+            }]
+        );
+    }
+
+    #[test]
     fn roster_paths_resolve_against_the_config_folder() {
         let text = "[compliance]\nroster = \"people.csv\"\n[[connection]]\nname = \"a\"\n";
         let c = Config::from_sources(Some(Path::new("/etc/mg/config.toml")), Some(text), &|_| None).unwrap();

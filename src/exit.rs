@@ -23,8 +23,8 @@ pub enum Exit {
     Neo4j = 5,
     /// The unknown-participant policy is `fail` and some were found; nothing was written.
     Policy = 6,
-    /// The sync finished but some steps or tenants failed: their types were written
-    /// but not cleaned up.
+    /// The sync finished but some steps or tenants failed, or the deletion guard
+    /// kept a type (`--allow-mass-delete`): those types were written but not cleaned up.
     Partial = 10,
     /// `queries run --fail-on-findings`: a finding-reporting query returned rows.
     Findings = 20,
@@ -61,7 +61,9 @@ impl Exit {
                 "Neo4j unusable (unreachable, authentication, a write that kept failing), or another sync is writing the same account"
             }
             Exit::Policy => "the unknown-participant policy is `fail` and some were found; nothing was written",
-            Exit::Partial => "partial sync: some steps or tenants failed; their types were written but not cleaned up",
+            Exit::Partial => {
+                "partial sync: some steps or tenants failed, or the deletion guard kept a type; those types were written but not cleaned up"
+            }
             Exit::Findings => "`queries run --fail-on-findings`: a finding-reporting query returned rows",
         }
     }

@@ -184,55 +184,56 @@ impl Sink {
     /// [`SinkError::Locked`], or the statement fails.
     pub async fn lock_accounts(&self, accounts: &[&str], stamp: &SyncStamp) -> Result<(), SinkError> {
         set_live(&stamp.sync_id, true);
-        let mut gone: Vec<String> = Vec::new();
-        loop {
-            let rows = match self.acquire(accounts, stamp, &gone).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    self.unlock_accounts(accounts, stamp).await;
-                    return Err(e);
-                }
-            };
-            // Anything but a plain `true` is someone else's lease.
-            let held: Vec<&super::Record> = rows
-                .iter()
-                .filter(|r| !matches!(r.get("free"), Some(BoltType::Boolean(b)) if b.value))
-                .collect();
-            let Some(first) = held.first() else {
-                return Ok(());
-            };
-            // Holders known to be gone are taken over on a second pass (once: a
-            // lease still refused then belongs to someone alive, or just changed hands).
-            let newly_gone: Vec<String> = held
-                .iter()
-                .filter(|r| holder_of(r).is_gone())
-                .map(|r| text(r, "owner"))
-                .filter(|owner| !gone.contains(owner))
-                .collect();
-            if !newly_gone.is_empty() && gone.is_empty() {
-                for r in held.iter().filter(|r| newly_gone.contains(&text(r, "owner"))) {
-                    tracing::warn!(
-                        account = %text(r, "account"), owner = %text(r, "owner"), pid = number(r, "pid"),
-                        "taking over a write lease whose process no longer exists"
-                    );
-                }
-                gone = newly_gone;
-                continue;
+        match self.try_lock(accounts, stamp).await {
+            Ok(None) => Ok(()),
+            Ok(Some(locked)) => {
+                self.unlock_accounts(accounts, stamp).await;
+                Err(locked)
             }
+            Err(e) => {
+                // Nothing to give back worth waiting for Neo4j again: a lease this
+                // attempt may have taken is this process's, and its next run takes it.
+                set_live(&stamp.sync_id, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// Acquires; then, once, acquires again taking over the leases whose holders are
+    /// gone. Returns the refusal naming the first holder still in the way.
+    async fn try_lock(&self, accounts: &[&str], stamp: &SyncStamp) -> Result<Option<SinkError>, SinkError> {
+        // Anything but a plain `true` is someone else's lease.
+        let refused = |rows: &[super::Record]| -> Vec<super::Record> {
+            rows.iter()
+                .filter(|r| !matches!(r.get("free"), Some(BoltType::Boolean(b)) if b.value))
+                .cloned()
+                .collect()
+        };
+        let mut held = refused(&self.acquire(accounts, stamp, &[]).await?);
+        let gone: Vec<&super::Record> = held.iter().filter(|r| holder_of(r).is_gone()).collect();
+        if !gone.is_empty() {
+            for r in &gone {
+                tracing::warn!(
+                    account = %text(r, "account"), owner = %text(r, "owner"), pid = number(r, "pid"),
+                    "taking over a write lease whose process no longer exists"
+                );
+            }
+            let owners: Vec<String> = gone.iter().map(|r| text(r, "owner")).collect();
+            held = refused(&self.acquire(accounts, stamp, &owners).await?);
+        }
+        Ok(held.first().map(|first| {
             let holder = holder_of(first);
             let mut owner = text(first, "owner");
             if !holder.host.is_empty() {
                 owner = format!("{owner}, pid {} on {}", holder.pid, holder.host);
             }
-            let locked = SinkError::Locked {
+            SinkError::Locked {
                 account: text(first, "account"),
                 owner,
                 since: text(first, "since"),
                 until: text(first, "until"),
-            };
-            self.unlock_accounts(accounts, stamp).await;
-            return Err(locked);
-        }
+            }
+        }))
     }
 
     async fn acquire(

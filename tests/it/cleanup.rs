@@ -218,7 +218,8 @@ async fn relationships_deleted_with_their_node_are_counted() {
     assert_eq!(rels["mimecast_user_completed_awareness_campaign"], 7 - 1);
 }
 
-fn generated_connection(sim: &sim::SimServer) -> ConnectionConfig {
+/// A connection to a simulator serving a generated tenant.
+pub fn generated_connection(sim: &sim::SimServer) -> ConnectionConfig {
     let mut c = ConnectionConfig::oauth2(
         "generated",
         &sim.base_url(),

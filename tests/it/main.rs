@@ -9,6 +9,7 @@ mod collect;
 mod helpers;
 mod local;
 mod queries;
+mod recovery;
 mod sink_roundtrip;
 mod sync;
 mod throttle;

@@ -228,9 +228,10 @@ async fn a_spent_quota_spaces_requests_out_before_any_429() {
     }
     let s = c.stats();
     assert_eq!((s.requests, s.rate_limited, s.throttled_calls), (3, 0, 2));
-    // Two waits of at most the 300 ms reset each (less the time the client took to
-    // send again, which a busy machine makes longer).
-    assert!((1..=600).contains(&s.throttle_wait_ms), "{s:?}");
+    // Two waits of about the 300 ms reset each: less the time the client took to send
+    // again, plus the timer's lateness on a busy machine (measured, not computed), so
+    // the bound is the two resets with room for that lateness, far from the 300 s cap.
+    assert!((1..=900).contains(&s.throttle_wait_ms), "{s:?}");
 }
 
 #[tokio::test]
