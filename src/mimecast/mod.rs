@@ -5,7 +5,8 @@
 mod auth;
 mod client;
 mod endpoints;
-mod envelope;
+/// Public so that the fuzz targets (`fuzz/`) can decode envelopes as the client does.
+pub mod envelope;
 mod error;
 pub mod records;
 
