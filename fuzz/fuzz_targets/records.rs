@@ -43,8 +43,9 @@ fn whole(json: &Value, key: &str, decoded: Option<i64>) {
             None => {
                 let f = given.as_f64().expect("a JSON number is an f64");
                 // i64 covers [-2^63, 2^63); 2^63 is exactly representable as f64.
+                let two_63 = 2f64.powi(63);
                 assert!(
-                    (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) && n as f64 == f,
+                    (-two_63..two_63).contains(&f) && n as f64 == f,
                     "{key} = {given} decoded as {n}"
                 );
             }
