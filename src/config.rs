@@ -802,7 +802,9 @@ fn validate_compliance(at: &str, c: &ComplianceConfig, push: &mut dyn FnMut(Stri
         groups.push(group);
     }
     for (alias, primary) in &c.domain_aliases {
-        if alias.contains('@') || primary.contains('@') || primary.is_empty() {
+        // A control character would reach the normalized emails, which become keys.
+        let not_a_domain = |d: &str| d.contains('@') || d.chars().any(char::is_control);
+        if not_a_domain(alias) || not_a_domain(primary) || primary.is_empty() {
             push(
                 format!("{at}.domain_aliases.{alias:?}"),
                 format!("must map a domain to a domain, such as \"acme.co.uk\" = \"acme.com\" (got {primary:?})"),
@@ -1030,6 +1032,30 @@ mod tests {
         assert_eq!(
             errors[4].message,
             "differs from \"Clinical\" only in case; roster groups match case-insensitively, so keep one"
+        );
+    }
+
+    #[test]
+    fn a_domain_alias_with_a_control_character_is_refused() {
+        // Found by fuzz/ (target roster): a NUL in a primary domain reached the normalized emails.
+        let text = "[compliance]\ndomain_aliases = { \"acme.co.uk\" = \"acme.gro\\u0000ccom\" }\n[[connection]]\nname = \"p\"\n";
+        let env = env_of(&[
+            ("MIMECAST_CLIENT_ID", "id"),
+            ("MIMECAST_CLIENT_SECRET", "s"),
+            ("NEO4J_PASSWORD", "pw"),
+        ]);
+        let errors = Config::from_sources(None, Some(text), &env)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            errors,
+            vec![FieldError {
+                field: "connection[p].domain_aliases.\"acme.co.uk\"".into(),
+                message:
+                    "must map a domain to a domain, such as \"acme.co.uk\" = \"acme.com\" (got \"acme.gro\\0ccom\")"
+                        .into(),
+            }]
         );
     }
 

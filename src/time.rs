@@ -2,7 +2,7 @@
 //! offset); other sources write RFC 3339. Everything stored is normalized to UTC with
 //! second precision and a `Z` (`2022-01-11T23:32:00Z`), so string order is time order.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
 /// A text that is not a date-time of either form; the message quotes it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -12,14 +12,17 @@ pub struct TimeError(pub String);
 /// Parses a Mimecast or RFC 3339 timestamp.
 ///
 /// # Errors
-/// The text is neither form.
+/// The text is neither form, or its year in UTC is not 0000 to 9999 (the normalized
+/// form has four-digit years, so that string order stays time order).
 pub fn parse(text: &str) -> Result<DateTime<Utc>, TimeError> {
     let t = text.trim();
     DateTime::parse_from_rfc3339(t)
         .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%z"))
         .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| TimeError(text.to_owned()))
+        .ok()
+        .filter(|d| (0..=9999).contains(&d.year()))
+        .ok_or_else(|| TimeError(text.to_owned()))
 }
 
 /// The normalized text of a date-time.
@@ -59,6 +62,21 @@ mod tests {
             normalize("yesterday").unwrap_err().to_string(),
             "not an ISO 8601 date-time: \"yesterday\""
         );
+    }
+
+    #[test]
+    fn years_outside_four_digits_are_refused() {
+        // Found by fuzz/ (target time): a signed year normalized to a text that
+        // is_normalized refused and that sorted before year 0.
+        for text in [
+            "-024-05-01T09:00:00.54-0040",
+            "+10000-01-01T00:00:00+0000",
+            "9999-12-31T23:30:00-0100",
+        ] {
+            assert_eq!(normalize(text), Err(TimeError(text.to_owned())));
+        }
+        assert_eq!(normalize("0000-01-01T00:00:00+0000").unwrap(), "0000-01-01T00:00:00Z");
+        assert_eq!(normalize("9999-12-31T23:59:59Z").unwrap(), "9999-12-31T23:59:59Z");
     }
 
     #[test]

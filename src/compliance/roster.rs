@@ -227,10 +227,12 @@ pub fn parse_all(text: &str, path: &str, domain_aliases: &BTreeMap<String, Strin
         line,
         message,
     };
+    let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        .from_reader(text.as_bytes());
+    let mut lines = Lines::new(text);
     let headers = reader
         .headers()
         .map_err(|e| line_error(1, format!("cannot read the header: {e}")))?
@@ -245,7 +247,7 @@ pub fn parse_all(text: &str, path: &str, domain_aliases: &BTreeMap<String, Strin
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 let message = match e.kind() {
                     csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                         format!("the line has {len} fields; the header has {expected_len}")
@@ -256,7 +258,7 @@ pub fn parse_all(text: &str, path: &str, domain_aliases: &BTreeMap<String, Strin
                 continue;
             }
         };
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         match person(&record, &headers, &columns, line, domain_aliases, &mut seen) {
             Ok(Some(p)) => checked.people.push(p),
             Ok(None) => {}
@@ -284,7 +286,8 @@ fn person(
     if email.is_empty() {
         return Err("the email is empty".into());
     }
-    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+    // A tab or line break (which other columns may hold) would reach a `_key`.
+    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') || email.contains(char::is_control) {
         return Err(format!("{email:?} is not an email address"));
     }
     let status = field("status").to_lowercase();
@@ -328,6 +331,42 @@ fn person(
         line,
         extra,
     }))
+}
+
+/// The 1-based lines of records, counting `\n`, `\r\n` and a lone `\r` as line ends,
+/// as the CSV reader splits records (its own line count sees `\n` only, so a file with
+/// `\r` line ends would be all line 1, and it places a record after blank lines on the
+/// first blank one). Offsets must not decrease.
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte from `byte` on that does not end a line.
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
+        while matches!(self.text.get(end), Some(b'\r' | b'\n')) {
+            end += 1;
+        }
+        for i in self.offset..end {
+            let lone_cr = self.text[i] == b'\r' && self.text.get(i + 1) != Some(&b'\n');
+            if self.text[i] == b'\n' || lone_cr {
+                self.line += 1;
+            }
+        }
+        self.offset = self.offset.max(end);
+        self.line
+    }
 }
 
 /// The line and field length limits, and no control characters but tab in a field
@@ -434,6 +473,43 @@ mod tests {
             err.to_string(),
             "roster r.csv, line 2: \"+x@acme.com\" has nothing before the @ once its +tag is removed"
         );
+    }
+
+    #[test]
+    fn an_email_holding_a_line_break_or_tab_is_refused() {
+        // Found by fuzz/ (target roster): a quoted email spanning lines passed the check
+        // for control characters, which lets tabs and line breaks through elsewhere.
+        let text = "email,name,status,group\n\"ob@acme.com,Bob,terminated,,E-2,CC9\n\nc@x.org\",B,active,g\n";
+        let err = parse(text, "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 2: \"ob@acme.com,Bob,terminated,,E-2,CC9\\n\\nc@x.org\" is not an email address"
+        );
+        let err = parse(
+            "email,name,status,group\n\"a\tb@c.d\",A,active,g\n",
+            "r.csv",
+            &aliases(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 2: \"a\\tb@c.d\" is not an email address"
+        );
+    }
+
+    #[test]
+    fn lines_are_counted_at_carriage_returns_too() {
+        // Found by fuzz/ (target roster): after a header ending in a lone \r, the first
+        // person was said to be on line 1, the header's line. A line after a blank
+        // one was also given the blank one's number.
+        let text = "email,name,status,group\rann@acme.com,Ann,active,g\r\nbob@acme.com,Bob,active,g\n\ncy@acme.com,Cy,gone,g\n";
+        let err = parse(text, "r.csv", &aliases()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "roster r.csv, line 5: unknown status \"gone\" for cy@acme.com; expected active or terminated"
+        );
+        let people = parse(&text.replace(",gone,", ",active,"), "r.csv", &aliases()).unwrap();
+        assert_eq!(people.iter().map(|p| p.line).collect::<Vec<_>>(), vec![2, 3, 5]);
     }
 
     #[test]

@@ -19,7 +19,8 @@ mod auth;
 mod call;
 mod client;
 mod endpoints;
-mod envelope;
+/// Public so that the fuzz targets (`fuzz/`) can decode envelopes as the client does.
+pub mod envelope;
 mod error;
 mod net;
 mod paging;
