@@ -74,9 +74,12 @@ impl ProxyUrl {
     pub fn redacted(&self) -> String {
         match self.0.rsplit_once('@') {
             Some((before, host)) => {
+                // Only a real scheme is kept: `http:/|u:p@x://...` has none.
                 let scheme = before
                     .split_once("://")
-                    .map(|(s, _)| format!("{s}://"))
+                    .map(|(s, _)| s)
+                    .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+                    .map(|s| format!("{s}://"))
                     .unwrap_or_default();
                 format!("{scheme}***@{host}")
             }
@@ -915,6 +918,12 @@ mod tests {
         assert_eq!(ProxyUrl::new("http://u@proxy:3128").redacted(), "http://***@proxy:3128");
         assert_eq!(ProxyUrl::new("http://proxy:3128").redacted(), "http://proxy:3128");
         assert_eq!(format!("{:?}", ProxyUrl::new("u:p@proxy")), r#""***@proxy""#);
+        // Found by fuzz/ (target config): a "://" after the credentials was taken for
+        // the end of the scheme, and the password was printed.
+        assert_eq!(
+            ProxyUrl::new("http:/|user:pass@proxxxxtp://user:pass@proxy:3128").redacted(),
+            "***@proxy:3128"
+        );
     }
 
     #[test]
