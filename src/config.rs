@@ -294,6 +294,10 @@ pub struct SyncConfig {
     pub max_delete_share: f64,
     /// `--allow-mass-delete`: the cleanup deletes whatever the tenant no longer has.
     pub allow_mass_delete: bool,
+    /// Elements of `event` types (graph-schema/) older than this many days are deleted.
+    pub event_retention_days: u32,
+    /// How many `MimecastSyncRun` records each account keeps (the oldest go first).
+    pub history_runs: u32,
 }
 
 impl Default for SyncConfig {
@@ -302,6 +306,8 @@ impl Default for SyncConfig {
             unknown_participants: UnknownParticipants::Report,
             max_delete_share: 0.5,
             allow_mass_delete: false,
+            event_retention_days: 90,
+            history_runs: 100,
         }
     }
 }
@@ -425,6 +431,8 @@ struct RawNeo4j {
 struct RawSync {
     unknown_participants: Option<UnknownParticipants>,
     max_delete_share: Option<f64>,
+    event_retention_days: Option<u32>,
+    history_runs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -570,6 +578,11 @@ impl Config {
                 unknown_participants: raw.sync.unknown_participants.unwrap_or(UnknownParticipants::Report),
                 max_delete_share: raw.sync.max_delete_share.unwrap_or(sync_defaults.max_delete_share),
                 allow_mass_delete: false,
+                event_retention_days: raw
+                    .sync
+                    .event_retention_days
+                    .unwrap_or(sync_defaults.event_retention_days),
+                history_runs: raw.sync.history_runs.unwrap_or(sync_defaults.history_runs),
             },
             queries_dir: raw.queries.dir.map(resolve_path),
         })
@@ -731,6 +744,18 @@ impl Config {
             push(
                 "sync.max_delete_share".into(),
                 format!("must be 0 to 1, a share of an account's elements of one type (got {share})"),
+            );
+        }
+        if self.sync.event_retention_days == 0 {
+            push(
+                "sync.event_retention_days".into(),
+                "must be at least 1 (days an event is kept)".into(),
+            );
+        }
+        if self.sync.history_runs == 0 {
+            push(
+                "sync.history_runs".into(),
+                "must be at least 1 (sync records kept per account)".into(),
             );
         }
         if errors.is_empty() {

@@ -108,6 +108,21 @@ pub struct EntitySchema {
     /// Gathers many relationships: the sink never writes to one such node from two
     /// transactions at once (see `sink::plan`).
     pub dense: bool,
+    pub lifecycle: Lifecycle,
+}
+
+/// How long an element stays in the graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The tenant's current state: an element the next complete sync does not bring
+    /// is deleted (within the deletion guard).
+    Snapshot,
+    /// Something that happened (a click, a detection): never deleted for being absent
+    /// from a sync, only once its `time` property is older than the retention window.
+    Event {
+        /// The datetime property that says when it happened.
+        time: String,
+    },
 }
 
 impl EntitySchema {
@@ -172,6 +187,10 @@ struct RawEntity {
     additional_properties: Option<String>,
     #[serde(default)]
     dense: bool,
+    /// `snapshot` (the default) or `event`.
+    lifecycle: Option<String>,
+    /// For `event`: the datetime property that says when it happened.
+    event_time: Option<String>,
     properties: BTreeMap<String, String>,
 }
 
@@ -224,7 +243,35 @@ impl Schema {
                     return Err(format!("{}: label {name:?} is not an identifier", e.entity_type));
                 }
             }
+            let lifecycle = match (e.lifecycle.as_deref(), e.event_time) {
+                (None | Some("snapshot"), None) => Lifecycle::Snapshot,
+                (Some("event"), Some(time)) => {
+                    if !properties
+                        .iter()
+                        .any(|p| p.name == time && p.prop_type == PropType::DateTime && p.required)
+                    {
+                        return Err(format!(
+                            "{}: event_time {time:?} must name a required datetime property",
+                            e.entity_type
+                        ));
+                    }
+                    Lifecycle::Event { time }
+                }
+                (Some("event"), None) => {
+                    return Err(format!("{}: lifecycle \"event\" needs event_time", e.entity_type))
+                }
+                (None | Some("snapshot"), Some(_)) => {
+                    return Err(format!("{}: event_time is only for lifecycle \"event\"", e.entity_type))
+                }
+                (Some(other), _) => {
+                    return Err(format!(
+                        "{}: lifecycle {other:?} is neither \"snapshot\" nor \"event\"",
+                        e.entity_type
+                    ))
+                }
+            };
             entities.push(EntitySchema {
+                lifecycle,
                 entity_type: e.entity_type,
                 class: e.class,
                 label: e.label,
@@ -283,6 +330,15 @@ impl Schema {
             .find(|r| r.relationship_type == relationship_type)
     }
 
+    /// A relationship lives as long as its endpoints: it is an event when either
+    /// endpoint is one (it is deleted with that node, never for being absent).
+    pub fn is_event_relationship(&self, r: &RelationshipSchema) -> bool {
+        [&r.from, &r.to].iter().any(|t| {
+            self.entity(t)
+                .is_some_and(|e| matches!(e.lifecycle, Lifecycle::Event { .. }))
+        })
+    }
+
     /// graph-schema/README.md, generated from the schema (never edited by hand).
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -291,17 +347,35 @@ impl Schema {
             out,
             "Generated from `schema.toml` by `mimecast-graph schema docs`; do not edit by hand.\n\n\
              Every node has `_key`, `_type`, `_class`, `displayName` and the sync bookkeeping \
-             `_firstSeenOn`, `_lastSeenOn`, `_lastSyncId`. Every relationship has `_key`, `_type`, \
-             `_class`, `_fromEntityKey`, `_toEntityKey` and the same bookkeeping. Date-times are ISO \
-             8601 UTC text (`2024-05-01T09:00:00Z`). `!` marks a required property.\n"
+             `_fingerprint` (a hash of its content: its data properties and labels), `_firstSeenOn` \
+             (when a sync created it) and `_lastChangedOn` (when a sync last changed it). Every \
+             relationship has `_key`, `_type`, `_class`, `_fromEntityKey`, `_toEntityKey` and the same \
+             bookkeeping. When an element was last seen is its account's `lastSuccessfulSyncOn`. \
+             Date-times are ISO 8601 UTC text (`2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
+             Every type has a lifecycle. A `snapshot` type holds the tenant's current state: what a \
+             complete sync no longer brings is deleted (within the deletion guard). An `event` type \
+             holds things that happened: never deleted for being absent from a sync, only once its \
+             event time is older than `[sync] event_retention_days` (default 90); a relationship to \
+             an event lives as long as the event.\n\n\
+             Beside the graph, two bookkeeping labels carry no `_type`: `MimecastGraphLock` (one write \
+             lease per account while a sync writes it) and `MimecastSyncRun` (one per sync and account, \
+             linked `(:MimecastAccount)-[:HAS_SYNC_RUN]->(:MimecastSyncRun)`: `syncId`, `startedOn`, \
+             `endedOn`, `status`, `created`, `updated`, `unchanged`, `deleted`, `typeCounts` (JSON \
+             text per type), `apiRequests`, `throttledCalls`, `throttleWaitMs`, `findings` (JSON text: \
+             findings per saved rule after the sync), `findingsTotal`, `recordedMs`; the newest \
+             `[sync] history_runs` (default 100) are kept).\n"
         );
         let _ = writeln!(out, "## Entities\n");
-        let _ = writeln!(out, "| `_type` | `_class` | Neo4j labels | `_key` | from |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
+        let _ = writeln!(out, "| `_type` | `_class` | Neo4j labels | `_key` | lifecycle | from |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
         for e in &self.entities {
+            let lifecycle = match &e.lifecycle {
+                Lifecycle::Snapshot => "snapshot".to_owned(),
+                Lifecycle::Event { time } => format!("event (`{time}`)"),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | `{}` | {} |",
+                "| {} | {} | {} | `{}` | {lifecycle} | {} |",
                 e.entity_type,
                 e.class,
                 e.labels().join(", "),
@@ -343,9 +417,10 @@ impl Schema {
         let _ = writeln!(out, "\n## Constraints and indexes\n");
         let _ = writeln!(
             out,
-            "For every entity label: a uniqueness constraint on `_key`, and indexes on \
-             `accountCode` and `_lastSyncId`. `mimecast-graph schema apply` creates them \
-             (idempotent); every sync applies them first."
+            "For every entity label: a uniqueness constraint on `_key` and an index on \
+             `accountCode`; for every relationship type: a uniqueness constraint on `_key`; for \
+             `MimecastSyncRun`: a uniqueness constraint on `_key` and an index on `accountCode`. \
+             `mimecast-graph schema apply` creates them (idempotent); every sync applies them first."
         );
         out
     }
@@ -413,10 +488,14 @@ pub mod keys {
     }
 }
 
-/// Properties the sink owns: they survive upserts and are ignored when deciding
-/// whether an element changed. No converter or roster column may set them.
-pub const BOOKKEEPING: [&str; 6] = [
+/// Properties the sink owns: they survive upserts and are left out of the content
+/// fingerprint that decides whether an element changed. No converter or roster column
+/// may set them. (`_lastSeenOn` and `_lastSyncId` were written by versions before the
+/// diff engine; they are still ignored where an older graph holds them.)
+pub const BOOKKEEPING: [&str; 8] = [
     "_firstSeenOn",
+    "_lastChangedOn",
+    "_fingerprint",
     "_lastSeenOn",
     "_lastSyncId",
     "lastSyncOn",

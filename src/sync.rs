@@ -14,7 +14,7 @@ use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
 use crate::queries::QuerySet;
 use crate::schema::schema;
-use crate::sink::{DeletePolicy, LoadReport, PartialTypes, Sink, SinkError, SyncStamp};
+use crate::sink::{DeletePolicy, LoadReport, Sink, SinkError, SyncRun, SyncStamp};
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 
@@ -135,7 +135,17 @@ pub async fn run_once(
         };
         match collection {
             Ok(c) => {
-                let result = Box::pin(write(&sink, &c, queries, &stamp, &leased, &policy, load)).await;
+                let result = Box::pin(write(
+                    &sink,
+                    &c,
+                    queries,
+                    &stamp,
+                    &leased,
+                    &policy,
+                    config.sync.history_runs,
+                    load,
+                ))
+                .await;
                 Ended::Written(Box::new(c), result)
             }
             Err(e) => Ended::SchemaFailed(e),
@@ -239,6 +249,7 @@ async fn collect_with_schema(
 
 /// Writes a collection. `leased` are the accounts whose leases this sync already
 /// holds; any other account it writes is leased here first.
+#[allow(clippy::too_many_arguments)]
 async fn write(
     sink: &Sink,
     c: &Collection,
@@ -246,6 +257,7 @@ async fn write(
     stamp: &SyncStamp,
     leased: &[&str],
     policy: &DeletePolicy,
+    keep_runs: u32,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
     if c.policy_violation.is_some() {
@@ -285,11 +297,14 @@ async fn write(
                 if marked == 0 {
                     warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
                 }
+                if let Some(account) = t.account_code.as_deref() {
+                    sink.record_run(&history_run(c, account, "failed", stamp), keep_runs).await?;
+                }
             }
             if usable.is_empty() {
                 return Ok(());
             }
-            Box::pin(write_accounts(sink, c, &usable, queries, stamp, policy, load)).await
+            Box::pin(write_accounts(sink, c, &usable, queries, stamp, policy, keep_runs, load)).await
         })
         .await;
     if !extra.is_empty() {
@@ -298,7 +313,9 @@ async fn write(
     result
 }
 
-/// Upsert, cleanup and stamps of the usable accounts, under their leases.
+/// The diff-engine writes, stamps and history record of each usable account, under
+/// their leases, one account after the other; then the saved queries.
+#[allow(clippy::too_many_arguments)]
 async fn write_accounts(
     sink: &Sink,
     c: &Collection,
@@ -306,18 +323,27 @@ async fn write_accounts(
     queries: &QuerySet,
     stamp: &SyncStamp,
     policy: &DeletePolicy,
+    keep_runs: u32,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
-    let partial: PartialTypes = usable
-        .iter()
-        .map(|(account, _)| ((*account).to_owned(), c.partial_types(account)))
-        .collect();
-    sink.upsert_graph(&c.store, schema(), &partial, stamp, load).await?;
     for (account, status) in usable {
-        sink.cleanup_account(account, schema(), &partial[*account], policy, stamp, load)
-            .await?;
+        let mut written = LoadReport::default();
+        let result = sink
+            .write_account(
+                &c.store,
+                schema(),
+                account,
+                &c.partial_types(account),
+                policy,
+                stamp,
+                &mut written,
+            )
+            .await;
+        let types = written.types.clone();
         // A type the deletion guard kept makes the account partial.
-        let held = load.held_back.iter().any(|h| h.account == *account);
+        let held = !written.held_back.is_empty();
+        load.absorb(written);
+        result?;
         let label = match status {
             RunStatus::Success if held => "partial",
             RunStatus::Success => "success",
@@ -325,6 +351,10 @@ async fn write_accounts(
             RunStatus::Failed => "failed",
         };
         sink.mark_account(account, label, label == "success", stamp).await?;
+        let mut run = history_run(c, account, label, stamp);
+        run.types = types;
+        run.findings = rule_counts(sink, queries, account).await;
+        sink.record_run(&run, keep_runs).await?;
     }
     let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
     let q = load
@@ -336,6 +366,45 @@ async fn write_accounts(
     q.unchanged += counts.unchanged;
     q.deleted += deleted;
     Ok(())
+}
+
+/// A history record of `account` in this sync, with its tenants' API figures.
+fn history_run(c: &Collection, account: &str, status: &str, stamp: &SyncStamp) -> SyncRun {
+    let mut run = SyncRun {
+        account: account.to_owned(),
+        sync_id: stamp.sync_id.clone(),
+        started_on: stamp.now.clone(),
+        ended_on: crate::time::now_iso(),
+        status: status.to_owned(),
+        ..SyncRun::default()
+    };
+    for t in c.tenants.iter().filter(|t| t.account_code.as_deref() == Some(account)) {
+        run.api_requests += t.api.requests + t.api.token_requests;
+        run.throttled_calls += t.api.throttled_calls;
+        run.throttle_wait_ms += t.api.throttle_wait_ms;
+    }
+    run
+}
+
+/// The finding count of every saved rule in `account`, as the graph stands now. A
+/// rule that fails is left out (and logged): the data is written already.
+async fn rule_counts(sink: &Sink, queries: &QuerySet, account: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for def in queries.iter().filter(|d| d.reports_findings()) {
+        let mut params = BTreeMap::new();
+        if def.params.iter().any(|p| p.name == "account") {
+            params.insert("account".to_owned(), json!(account));
+        }
+        match crate::queries::run(sink, def, &params).await {
+            Ok(result) => {
+                counts.insert(def.id.clone(), result.findings(def) as u64);
+            }
+            Err(e) => {
+                warn!(query = %def.id, account, error = %e, "a saved rule failed after the sync; its count is not recorded")
+            }
+        }
+    }
+    counts
 }
 
 impl SyncOutcome {
@@ -397,7 +466,7 @@ impl SyncOutcome {
             let _ = writeln!(
                 out,
                 "  {:<52} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                "type", "created", "updated", "unchanged", "deleted", "upsert s"
+                "type", "created", "updated", "unchanged", "deleted", "write s"
             );
             let types: BTreeMap<_, _> = self.load.types.iter().collect();
             for (t, w) in types {
@@ -413,7 +482,9 @@ impl SyncOutcome {
             }
             let _ = writeln!(
                 out,
-                "  neo4j: upsert {:.1}s, cleanup {:.1}s",
+                "  neo4j: read {} stored elements {:.1}s, write {:.1}s, delete {:.1}s",
+                self.load.read_elements,
+                self.load.read_ms as f64 / 1000.0,
                 self.load.upsert_ms as f64 / 1000.0,
                 self.load.cleanup_ms as f64 / 1000.0
             );

@@ -77,14 +77,21 @@ pub enum Command {
     /// Fetch every configured tenant, build and validate the graph, and write
     /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
     Collect(CollectArgs),
-    /// Collect, then write to Neo4j: apply the schema, upsert in batches, and delete
-    /// what each account no longer has (only for types whose steps all succeeded).
-    /// Prints created, updated and deleted counts per type.
+    /// Collect, then write to Neo4j only what changed: apply the schema, read what
+    /// Neo4j holds of each account, create what is new, rewrite what changed, and
+    /// delete what the account no longer has (only for complete snapshot types, within
+    /// the deletion guard). Records the sync in the account's history. Prints created,
+    /// updated, unchanged and deleted counts per type.
     Sync(SyncArgs),
     /// The polling daemon: sync now, then every --interval (with jitter), never two
     /// runs at once, retrying failures sooner with backoff. SIGINT/SIGTERM let the
     /// batches in flight finish, then exit. Logs JSON lines when stderr is not a terminal.
     Run(RunArgs),
+    /// The recorded syncs of each account, newest first: when each ran, how it ended,
+    /// what it created, changed, left unchanged and deleted, its API requests and
+    /// throttling, and the saved rules' findings after it. Kept in Neo4j as
+    /// MimecastSyncRun nodes ([sync] history_runs per account, default 100).
+    History(HistoryArgs),
     /// The graph schema (graph-schema/).
     #[command(subcommand)]
     Schema(SchemaCommand),
@@ -120,6 +127,19 @@ pub struct SyncArgs {
     pub json: bool,
     #[command(flatten)]
     pub guard: GuardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this account code.
+    #[arg(long, value_name = "CODE")]
+    pub account: Option<String>,
+    /// At most N syncs.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON (one array of runs, with per-type counts and per-rule findings).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

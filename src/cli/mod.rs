@@ -142,6 +142,7 @@ async fn run(cli: Cli, json_logs: bool) -> Result<Exit, CliError> {
         Command::Collect(args) => cmd::collect::run(config, &args).await,
         Command::Sync(args) => cmd::sync::run(config, &args).await,
         Command::Run(args) => cmd::daemon::run(config, &args, json_logs).await,
+        Command::History(args) => cmd::history::run(config, &args).await,
         Command::Schema(command) => cmd::schema::run(config, &command).await,
         Command::Queries(args) => cmd::queries::run(config, args).await,
         Command::Config(command) => cmd::config::run(config, &command),

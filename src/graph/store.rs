@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeIndexable as _, EdgeRef, NodeIndexable as _};
 
 use super::{Entity, Relationship};
 
@@ -179,6 +179,41 @@ impl GraphStore {
     /// Every relationship, attached or not.
     pub fn relationships(&self) -> impl Iterator<Item = &Relationship> {
         self.graph.edge_weights().chain(self.detached.iter())
+    }
+
+    /// Every entity with its slot: a number below [`GraphStore::entity_slot_bound`]
+    /// that stays the element's until the store changes (the sink's diff is kept by it).
+    pub fn entity_slots(&self) -> impl Iterator<Item = (usize, &Entity)> {
+        self.graph.node_indices().map(|i| (i.index(), &self.graph[i]))
+    }
+
+    pub fn entity_slot(&self, key: &str) -> Option<usize> {
+        self.nodes.get(key).map(|i| i.index())
+    }
+
+    pub fn entity_slot_bound(&self) -> usize {
+        self.graph.node_bound()
+    }
+
+    /// Every relationship with its slot (detached ones after the attached).
+    pub fn relationship_slots(&self) -> impl Iterator<Item = (usize, &Relationship)> {
+        let bound = self.graph.edge_bound();
+        self.graph
+            .edge_indices()
+            .map(|i| (i.index(), &self.graph[i]))
+            .chain(self.detached.iter().enumerate().map(move |(i, r)| (bound + i, r)))
+    }
+
+    pub fn relationship_slot(&self, key: &str) -> Option<usize> {
+        if let Some(i) = self.edge_index(key) {
+            return Some(i.index());
+        }
+        let bound = self.graph.edge_bound();
+        self.detached.iter().position(|r| r.key == key).map(|i| bound + i)
+    }
+
+    pub fn relationship_slot_bound(&self) -> usize {
+        self.graph.edge_bound() + self.detached.len()
     }
 
     pub fn entity_count(&self) -> usize {

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::def::{DefError, QueryDef};
 
 /// The queries compiled into the binary, so a deployed worker has them.
-const EMBEDDED: [(&str, &str); 11] = [
+const EMBEDDED: [(&str, &str); 12] = [
     (
         "active-without-account.cypher",
         include_str!("../../queries/active-without-account.cypher"),
@@ -31,6 +31,7 @@ const EMBEDDED: [(&str, &str); 11] = [
         include_str!("../../queries/phished-not-retrained.cypher"),
     ),
     ("stale-sync.cypher", include_str!("../../queries/stale-sync.cypher")),
+    ("sync-history.cypher", include_str!("../../queries/sync-history.cypher")),
     (
         "terminated-with-account.cypher",
         include_str!("../../queries/terminated-with-account.cypher"),
@@ -140,7 +141,7 @@ mod tests {
     #[test]
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
-        assert_eq!(defs.len(), 11);
+        assert_eq!(defs.len(), 12);
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();

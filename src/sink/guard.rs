@@ -22,6 +22,8 @@ pub struct DeletePolicy {
     pub max_share: f64,
     /// `--allow-mass-delete`: no limit.
     pub allow_mass_delete: bool,
+    /// `[sync] event_retention_days`: events older than this are deleted.
+    pub event_retention_days: u32,
 }
 
 impl DeletePolicy {
@@ -29,6 +31,7 @@ impl DeletePolicy {
         DeletePolicy {
             max_share: sync.max_delete_share,
             allow_mass_delete: sync.allow_mass_delete,
+            event_retention_days: sync.event_retention_days,
         }
     }
 
@@ -37,6 +40,7 @@ impl DeletePolicy {
         DeletePolicy {
             max_share: 1.0,
             allow_mass_delete: true,
+            event_retention_days: crate::config::SyncConfig::default().event_retention_days,
         }
     }
 
@@ -154,6 +158,7 @@ mod tests {
     const HALF: DeletePolicy = DeletePolicy {
         max_share: 0.5,
         allow_mass_delete: false,
+        event_retention_days: 90,
     };
 
     #[test]
@@ -170,6 +175,7 @@ mod tests {
         let everything = DeletePolicy {
             max_share: 1.0,
             allow_mass_delete: false,
+            event_retention_days: 90,
         };
         assert_eq!(everything.check("C1", "person", 9, 10), None);
         assert_eq!(
@@ -233,6 +239,7 @@ mod tests {
     fn the_flag_allows_anything() {
         let allowed = DeletePolicy {
             allow_mass_delete: true,
+            event_retention_days: 90,
             ..HALF
         };
         assert_eq!(allowed.check("C1", "person", 10, 10), None);

@@ -1,5 +1,7 @@
-//! Loading a validated graph: schema apply, upserts per label and relationship type,
-//! and cleanup scoped to an account and to the types that are complete.
+//! Loading a validated graph: schema apply, then the diff engine: the stored state is
+//! read ([`super::diff`]), new elements are created, changed ones rewritten, unchanged
+//! ones left alone, and gone ones deleted where their type is complete and a snapshot
+//! (within the deletion guard); events older than the retention window go too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -9,14 +11,16 @@ use neo4rs::{query, BoltType};
 use serde::Serialize;
 use tracing::info;
 
+use super::diff::{Diff, Found};
 use super::guard::{DeletePolicy, Deletion, HeldBack};
 use super::upsert::{Mode, SyncStamp, WriteCounts};
 use super::{Sink, SinkError};
 use crate::graph::{Entity, GraphStore, Relationship};
-use crate::schema::Schema;
+use crate::schema::{Lifecycle, Schema};
 
 /// What a sync did to one type, in one account or overall.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TypeWrite {
     pub created: u64,
     pub updated: u64,
@@ -38,11 +42,27 @@ pub struct LoadReport {
     pub incomplete_types: BTreeSet<String>,
     /// Types the deletion guard kept, per account.
     pub held_back: Vec<HeldBack>,
+    /// Reading the stored state and comparing it.
+    pub read_ms: u64,
+    /// Stored elements read.
+    pub read_elements: u64,
     pub upsert_ms: u64,
     pub cleanup_ms: u64,
 }
 
 impl TypeWrite {
+    /// Every count and time added up.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a TypeWrite>) -> TypeWrite {
+        all.into_iter().fold(TypeWrite::default(), |mut acc, t| {
+            acc.created += t.created;
+            acc.updated += t.updated;
+            acc.unchanged += t.unchanged;
+            acc.deleted += t.deleted;
+            acc.upsert_ms += t.upsert_ms;
+            acc
+        })
+    }
+
     /// (created, updated, unchanged, deleted), without the timing.
     pub fn counts(&self) -> (u64, u64, u64, u64) {
         (self.created, self.updated, self.unchanged, self.deleted)
@@ -50,6 +70,20 @@ impl TypeWrite {
 }
 
 impl LoadReport {
+    /// Adds another report (of one account) to this one.
+    pub fn absorb(&mut self, other: LoadReport) {
+        for (t, w) in other.types {
+            let e = self.types.entry(t).or_default();
+            *e = TypeWrite::sum([&*e, &w]);
+        }
+        self.incomplete_types.extend(other.incomplete_types);
+        self.held_back.extend(other.held_back);
+        self.read_ms += other.read_ms;
+        self.read_elements += other.read_elements;
+        self.upsert_ms += other.upsert_ms;
+        self.cleanup_ms += other.cleanup_ms;
+    }
+
     fn add_deleted(&mut self, t: &str, deleted: u64) {
         self.types.entry(t.to_owned()).or_default().deleted += deleted;
     }
@@ -63,14 +97,7 @@ impl LoadReport {
     }
 
     pub fn totals(&self) -> TypeWrite {
-        self.types.values().fold(TypeWrite::default(), |mut acc, t| {
-            acc.created += t.created;
-            acc.updated += t.updated;
-            acc.unchanged += t.unchanged;
-            acc.deleted += t.deleted;
-            acc.upsert_ms += t.upsert_ms;
-            acc
-        })
+        TypeWrite::sum(self.types.values())
     }
 }
 
@@ -119,20 +146,75 @@ fn int(row: Option<&super::Record>, column: &str) -> u64 {
     }
 }
 
-/// Which types of which account are partial (merge, never clean up).
-pub type PartialTypes = BTreeMap<String, BTreeSet<String>>;
+/// Adds a deletion statement's `deleted` (and the types of the relationships deleted
+/// with nodes, `relTypes`) to the report; returns `deleted`.
+fn count_deleted(report: &mut LoadReport, element_type: &str, rows: &[super::Record]) -> u64 {
+    let deleted = int(rows.first(), "deleted");
+    report.add_deleted(element_type, deleted);
+    if let Some(BoltType::List(types)) = rows.first().and_then(|r| r.get("relTypes")) {
+        for t in types.iter() {
+            if let BoltType::String(t) = t {
+                report.add_deleted(&t.value, 1);
+            }
+        }
+    }
+    deleted
+}
 
 fn account_of(props: &crate::graph::Properties) -> Option<&str> {
     props.get("accountCode").and_then(crate::graph::Value::as_str)
 }
 
-fn is_partial(partial: &PartialTypes, account: Option<&str>, element_type: &str) -> bool {
-    account.is_some_and(|a| partial.get(a).is_some_and(|types| types.contains(element_type)))
+/// One type's writes: new elements, changed ones with their element ids.
+struct Work<'a, T> {
+    new: Vec<&'a T>,
+    changed: Vec<(&'a T, &'a str)>,
+    unchanged: u64,
 }
 
+impl<T> Default for Work<'_, T> {
+    fn default() -> Self {
+        Work {
+            new: Vec::new(),
+            changed: Vec::new(),
+            unchanged: 0,
+        }
+    }
+}
+
+impl<'a, T> Work<'a, T> {
+    fn add(&mut self, element: &'a T, found: &'a Found) {
+        match found {
+            Found::Absent => self.new.push(element),
+            Found::Same => self.unchanged += 1,
+            Found::Differs(id) => self.changed.push((element, id)),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        (self.new.len() + self.changed.len()) as u64
+    }
+}
+
+/// The node deletion statement over element ids: the relationships still attached (of
+/// partial or kept types) go with the node, and their types are returned so that the
+/// summary counts them.
+const DELETE_NODES: &str = "UNWIND $ids AS id MATCH (n) WHERE elementId(n) = id \
+     WITH collect(n) AS nodes \
+     UNWIND nodes AS n OPTIONAL MATCH (n)-[r]-() \
+     WITH nodes, collect(DISTINCT r) AS rels \
+     WITH nodes, rels, [r IN rels WHERE r._type IS NOT NULL | r._type] AS relTypes \
+     FOREACH (r IN rels | DELETE r) FOREACH (n IN nodes | DELETE n) \
+     RETURN size(nodes) AS deleted, relTypes";
+
+const DELETE_RELATIONSHIPS: &str = "UNWIND $ids AS id MATCH ()-[r]->() WHERE elementId(r) = id \
+     DELETE r RETURN count(*) AS deleted";
+
 impl Sink {
-    /// A uniqueness constraint on `_key` and indexes on `accountCode` and `_lastSyncId`
-    /// for every label in the schema. Idempotent.
+    /// A uniqueness constraint on `_key` and an index on `accountCode` for every label
+    /// in the schema, and a uniqueness constraint on `_key` for every relationship
+    /// type (it also guards the `CREATE` of a relationship). Idempotent; the index on
+    /// `_lastSyncId` that versions before the diff engine made is dropped.
     ///
     /// # Errors
     /// A statement fails.
@@ -147,110 +229,199 @@ impl Sink {
             statements.push(format!(
                 "CREATE INDEX mg_{base}_account IF NOT EXISTS FOR (n:{l}) ON (n.accountCode)"
             ));
+            statements.push(format!("DROP INDEX mg_{base}_sync IF EXISTS"));
+        }
+        let classes: BTreeSet<&str> = schema.relationships.iter().map(|r| r.class.as_str()).collect();
+        for class in classes {
+            let base = class.to_lowercase();
             statements.push(format!(
-                "CREATE INDEX mg_{base}_sync IF NOT EXISTS FOR (n:{l}) ON (n._lastSyncId)"
+                "CREATE CONSTRAINT mg_rel_{base}_key IF NOT EXISTS FOR ()-[r:{class}]-() REQUIRE r._key IS UNIQUE"
             ));
         }
         // The write leases of src/sink/lock.rs: one node per account, made unique so two
-        // syncs cannot both create one.
+        // syncs cannot both create one; the sync history of src/sink/history.rs.
         statements.push(format!(
             "CREATE CONSTRAINT mg_lock_account IF NOT EXISTS FOR (l:{}) REQUIRE l.accountCode IS UNIQUE",
             super::LOCK_LABEL
         ));
+        statements.push(format!(
+            "CREATE CONSTRAINT mg_syncrun_key IF NOT EXISTS FOR (r:{}) REQUIRE r._key IS UNIQUE",
+            super::history::RUN_LABEL
+        ));
+        statements.push(format!(
+            "CREATE INDEX mg_syncrun_account IF NOT EXISTS FOR (r:{}) ON (r.accountCode)",
+            super::history::RUN_LABEL
+        ));
         for s in &statements {
             self.run("schema", query(s)).await?;
         }
-        // Constraints build their indexes asynchronously; wait so the first MERGEs use them.
+        // Constraints build their indexes asynchronously; wait so the first writes use them.
         self.run("schema", query("CALL db.awaitIndexes(300)")).await?;
         Ok(statements.len())
     }
 
-    /// Upserts every entity, then every relationship, grouped by type. Types partial in
-    /// an account are merged (no property removed); complete ones replaced.
+    /// Writes the collected graph of one account (whose lease this sync holds): reads
+    /// what Neo4j holds, creates what is new, rewrites what changed, and deletes what
+    /// is gone ([`Sink::delete_gone`]). Types `partial` in the account are merged (no
+    /// property removed, nothing deleted); complete ones replaced.
     ///
     /// # Errors
-    /// A batch fails after its retries.
-    pub async fn upsert_graph<'a>(
+    /// A read or a batch fails after its retries.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_account(
         &self,
-        store: &'a GraphStore,
+        store: &GraphStore,
         schema: &Schema,
-        partial: &PartialTypes,
+        account: &str,
+        partial: &BTreeSet<String>,
+        policy: &DeletePolicy,
         stamp: &SyncStamp,
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
-        let t0 = Instant::now();
-        let mut nodes: BTreeMap<(&str, Mode), Vec<&Entity>> = BTreeMap::new();
-        for e in store.entities() {
-            let mode = if is_partial(partial, account_of(&e.properties), e.entity_type) {
-                Mode::Merge
-            } else {
-                Mode::Replace
-            };
-            nodes.entry((e.entity_type, mode)).or_default().push(e);
-        }
-        let mut rels: Vec<(&Relationship, Mode)> = Vec::with_capacity(store.relationship_count());
-        for r in store.relationships() {
-            let mode = if is_partial(partial, account_of(&r.properties), r.relationship_type) {
-                Mode::Merge
-            } else {
-                Mode::Replace
-            };
-            rels.push((r, mode));
-        }
-        if let Some((r, _)) = rels
-            .iter()
-            .find(|(r, _)| schema.relationship(r.relationship_type).is_none())
+        if let Some(r) = store
+            .relationships()
+            .find(|r| schema.relationship(r.relationship_type).is_none())
         {
             return Err(SinkError::Config(format!(
                 "relationship type {} is not in graph-schema",
                 r.relationship_type
             )));
         }
-        // Node labels do not contend for locks: write them concurrently.
-        let parallel = self.config().max_connections.max(1);
-        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
-        for ((t, _), list) in &nodes {
-            *expected.entry(t).or_default() += list.len() as u64;
+        let diff = self.read_diff(store, schema, account, partial).await?;
+        report.read_ms += diff.read_ms;
+        report.read_elements += diff.read;
+        self.write_changes(store, schema, account, partial, &diff, stamp, report)
+            .await?;
+        self.delete_gone(account, schema, partial, policy, &diff, stamp, report)
+            .await
+    }
+
+    /// Creates and rewrites what the diff found new or changed: nodes first, each type
+    /// concurrently; then relationships, new ones in units that share no dense node
+    /// (see plan.rs), changed ones by element id.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_changes<'a>(
+        &self,
+        store: &'a GraphStore,
+        schema: &Schema,
+        account: &str,
+        partial: &BTreeSet<String>,
+        diff: &'a Diff,
+        stamp: &SyncStamp,
+        report: &mut LoadReport,
+    ) -> Result<(), SinkError> {
+        let t0 = Instant::now();
+        let mut nodes: BTreeMap<(&str, Mode), Work<Entity>> = BTreeMap::new();
+        let mode_of = |t: &str| {
+            if partial.contains(t) {
+                Mode::Merge
+            } else {
+                Mode::Replace
+            }
+        };
+        for (slot, e) in store
+            .entity_slots()
+            .filter(|(_, e)| account_of(&e.properties) == Some(account))
+        {
+            let mode = mode_of(e.entity_type);
+            nodes
+                .entry((e.entity_type, mode))
+                .or_default()
+                .add(e, &diff.nodes[slot]);
         }
-        for (r, _) in &rels {
+        let mut new_rels: Vec<(&Relationship, Mode)> = Vec::new();
+        let mut changed_rels: BTreeMap<(&str, Mode), Vec<(&Relationship, &str)>> = BTreeMap::new();
+        let mut rel_unchanged: BTreeMap<&str, u64> = BTreeMap::new();
+        for (slot, r) in store
+            .relationship_slots()
+            .filter(|(_, r)| account_of(&r.properties) == Some(account))
+        {
+            let mode = mode_of(r.relationship_type);
+            match &diff.relationships[slot] {
+                Found::Absent => new_rels.push((r, mode)),
+                Found::Same => *rel_unchanged.entry(r.relationship_type).or_default() += 1,
+                Found::Differs(id) => changed_rels
+                    .entry((r.relationship_type, mode))
+                    .or_default()
+                    .push((r, id)),
+            }
+        }
+        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+        for ((t, _), work) in &nodes {
+            *expected.entry(t).or_default() += work.len();
+            report.add_counts(
+                t,
+                WriteCounts {
+                    unchanged: work.unchanged,
+                    ..WriteCounts::default()
+                },
+                0,
+            );
+        }
+        for (r, _) in &new_rels {
             *expected.entry(r.relationship_type).or_default() += 1;
         }
-        let mut written: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut record = |report: &mut LoadReport, t: &'a str, c: WriteCounts, ms: u64| {
-            *written.entry(t).or_default() += c.total();
+        for ((t, _), list) in &changed_rels {
+            *expected.entry(t).or_default() += list.len() as u64;
+        }
+        for (t, n) in &rel_unchanged {
+            report.add_counts(
+                t,
+                WriteCounts {
+                    unchanged: *n,
+                    ..WriteCounts::default()
+                },
+                0,
+            );
+        }
+        let mut written: BTreeMap<String, u64> = BTreeMap::new();
+        let mut record = |report: &mut LoadReport, t: &str, c: WriteCounts, ms: u64| {
+            *written.entry(t.to_owned()).or_default() += c.total();
             report.add_counts(t, c, ms);
         };
-        let node_jobs = nodes.iter().map(|((t, mode), list)| async move {
-            let t0 = Instant::now();
-            let mut counts = WriteCounts::default();
-            let result = match schema.entity(t) {
-                Some(spec) => {
-                    self.upsert_nodes_counted(&spec.labels(), list, *mode, stamp, &mut counts)
-                        .await
+        let incomplete = |report: &mut LoadReport, written: &BTreeMap<String, u64>| {
+            for (t, n) in &expected {
+                if written.get(*t).copied().unwrap_or(0) < *n {
+                    report.incomplete_types.insert((*t).to_owned());
                 }
-                None => Err(SinkError::Config(format!("entity type {t} is not in graph-schema"))),
-            };
-            ((*t, counts, t0.elapsed().as_millis() as u64), result)
-        });
+            }
+        };
+        // Node labels do not contend for locks: write them concurrently.
+        let parallel = self.config().max_connections.max(1);
+        let node_jobs = nodes
+            .iter()
+            .filter(|(_, w)| w.len() > 0)
+            .map(|((t, mode), work)| async move {
+                let t0 = Instant::now();
+                let mut counts = WriteCounts::default();
+                let result = match schema.entity(t) {
+                    Some(spec) => {
+                        let labels = spec.labels();
+                        match self.create_nodes(&labels, &work.new, *mode, stamp, &mut counts).await {
+                            Ok(()) => {
+                                self.change_nodes(&labels, &work.changed, *mode, stamp, &mut counts)
+                                    .await
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => Err(SinkError::Config(format!("entity type {t} is not in graph-schema"))),
+                };
+                ((*t, counts, t0.elapsed().as_millis() as u64), result)
+            });
         let (done, error) = self
             .all_finished(stream::iter(node_jobs).buffer_unordered(parallel))
             .await;
         for (t, c, ms) in done {
             record(report, t, c, ms);
         }
-        let incomplete = |report: &mut LoadReport, written: &BTreeMap<&str, u64>| {
-            for (t, n) in &expected {
-                if written.get(t).copied().unwrap_or(0) < *n {
-                    report.incomplete_types.insert((*t).to_owned());
-                }
-            }
-        };
         if let Some(e) = error {
             incomplete(report, &written);
             return Err(e);
         }
-        // Relationships in units that share no dense node (see plan.rs), concurrently.
-        let units = super::plan::plan(rels, schema, self.config().batch_size);
+        // New relationships in units that share no dense node, concurrently; changed
+        // ones after them (a property write locks only its relationship).
+        let units = super::plan::plan(new_rels, schema, self.config().batch_size);
         let unit_jobs = units.iter().map(|unit| async move {
             let mut done = Vec::new();
             for part in &unit.parts {
@@ -260,7 +431,7 @@ impl Sink {
                 let t_rel = Instant::now();
                 let mut counts = WriteCounts::default();
                 let result = self
-                    .upsert_relationships(from, &spec.class, to, &part.rows, part.mode, stamp, &mut counts)
+                    .create_relationships(from, &spec.class, to, &part.rows, part.mode, stamp, &mut counts)
                     .await;
                 done.push((part.relationship_type, counts, t_rel.elapsed().as_millis() as u64));
                 if result.is_err() {
@@ -269,9 +440,22 @@ impl Sink {
             }
             (done, Ok(()))
         });
-        let (done, error) = self
+        let changed_jobs = changed_rels.iter().map(|((t, mode), list)| async move {
+            let t_rel = Instant::now();
+            let mut counts = WriteCounts::default();
+            let result = self.change_relationships(t, list, *mode, stamp, &mut counts).await;
+            (vec![(*t, counts, t_rel.elapsed().as_millis() as u64)], result)
+        });
+        let (mut done, mut error) = self
             .all_finished(stream::iter(unit_jobs).buffer_unordered(parallel))
             .await;
+        if error.is_none() {
+            let (changed, failed) = self
+                .all_finished(stream::iter(changed_jobs).buffer_unordered(parallel))
+                .await;
+            done.extend(changed);
+            error = failed;
+        }
         for (t, c, ms) in done.into_iter().flatten() {
             record(report, t, c, ms);
         }
@@ -280,173 +464,150 @@ impl Sink {
             return Err(e);
         }
         report.upsert_ms += t0.elapsed().as_millis() as u64;
-        info!(elapsed_ms = report.upsert_ms, "upsert finished");
+        info!(elapsed_ms = report.upsert_ms, "writes finished");
         Ok(())
     }
 
-    /// Deletes the account's elements that this sync did not write, for every type
-    /// that is not partial, in chunks of `cleanup_batch_size`: relationships first,
-    /// then nodes (with whatever relationships still touch them, counted as deleted
-    /// under their own type). First every type is counted, and a type of which the
-    /// deletion would exceed `policy` is kept whole and reported in
-    /// [`LoadReport::held_back`] (see [`super::guard`]).
+    /// Deletes the account's stored elements that this sync did not bring, for every
+    /// type that is complete and a snapshot, in chunks of `cleanup_batch_size`:
+    /// relationships first, then nodes (with whatever relationships still touch them,
+    /// counted as deleted under their own type). The deletion guard judges the
+    /// counts first: a type of which the deletion would exceed `policy` is kept whole
+    /// and reported in [`LoadReport::held_back`] (see [`super::guard`]). Then events
+    /// older than the retention window are deleted, whatever this sync brought.
     ///
     /// # Errors
     /// A statement fails after its retries.
-    pub async fn cleanup_account(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn delete_gone(
         &self,
         account_code: &str,
         schema: &Schema,
         partial: &BTreeSet<String>,
         policy: &DeletePolicy,
+        diff: &Diff,
         stamp: &SyncStamp,
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
-        // A stop is honoured before an account's cleanup, not in the middle of it.
+        // A stop is honoured before an account's deletions, not in the middle of them.
         if self.stop_requested() {
             return Err(SinkError::Stopped);
         }
         let t0 = Instant::now();
-        let mut targets = Vec::new();
+        let mut deletions = Vec::new();
         for r in &schema.relationships {
-            if partial.contains(&r.relationship_type) {
+            if partial.contains(&r.relationship_type) || schema.is_event_relationship(r) {
                 continue;
             }
-            let from = &schema.entity(&r.from).expect("schema checked");
-            let to = &schema.entity(&r.to).expect("schema checked");
-            let anchored = if from.is_account_scoped() {
-                format!(
-                    "(:{} {{accountCode: $account}})-[x:{}]->(:{})",
-                    from.label, r.class, to.label
-                )
-            } else {
-                format!(
-                    "(:{})-[x:{}]->(:{} {{accountCode: $account}})",
-                    from.label, r.class, to.label
-                )
-            };
-            targets.push((
-                r.relationship_type.as_str(),
-                anchored,
-                Some([r.from.as_str(), r.to.as_str()]),
-            ));
+            let gone = diff.gone_of(account_code, &r.relationship_type);
+            if !gone.is_empty() {
+                deletions.push((
+                    Deletion {
+                        element_type: &r.relationship_type,
+                        would_delete: gone.len() as u64,
+                        total: diff.stored_of(account_code, &r.relationship_type),
+                        endpoints: Some([r.from.as_str(), r.to.as_str()]),
+                    },
+                    gone,
+                ));
+            }
         }
         for e in &schema.entities {
-            if partial.contains(&e.entity_type) || !e.is_account_scoped() {
+            if partial.contains(&e.entity_type) || !e.is_account_scoped() || e.lifecycle != Lifecycle::Snapshot {
                 continue;
             }
-            let anchored = format!("(x:{} {{accountCode: $account}})", e.label);
-            targets.push((e.entity_type.as_str(), anchored, None));
-        }
-        // Everything is counted before anything is deleted: the guard judges the
-        // account as this sync found it.
-        let mut deletions = Vec::new();
-        let mut statements = Vec::new();
-        for (element_type, anchored, endpoints) in targets {
-            let (would_delete, total) = self.count_stale(&anchored, account_code, element_type, stamp).await?;
-            if would_delete > 0 {
-                deletions.push(Deletion {
-                    element_type,
-                    would_delete,
-                    total,
-                    endpoints,
-                });
-                statements.push((anchored, endpoints.is_none()));
+            let gone = diff.gone_of(account_code, &e.entity_type);
+            if !gone.is_empty() {
+                deletions.push((
+                    Deletion {
+                        element_type: &e.entity_type,
+                        would_delete: gone.len() as u64,
+                        total: diff.stored_of(account_code, &e.entity_type),
+                        endpoints: None,
+                    },
+                    gone,
+                ));
             }
         }
-        let held = policy.review(account_code, &deletions);
+        let judged: Vec<Deletion> = deletions.iter().map(|(d, _)| *d).collect();
+        let held = policy.review(account_code, &judged);
         for h in &held {
             tracing::warn!(account = account_code, element_type = %h.element_type, would_delete = h.would_delete, total = h.total, "{h}");
         }
-        for (d, (anchored, is_node)) in deletions.iter().zip(statements) {
+        for (d, ids) in &deletions {
             if held.iter().any(|h| h.element_type == d.element_type) {
                 continue;
             }
-            let element_type = d.element_type;
-            let statement = if is_node {
-                // The relationships still attached (of partial types) go with the node;
-                // their types are returned so that the summary counts them.
-                format!(
-                    "MATCH {anchored} WHERE x._type = $type AND x._lastSyncId <> $syncId \
-                     WITH x LIMIT $limit WITH collect(x) AS nodes \
-                     UNWIND nodes AS n OPTIONAL MATCH (n)-[r]-() \
-                     WITH nodes, collect(DISTINCT r) AS rels \
-                     WITH nodes, rels, [r IN rels WHERE r._type IS NOT NULL | r._type] AS relTypes \
-                     FOREACH (r IN rels | DELETE r) FOREACH (n IN nodes | DELETE n) \
-                     RETURN size(nodes) AS deleted, relTypes"
-                )
+            let statement = if d.endpoints.is_some() {
+                DELETE_RELATIONSHIPS
             } else {
-                format!(
-                    "MATCH {anchored} WHERE x._type = $type AND x._lastSyncId <> $syncId \
-                     WITH x LIMIT $limit DELETE x RETURN count(*) AS deleted"
-                )
+                DELETE_NODES
             };
-            self.delete_in_chunks(&statement, account_code, element_type, stamp, report)
-                .await?;
+            for chunk in ids.chunks(self.config().cleanup_batch_size) {
+                let q = query(statement).param("ids", chunk.to_vec());
+                let rows = self.write_even_when_stopped(d.element_type, q).await?;
+                count_deleted(report, d.element_type, &rows);
+            }
         }
         report.held_back.extend(held);
+        self.expire_events(account_code, schema, policy, stamp, report).await?;
         report.cleanup_ms += t0.elapsed().as_millis() as u64;
         Ok(())
     }
 
-    /// How many elements `anchored` (bound to `x`) matches for the account and type,
-    /// and how many of them this sync did not write: `(stale, total)`.
-    async fn count_stale(
+    /// Deletes the account's events older than `policy.event_retention_days`, chunk
+    /// after chunk, with their relationships.
+    async fn expire_events(
         &self,
-        anchored: &str,
         account_code: &str,
-        element_type: &str,
-        stamp: &SyncStamp,
-    ) -> Result<(u64, u64), SinkError> {
-        let q = query(&format!(
-            "MATCH {anchored} WHERE x._type = $type \
-             RETURN count(x) AS total, sum(CASE WHEN x._lastSyncId <> $syncId THEN 1 ELSE 0 END) AS stale"
-        ))
-        .param("account", account_code)
-        .param("type", element_type)
-        .param("syncId", stamp.sync_id.as_str());
-        let rows = self.write_even_when_stopped("cleanup-count", q).await?;
-        let row = rows.first();
-        Ok((int(row, "stale"), int(row, "total")))
-    }
-
-    /// Deletes chunk after chunk, adding each to the report as it commits.
-    async fn delete_in_chunks(
-        &self,
-        statement: &str,
-        account_code: &str,
-        element_type: &str,
+        schema: &Schema,
+        policy: &DeletePolicy,
         stamp: &SyncStamp,
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
-        let limit = self.config().cleanup_batch_size as i64;
-        loop {
-            let q = query(statement)
-                .param("account", account_code)
-                .param("type", element_type)
-                .param("syncId", stamp.sync_id.as_str())
-                .param("limit", limit);
-            let rows = self.write_even_when_stopped(element_type, q).await?;
-            let deleted = int(rows.first(), "deleted");
-            report.add_deleted(element_type, deleted);
-            if let Some(BoltType::List(types)) = rows.first().and_then(|r| r.get("relTypes")) {
-                for t in types.iter() {
-                    if let BoltType::String(t) = t {
-                        report.add_deleted(&t.value, 1);
-                    }
+        let now = crate::time::parse(&stamp.now).map_err(|e| SinkError::Config(e.to_string()))?;
+        let cutoff = crate::time::iso(now - chrono::Duration::days(i64::from(policy.event_retention_days)));
+        for e in &schema.entities {
+            let Lifecycle::Event { time } = &e.lifecycle else {
+                continue;
+            };
+            if !crate::schema::is_identifier(time) {
+                return Err(SinkError::Config(format!("event_time {time:?} is not an identifier")));
+            }
+            let expired = format!(
+                "MATCH (x:{} {{accountCode: $account}}) WHERE x.{time} < $cutoff \
+                 RETURN elementId(x) AS id LIMIT $limit",
+                e.label
+            );
+            let limit = self.config().cleanup_batch_size;
+            loop {
+                let q = query(&expired)
+                    .param("account", account_code)
+                    .param("cutoff", cutoff.as_str())
+                    .param("limit", limit as i64);
+                let ids: Vec<String> = self
+                    .write_even_when_stopped(&e.entity_type, q)
+                    .await?
+                    .iter()
+                    .filter_map(|r| match r.get("id") {
+                        Some(BoltType::String(s)) => Some(s.value.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if ids.is_empty() {
+                    break;
+                }
+                let rows = self
+                    .write_even_when_stopped(&e.entity_type, query(DELETE_NODES).param("ids", ids.clone()))
+                    .await?;
+                count_deleted(report, &e.entity_type, &rows);
+                if ids.len() < limit {
+                    break;
                 }
             }
-            if deleted < limit as u64 {
-                return Ok(());
-            }
         }
+        Ok(())
     }
-
-    /// Stamps the account node after a sync: when and how it went, and when it last
-    /// succeeded.
-    ///
-    /// # Errors
-    /// The write fails.
     /// Records a failed collection on the account node, which keeps its data and its
     /// `lastSuccessfulSyncOn`: by account code when the run learned it, else by
     /// connection name when exactly one account node carries that name (a failure at
@@ -482,6 +643,11 @@ impl Sink {
         })
     }
 
+    /// Stamps the account node after a sync: when and how it went, and when it last
+    /// succeeded.
+    ///
+    /// # Errors
+    /// The write fails.
     pub async fn mark_account(
         &self,
         account_code: &str,

@@ -1,12 +1,17 @@
 //! The Neo4j sink: the only code that writes Cypher.
 //!
-//! Every write is `UNWIND $rows ... MERGE` with labels and relationship types taken
+//! A sync's writes are a diff (diff.rs, load.rs): what Neo4j holds of an account is
+//! read and compared by content fingerprint, and only new, changed and gone elements
+//! are written, as `UNWIND $rows ...` batches with labels and relationship types taken
 //! from graph-schema/, never from data; values travel only as parameters. One
 //! transaction per batch, retried by the policy of [`retry`]: an unreachable server
 //! for `unavailable_retry_secs`, transient server errors `max_attempts` times.
 
 pub mod bolt;
+mod diff;
+pub mod fingerprint;
 pub mod guard;
+mod history;
 mod load;
 mod lock;
 mod plan;
@@ -15,7 +20,8 @@ pub mod retry;
 mod upsert;
 
 pub use guard::{DeletePolicy, HeldBack};
-pub use load::{LoadReport, PartialTypes, TypeWrite};
+pub use history::{SyncRun, RUN_LABEL};
+pub use load::{LoadReport, TypeWrite};
 pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
@@ -204,6 +210,37 @@ impl Sink {
     /// The query fails or exceeds `query_timeout_secs`.
     pub async fn read(&self, q: Query) -> Result<Vec<Record>, SinkError> {
         self.read_with_timeout(q, self.cfg.query_timeout).await
+    }
+
+    /// Runs a query in a read transaction and hands each row to `each` as it
+    /// arrives, never holding the result whole; `query_timeout_secs` bounds the wait
+    /// for each batch of rows, not the whole stream. Returns the number of rows.
+    ///
+    /// # Errors
+    /// The query fails, a batch of rows is late, or `each` fails.
+    pub async fn read_each(
+        &self,
+        q: Query,
+        mut each: impl FnMut(&neo4rs::Row) -> Result<(), SinkError>,
+    ) -> Result<u64, SinkError> {
+        let limit = self.cfg.query_timeout;
+        let neo = |e| SinkError::from_neo4rs(e, &self.cfg);
+        let mut stream = match tokio::time::timeout(limit, self.graph.execute_read(q)).await {
+            Ok(s) => s.map_err(neo)?,
+            Err(_) => return Err(SinkError::Timeout(limit)),
+        };
+        let mut n = 0;
+        loop {
+            match tokio::time::timeout(limit, stream.next()).await {
+                Ok(Ok(Some(row))) => {
+                    each(&row)?;
+                    n += 1;
+                }
+                Ok(Ok(None)) => return Ok(n),
+                Ok(Err(e)) => return Err(neo(e)),
+                Err(_) => return Err(SinkError::Timeout(limit)),
+            }
+        }
     }
 
     async fn read_with_timeout(&self, q: Query, limit: Duration) -> Result<Vec<Record>, SinkError> {

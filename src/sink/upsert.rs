@@ -1,17 +1,20 @@
-//! Batched upserts: `UNWIND $rows ... MERGE`, one transaction per batch.
+//! Batched writes, one transaction per batch: `CREATE` for new elements, `SET` by
+//! element id for changed ones (the diff engine, [`super::diff`]), and
+//! `UNWIND $rows ... MERGE` where what Neo4j holds is not known (the saved queries, a
+//! `CREATE` batch that met an element already there).
 
 use neo4rs::{query, BoltType};
 use tracing::debug;
 
 use super::bolt::{self, props_map};
-use super::{Sink, SinkError};
+use super::{fingerprint, Sink, SinkError};
 use crate::graph::{Entity, Relationship};
 use crate::schema::is_identifier;
 
-/// The stamp every element written by one sync carries.
+/// Who is writing and when: one per sync.
 #[derive(Clone, Debug)]
 pub struct SyncStamp {
-    /// A fresh uuid per sync; cleanup deletes what does not carry it.
+    /// A fresh uuid per sync: its leases and its history record carry it.
     pub sync_id: String,
     /// When the sync started, ISO 8601 UTC.
     pub now: String,
@@ -72,11 +75,7 @@ const KEPT: [&str; 3] = ["lastSyncOn", "lastSyncStatus", "lastSuccessfulSyncOn"]
 /// is already there and, in `Replace` mode, nothing else is (in `Merge` mode stored
 /// properties the partial data lacks are kept, so they are no change).
 fn compare_clause(var: &str, row: &str, mode: Mode) -> String {
-    let kept: String = KEPT
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!("{var}.{k} AS kept{i}, "))
-        .collect();
+    let kept = kept_columns(var);
     let nothing_else = match mode {
         Mode::Replace => {
             format!("all(k IN keys({var}) WHERE k IN $owned OR coalesce({var}[k] = {row}[k], false)) AND ")
@@ -84,29 +83,90 @@ fn compare_clause(var: &str, row: &str, mode: Mode) -> String {
         Mode::Merge => String::new(),
     };
     format!(
-        "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._lastSyncId IS NULL AS created, {kept}\
+        "WITH {var}, row, {row} AS data, {var}._firstSeenOn AS first, {var}._firstSeenOn IS NULL AS created{kept}, \
               {nothing_else}all(k IN keys({row}) WHERE coalesce({var}[k] = {row}[k], false)) AS same "
     )
 }
 
-/// Rewrites the data properties only when they changed (most elements of a re-sync
-/// are unchanged, and writing every property of every element is what costs), then
-/// stamps every element with this sync.
+/// Rewrites the data properties only when they changed, keeping the sink's own.
 fn set_clause(var: &str, mode: Mode) -> String {
     let assign = match mode {
         Mode::Replace => "=",
         Mode::Merge => "+=",
     };
+    format!(
+        "FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END | SET {var} {assign} data {restamp}) ",
+        restamp = restamp(var)
+    )
+}
+
+/// After `SET x = data` (which drops every property not in `data`): the sink's own
+/// properties put back, and the change stamped.
+fn restamp(var: &str) -> String {
     let restore: String = KEPT
         .iter()
         .enumerate()
         .map(|(i, k)| format!(", {var}.{k} = kept{i}"))
         .collect();
+    format!("SET {var}._firstSeenOn = coalesce(first, $now), {var}._lastChangedOn = $now{restore} ")
+}
+
+fn kept_columns(var: &str) -> String {
+    KEPT.iter()
+        .enumerate()
+        .map(|(i, k)| format!(", {var}.{k} AS kept{i}"))
+        .collect()
+}
+
+/// `CREATE` for nodes known to be new; the uniqueness constraint on `_key` refuses a
+/// batch holding one that is there after all.
+fn create_node_statement(labels: &[&str]) -> String {
     format!(
-        "FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END | \
-           SET {var} {assign} data \
-           SET {var}._firstSeenOn = coalesce(first, $now){restore}) \
-         SET {var}._lastSeenOn = $now, {var}._lastSyncId = $syncId "
+        "UNWIND $rows AS row CREATE (n:{}) SET n = row, n._firstSeenOn = $now, n._lastChangedOn = $now \
+         RETURN count(*) AS created",
+        labels.join(":")
+    )
+}
+
+/// `SET` by element id for nodes whose content changed.
+fn change_node_statement(labels: &[&str], mode: Mode) -> String {
+    let assign = match mode {
+        Mode::Replace => "=",
+        Mode::Merge => "+=",
+    };
+    format!(
+        "UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id \
+         WITH n, row, n._firstSeenOn AS first{kept} SET n {assign} row.props {restamp}SET n:{labels} \
+         RETURN count(*) AS updated",
+        kept = kept_columns("n"),
+        restamp = restamp("n"),
+        labels = labels.join(":"),
+    )
+}
+
+/// `CREATE` for relationships known to be new, between endpoints that exist.
+fn create_relationship_statement(from_label: &str, rel_type: &str, to_label: &str) -> String {
+    format!(
+        "UNWIND $rows AS row \
+         MATCH (a:{from_label} {{_key: row.from}}) \
+         MATCH (b:{to_label} {{_key: row.to}}) \
+         CREATE (a)-[r:{rel_type}]->(b) SET r = row.props, r._firstSeenOn = $now, r._lastChangedOn = $now \
+         RETURN count(*) AS created"
+    )
+}
+
+/// `SET` by element id for relationships whose content changed.
+fn change_relationship_statement(mode: Mode) -> String {
+    let assign = match mode {
+        Mode::Replace => "=",
+        Mode::Merge => "+=",
+    };
+    format!(
+        "UNWIND $rows AS row MATCH ()-[r]->() WHERE elementId(r) = row.id \
+         WITH r, row, r._firstSeenOn AS first{kept} SET r {assign} row.props {restamp}\
+         RETURN count(*) AS updated",
+        kept = kept_columns("r"),
+        restamp = restamp("r"),
     )
 }
 
@@ -156,8 +216,71 @@ fn counts_of(rows: &[super::Record]) -> WriteCounts {
     }
 }
 
+/// The property map the sink writes for an entity.
+fn node_row(e: &Entity, labels: &[&str]) -> BoltType {
+    let fp = fingerprint::of_entity(e, labels);
+    BoltType::Map(props_map(
+        &[
+            ("_key", &e.key),
+            ("_type", e.entity_type),
+            ("_class", e.class),
+            ("_fingerprint", &fp),
+        ],
+        &e.properties,
+    ))
+}
+
+/// The property map the sink writes for a relationship.
+fn relationship_props(r: &Relationship) -> BoltType {
+    let fp = fingerprint::of_relationship(r);
+    BoltType::Map(props_map(
+        &[
+            ("_key", &r.key),
+            ("_type", r.relationship_type),
+            ("_class", r.class),
+            ("_fromEntityKey", &r.from_key),
+            ("_toEntityKey", &r.to_key),
+            ("_fingerprint", &fp),
+        ],
+        &r.properties,
+    ))
+}
+
+fn relationship_row(r: &Relationship) -> BoltType {
+    bolt::map(vec![
+        ("from", bolt::string(&r.from_key)),
+        ("to", bolt::string(&r.to_key)),
+        ("props", relationship_props(r)),
+    ])
+}
+
+fn changed_row(id: &str, props: BoltType) -> BoltType {
+    bolt::map(vec![("id", bolt::string(id)), ("props", props)])
+}
+
+/// The server refused a `CREATE` because an element with that key is there.
+fn is_collision(e: &SinkError) -> bool {
+    matches!(e, SinkError::Server { code, .. } if code == "Neo.ClientError.Schema.ConstraintValidationFailed")
+}
+
+fn check_labels(labels: &[&str]) -> Result<(), SinkError> {
+    if labels.is_empty() || !labels.iter().all(|l| is_identifier(l)) {
+        return Err(SinkError::Config(format!("invalid label set {labels:?}")));
+    }
+    Ok(())
+}
+
+fn check_pattern(from_label: &str, rel_type: &str, to_label: &str) -> Result<(), SinkError> {
+    if ![from_label, rel_type, to_label].iter().all(|l| is_identifier(l)) {
+        return Err(SinkError::Config(format!(
+            "invalid relationship pattern ({from_label})-[{rel_type}]->({to_label})"
+        )));
+    }
+    Ok(())
+}
+
 impl Sink {
-    /// Runs one upsert statement over one batch of rows, stamped with the sync.
+    /// Runs one statement over one batch of rows.
     async fn write_batch(
         &self,
         label: &str,
@@ -174,7 +297,8 @@ impl Sink {
     }
 
     /// Upserts entities that share the label set `labels` (type label first), in
-    /// batches of `batch_size`.
+    /// batches of `batch_size`, with `MERGE`: for elements whose state in Neo4j is
+    /// not known.
     ///
     /// # Errors
     /// A label is not an identifier, or a batch fails after its retries.
@@ -185,15 +309,23 @@ impl Sink {
         mode: Mode,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
+        check_labels(labels)?;
+        let statement = node_statement(labels, mode);
         let mut counts = WriteCounts::default();
-        self.upsert_nodes_counted(labels, entities, mode, stamp, &mut counts)
-            .await?;
+        for batch in entities.chunks(self.config().batch_size) {
+            let rows = batch.iter().map(|e| node_row(e, labels)).collect();
+            counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
+        }
         Ok(counts)
     }
 
-    /// [`Sink::upsert_nodes`], adding each committed batch to `counts`, so that a
-    /// write cut short still says what it wrote.
-    pub(super) async fn upsert_nodes_counted(
+    /// Creates entities the diff found absent, adding each committed batch to
+    /// `counts`. A batch the uniqueness constraint refuses (an element is there after
+    /// all: written by hand, or by a batch whose answer was lost) is merged instead.
+    ///
+    /// # Errors
+    /// A label is not an identifier, or a batch fails after its retries.
+    pub(super) async fn create_nodes(
         &self,
         labels: &[&str],
         entities: &[&Entity],
@@ -201,37 +333,50 @@ impl Sink {
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
     ) -> Result<(), SinkError> {
-        if labels.is_empty() || !labels.iter().all(|l| is_identifier(l)) {
-            return Err(SinkError::Config(format!("invalid label set {labels:?}")));
-        }
-        let statement = node_statement(labels, mode);
+        check_labels(labels)?;
+        let statement = create_node_statement(labels);
         for batch in entities.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch
-                .iter()
-                .map(|e| {
-                    BoltType::Map(props_map(
-                        &[("_key", &e.key), ("_type", e.entity_type), ("_class", e.class)],
-                        &e.properties,
-                    ))
-                })
-                .collect();
-            let c = self.write_batch(labels[0], &statement, rows, stamp).await?;
-            debug!(
-                label = labels[0],
-                rows = batch.len(),
-                created = c.created,
-                updated = c.updated,
-                "node batch written"
-            );
+            let rows: Vec<BoltType> = batch.iter().map(|e| node_row(e, labels)).collect();
+            let c = match self.write_batch(labels[0], &statement, rows.clone(), stamp).await {
+                Err(e) if is_collision(&e) => {
+                    debug!(label = labels[0], "a created node was there already; merging the batch");
+                    self.write_batch(labels[0], &node_statement(labels, mode), rows, stamp)
+                        .await?
+                }
+                other => other?,
+            };
             counts.add(c);
         }
         Ok(())
     }
 
+    /// Rewrites entities whose stored content differs, by element id.
+    ///
+    /// # Errors
+    /// As [`Sink::create_nodes`].
+    pub(super) async fn change_nodes(
+        &self,
+        labels: &[&str],
+        changed: &[(&Entity, &str)],
+        mode: Mode,
+        stamp: &SyncStamp,
+        counts: &mut WriteCounts,
+    ) -> Result<(), SinkError> {
+        check_labels(labels)?;
+        let statement = change_node_statement(labels, mode);
+        for batch in changed.chunks(self.config().batch_size) {
+            let rows = batch
+                .iter()
+                .map(|(e, id)| changed_row(id, node_row(e, labels)))
+                .collect();
+            counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
+        }
+        Ok(())
+    }
+
     /// Upserts relationships of one type between nodes labelled `from_label` and
-    /// `to_label`. Both endpoints must already exist; a row whose endpoint is missing
-    /// is reported as an error, never skipped silently. Each committed batch is added
-    /// to `counts`, so that a write cut short still says what it wrote.
+    /// `to_label` with `MERGE`. Both endpoints must already exist; a row whose endpoint
+    /// is missing is reported as an error, never skipped silently.
     ///
     /// # Errors
     /// A name is not an identifier, endpoints are missing, or a batch fails.
@@ -246,46 +391,83 @@ impl Sink {
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
     ) -> Result<(), SinkError> {
-        if ![from_label, rel_type, to_label].iter().all(|l| is_identifier(l)) {
-            return Err(SinkError::Config(format!(
-                "invalid relationship pattern ({from_label})-[{rel_type}]->({to_label})"
-            )));
-        }
+        check_pattern(from_label, rel_type, to_label)?;
         let statement = relationship_statement(from_label, rel_type, to_label, mode);
         for batch in relationships.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch
-                .iter()
-                .map(|r| {
-                    bolt::map(vec![
-                        ("from", bolt::string(&r.from_key)),
-                        ("to", bolt::string(&r.to_key)),
-                        (
-                            "props",
-                            BoltType::Map(props_map(
-                                &[
-                                    ("_key", &r.key),
-                                    ("_type", r.relationship_type),
-                                    ("_class", r.class),
-                                    ("_fromEntityKey", &r.from_key),
-                                    ("_toEntityKey", &r.to_key),
-                                ],
-                                &r.properties,
-                            )),
-                        ),
-                    ])
-                })
-                .collect();
+            let rows = batch.iter().map(|r| relationship_row(r)).collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = self.write_batch(&label, &statement, rows, stamp).await?;
             counts.add(c);
-            if c.total() != batch.len() as u64 {
-                return Err(SinkError::Query(format!(
-                    "{} of {} {label} relationships have an endpoint missing in Neo4j",
-                    batch.len() as u64 - c.total(),
-                    batch.len()
-                )));
-            }
+            endpoints_found(c.total(), batch.len(), &label)?;
         }
         Ok(())
     }
+
+    /// Creates relationships the diff found absent; as [`Sink::upsert_relationships`]
+    /// otherwise, and a batch refused by the uniqueness constraint is merged instead.
+    ///
+    /// # Errors
+    /// As [`Sink::upsert_relationships`].
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn create_relationships(
+        &self,
+        from_label: &str,
+        rel_type: &str,
+        to_label: &str,
+        relationships: &[&Relationship],
+        mode: Mode,
+        stamp: &SyncStamp,
+        counts: &mut WriteCounts,
+    ) -> Result<(), SinkError> {
+        check_pattern(from_label, rel_type, to_label)?;
+        let statement = create_relationship_statement(from_label, rel_type, to_label);
+        for batch in relationships.chunks(self.config().batch_size) {
+            let rows: Vec<BoltType> = batch.iter().map(|r| relationship_row(r)).collect();
+            let label = format!("{from_label}-{rel_type}->{to_label}");
+            let c = match self.write_batch(&label, &statement, rows.clone(), stamp).await {
+                Err(e) if is_collision(&e) => {
+                    debug!(batch = %label, "a created relationship was there already; merging the batch");
+                    let merge = relationship_statement(from_label, rel_type, to_label, mode);
+                    self.write_batch(&label, &merge, rows, stamp).await?
+                }
+                other => other?,
+            };
+            counts.add(c);
+            endpoints_found(c.total(), batch.len(), &label)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites relationships whose stored content differs, by element id.
+    ///
+    /// # Errors
+    /// A batch fails after its retries.
+    pub(super) async fn change_relationships(
+        &self,
+        label: &str,
+        changed: &[(&Relationship, &str)],
+        mode: Mode,
+        stamp: &SyncStamp,
+        counts: &mut WriteCounts,
+    ) -> Result<(), SinkError> {
+        let statement = change_relationship_statement(mode);
+        for batch in changed.chunks(self.config().batch_size) {
+            let rows = batch
+                .iter()
+                .map(|(r, id)| changed_row(id, relationship_props(r)))
+                .collect();
+            counts.add(self.write_batch(label, &statement, rows, stamp).await?);
+        }
+        Ok(())
+    }
+}
+
+fn endpoints_found(written: u64, batch: usize, label: &str) -> Result<(), SinkError> {
+    if written == batch as u64 {
+        return Ok(());
+    }
+    Err(SinkError::Query(format!(
+        "{} of {batch} {label} relationships have an endpoint missing in Neo4j",
+        batch as u64 - written
+    )))
 }

@@ -479,6 +479,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
             "watchlist",
             "unmapped-campaigns",
             "campaign-completion",
+            "sync-history",
         ]
     );
     assert!(

@@ -6,6 +6,7 @@ mod cleanup;
 mod cli;
 mod client;
 mod collect;
+mod diff;
 mod helpers;
 mod local;
 mod queries;

@@ -489,6 +489,7 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
         ),
         ("phished-not-retrained", Some((1, 2, "phishing clicks or submissions"))),
         ("stale-sync", Some((1, 1, "accounts"))),
+        ("sync-history", None),
         ("terminated-with-account", Some((1, 1, "terminated people"))),
         ("unmapped-campaigns", Some((1, 4, "training campaigns"))),
         ("users-without-active-person", Some((2, 7, "reviewed Mimecast users"))),

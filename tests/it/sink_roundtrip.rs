@@ -3,7 +3,7 @@
 use mimecast_graph::graph::Element as _;
 use mimecast_graph::graph::Entity;
 use mimecast_graph::sink::bolt::to_json;
-use mimecast_graph::sink::{Mode, SyncStamp, WriteCounts};
+use mimecast_graph::sink::{fingerprint, Mode, SyncStamp, WriteCounts};
 use neo4rs::query;
 use serde_json::json;
 
@@ -70,8 +70,8 @@ async fn every_property_type_round_trips_exactly() {
             "userCount": 1_234_567_890_123_i64, "percentCorrect": 66.5, "locked": false,
             "packages": ["Awareness Training [1078]", "Mimecast Platform [1033]"],
             "launchDate": "2022-01-11T23:32:00Z",
-            "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastSeenOn": "2026-01-01T00:00:00Z",
-            "_lastSyncId": "sync-1"
+            "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastChangedOn": "2026-01-01T00:00:00Z",
+            "_fingerprint": fingerprint::of_entity(&entity, &["MimecastTestProbe", "Record"])
         })
     );
     let mut labels: Vec<String> = serde_json::from_value(labels).unwrap();
@@ -139,7 +139,8 @@ async fn re_upsert_counts_unchanged_then_updated_and_drops_vanished_properties()
         props,
         json!({
             "_key": key, "_type": "mimecast_test_probe", "_class": "Record", "accountCode": account,
-            "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastSeenOn": "2026-01-03T00:00:00Z", "_lastSyncId": "s3"
+            "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastChangedOn": "2026-01-03T00:00:00Z",
+            "_fingerprint": fingerprint::of_entity(&changed, &labels)
         })
     );
 }

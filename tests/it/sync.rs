@@ -52,10 +52,11 @@ pub async fn rows(s: &Sink, cypher: &str, account: &str) -> Vec<Json> {
 }
 
 /// Node counts by `_type` for one account, straight from Neo4j.
+/// Nodes of the account's graph by type (its sync history is counted apart).
 pub async fn node_counts(s: &Sink, account: &str) -> Vec<(String, usize)> {
     type_counts(
         s,
-        "MATCH (n {accountCode: $account}) RETURN n._type AS t, count(*) AS c ORDER BY t",
+        "MATCH (n {accountCode: $account}) WHERE NOT n:MimecastSyncRun RETURN n._type AS t, count(*) AS c ORDER BY t",
         account,
     )
     .await
@@ -77,6 +78,18 @@ async fn type_counts(s: &Sink, cypher: &str, account: &str) -> Vec<(String, usiz
         .into_iter()
         .map(|r| (r["t"].as_str().unwrap().to_owned(), r["c"].as_u64().unwrap() as usize))
         .collect()
+}
+
+/// What the sync wrote of the tenant's data (the saved queries left out).
+pub fn data_written(outcome: &SyncOutcome) -> mimecast_graph::sink::TypeWrite {
+    mimecast_graph::sink::TypeWrite::sum(
+        outcome
+            .load
+            .types
+            .iter()
+            .filter(|(t, _)| t.as_str() != "compliance_query")
+            .map(|(_, w)| w),
+    )
 }
 
 pub fn pairs(list: &[(&str, usize)]) -> Vec<(String, usize)> {
@@ -109,21 +122,14 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         pairs(ACME_RELATIONSHIPS)
     );
 
-    let created: u64 = outcome
-        .load
-        .types
-        .iter()
-        .filter(|(t, _)| t.as_str() != "compliance_query")
-        .map(|(_, w)| w.created)
-        .sum();
-    assert_eq!(created, 32 + 51);
+    assert_eq!(data_written(&outcome).created, 32 + 51);
     assert_eq!(outcome.load.types["mimecast_user"].counts(), (12, 0, 0, 0));
 
     let bob = rows(
         &s,
         "MATCH (u:MimecastUser:User {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) \
          RETURN labels(u) AS labels, u.safeRisk AS risk, u.watchlistCount AS watch, u.email AS email, \
-                u.emailAddress AS address, u._lastSyncId AS sync, u._firstSeenOn AS first",
+                u.emailAddress AS address, u._lastChangedOn AS changed, u._firstSeenOn AS first",
         code("CSYNC00001"),
     )
     .await;
@@ -131,7 +137,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
         bob,
         vec![json!({
             "labels": ["MimecastUser", "User"], "risk": "F", "watch": 2, "email": "bob@acme.com",
-            "address": "bob@acme.com", "sync": outcome.sync_id, "first": outcome.started_on
+            "address": "bob@acme.com", "changed": outcome.started_on, "first": outcome.started_on
         })]
     );
     let account = rows(
@@ -179,28 +185,25 @@ async fn syncing_an_unchanged_tenant_twice_changes_nothing() {
             "{t}"
         );
     }
-    let unchanged: u64 = second
-        .load
-        .types
-        .iter()
-        .filter(|(t, _)| t.as_str() != "compliance_query")
-        .map(|(_, w)| w.unchanged)
-        .sum();
-    assert_eq!(unchanged, 32 + 51);
+    assert_eq!(data_written(&second).unchanged, 32 + 51);
     let s = sink().await;
     assert_eq!(node_counts(&s, code("CIDEMPOT01")).await, pairs(ACME_ENTITIES));
     assert_eq!(
         relationship_counts(&s, code("CIDEMPOT01")).await,
         pairs(ACME_RELATIONSHIPS)
     );
-    // The account remembers the second sync.
+    // The account remembers the second sync; its data last changed in the first.
     let last = rows(
         &s,
-        "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._lastSyncId AS id, a._firstSeenOn AS first",
+        "MATCH (a:MimecastAccount {accountCode: $account}) \
+         RETURN a.lastSyncOn AS last, a._firstSeenOn AS first, a._lastChangedOn AS changed",
         code("CIDEMPOT01"),
     )
     .await;
-    assert_eq!(last, vec![json!({"id": second.sync_id, "first": first.started_on})]);
+    assert_eq!(
+        last,
+        vec![json!({"last": second.started_on, "first": first.started_on, "changed": first.started_on})]
+    );
 }
 
 /// Erin leaves; Carol completes the fundamentals; a secure-coding campaign starts.
@@ -677,7 +680,7 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
         "",
     )
     .await;
-    assert_eq!(builtin, vec![json!({"n": 11})]);
+    assert_eq!(builtin, vec![json!({"n": 12})]);
 
     // The same query id in another folder is a node of its own.
     let dir2 = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));

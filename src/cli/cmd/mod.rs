@@ -6,6 +6,7 @@ pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod docs;
+pub mod history;
 pub mod queries;
 pub mod schema;
 pub mod sync;

@@ -1,0 +1,259 @@
+//! The diff: what Neo4j holds of each account, compared with what the sync brings.
+//!
+//! After the leases are taken, every account-scoped label and relationship type of
+//! each account is read once, streamed (`MATCH (x:Label {accountCode: $account})`
+//! through the index; relationships anchored on their account-scoped endpoint), and
+//! each stored element is classified against the collected graph by its `_key` and
+//! its content fingerprint ([`super::fingerprint`]): the same (nothing to write),
+//! different (rewritten by element id), or not brought by this sync (gone: deleted if
+//! its type is complete and a snapshot). Collected elements found nowhere are new.
+//! Nothing is kept from the read but these classes and the gone elements' ids, so the
+//! read costs little memory however large the account.
+//!
+//! The state is read fresh each sync: a node deleted or edited by hand is simply new
+//! or different again, and the sync restores it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use neo4rs::{query, BoltMap, BoltType};
+use tracing::{debug, warn};
+
+use super::fingerprint;
+use super::{Sink, SinkError};
+use crate::graph::GraphStore;
+use crate::schema::Schema;
+
+/// What Neo4j holds of one element the sync brings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing: the element is new.
+    #[default]
+    Absent,
+    /// The same content: nothing to write.
+    Same,
+    /// Different content, at this element id.
+    Differs(Box<str>),
+}
+
+/// The classes of every collected element (by store slot) and what is stored but not
+/// collected.
+#[derive(Debug, Default)]
+pub struct Diff {
+    pub nodes: Vec<Found>,
+    pub relationships: Vec<Found>,
+    /// (account, type): element ids of what is stored and was not brought.
+    pub gone: BTreeMap<(String, String), Vec<String>>,
+    /// (account, type): how many elements are stored.
+    pub stored: BTreeMap<(String, String), u64>,
+    pub read_ms: u64,
+    /// Elements read.
+    pub read: u64,
+}
+
+/// One scan's result, applied to the diff only once the scan completed (a scan that
+/// failed half-way is run again from the start).
+#[derive(Default)]
+struct Scan {
+    found: Vec<(usize, Found)>,
+    gone: Vec<String>,
+    stored: u64,
+}
+
+fn string<'a>(map: &'a BoltMap, key: &str) -> Option<&'a str> {
+    match map.value.get(key) {
+        Some(BoltType::String(s)) => Some(&s.value),
+        _ => None,
+    }
+}
+
+impl Sink {
+    /// Reads what Neo4j holds of `accounts` and classifies it against `store`.
+    ///
+    /// # Errors
+    /// A read fails after its retries.
+    pub(super) async fn read_diff(
+        &self,
+        store: &GraphStore,
+        schema: &Schema,
+        account: &str,
+        partial: &BTreeSet<String>,
+    ) -> Result<Diff, SinkError> {
+        let t0 = Instant::now();
+        let mut diff = Diff {
+            nodes: vec![Found::Absent; store.entity_slot_bound()],
+            relationships: vec![Found::Absent; store.relationship_slot_bound()],
+            ..Diff::default()
+        };
+        {
+            for spec in schema.entities.iter().filter(|e| e.is_account_scoped()) {
+                let labels = spec.labels();
+                let merge = partial.contains(&spec.entity_type);
+                let cypher = format!(
+                    "MATCH (x:{} {{accountCode: $account}}) RETURN elementId(x) AS id, properties(x) AS p, labels(x) AS l",
+                    spec.label
+                );
+                let scan = self
+                    .scan(
+                        &cypher,
+                        account,
+                        "",
+                        store.entity_slot_bound(),
+                        |props, stored_labels| {
+                            let key = string(props, "_key")?;
+                            let slot = store.entity_slot(key)?;
+                            let e = store.entity(key)?;
+                            if e.entity_type != spec.entity_type {
+                                return None;
+                            }
+                            // Labels other tools added are theirs: only ours are compared.
+                            let ours: Vec<&str> = stored_labels.into_iter().filter(|l| labels.contains(l)).collect();
+                            let stored = if merge {
+                                let names: BTreeSet<&str> =
+                                    e.properties.keys().chain(["_key", "_type", "_class"]).collect();
+                                fingerprint::of_stored(props, Some(ours), |k| names.contains(k))
+                            } else {
+                                fingerprint::of_stored(props, Some(ours), |_| true)
+                            };
+                            Some((slot, stored == fingerprint::of_entity(e, &labels)))
+                        },
+                    )
+                    .await?;
+                diff.apply(scan, account, &spec.entity_type, true);
+            }
+            for spec in &schema.relationships {
+                let from = schema.entity(&spec.from).expect("schema checked");
+                let to = schema.entity(&spec.to).expect("schema checked");
+                let anchored = if from.is_account_scoped() {
+                    format!(
+                        "(:{} {{accountCode: $account}})-[x:{}]->(:{})",
+                        from.label, spec.class, to.label
+                    )
+                } else if to.is_account_scoped() {
+                    format!(
+                        "(:{})-[x:{}]->(:{} {{accountCode: $account}})",
+                        from.label, spec.class, to.label
+                    )
+                } else {
+                    continue;
+                };
+                let merge = partial.contains(&spec.relationship_type);
+                let cypher =
+                    format!("MATCH {anchored} WHERE x._type = $type RETURN elementId(x) AS id, properties(x) AS p");
+                let scan = self
+                    .scan(
+                        &cypher,
+                        account,
+                        &spec.relationship_type,
+                        store.relationship_slot_bound(),
+                        |props, _| {
+                            let key = string(props, "_key")?;
+                            let slot = store.relationship_slot(key)?;
+                            let r = store.relationship(key)?;
+                            if r.relationship_type != spec.relationship_type {
+                                return None;
+                            }
+                            let stored = if merge {
+                                let names: BTreeSet<&str> = r
+                                    .properties
+                                    .keys()
+                                    .chain(["_key", "_type", "_class", "_fromEntityKey", "_toEntityKey"])
+                                    .collect();
+                                fingerprint::of_stored(props, None, |k| names.contains(k))
+                            } else {
+                                fingerprint::of_stored(props, None, |_| true)
+                            };
+                            Some((slot, stored == fingerprint::of_relationship(r)))
+                        },
+                    )
+                    .await?;
+                diff.apply(scan, account, &spec.relationship_type, false);
+            }
+        }
+        diff.read_ms = t0.elapsed().as_millis() as u64;
+        debug!(elements = diff.read, elapsed_ms = diff.read_ms, "stored state read");
+        Ok(diff)
+    }
+
+    /// Runs one scan (`classify` gives a stored element's slot and whether its content
+    /// is the same, or `None` when it was not collected), again from the start after
+    /// a retryable failure. A second stored copy of one element (a relationship has
+    /// no uniqueness constraint in a graph written by an older version) is gone.
+    async fn scan(
+        &self,
+        cypher: &str,
+        account: &str,
+        element_type: &str,
+        bound: usize,
+        classify: impl Fn(&BoltMap, Vec<&str>) -> Option<(usize, bool)>,
+    ) -> Result<Scan, SinkError> {
+        let mut retry = super::retry::Retry::new(self.config());
+        loop {
+            let mut scan = Scan::default();
+            let mut seen = vec![0_u64; bound.div_ceil(64)];
+            let q = query(cypher).param("account", account).param("type", element_type);
+            let result = self
+                .read_each(q, |row| {
+                    let id: String = row.get("id").map_err(|e| SinkError::Query(e.to_string()))?;
+                    let props: BoltMap = row.get("p").map_err(|e| SinkError::Query(e.to_string()))?;
+                    let labels: Vec<String> = row.get("l").unwrap_or_default();
+                    scan.stored += 1;
+                    let class = classify(&props, labels.iter().map(String::as_str).collect());
+                    let first = |slot: usize, seen: &mut [u64]| {
+                        let (word, bit) = (slot / 64, 1_u64 << (slot % 64));
+                        let first = seen[word] & bit == 0;
+                        seen[word] |= bit;
+                        first
+                    };
+                    match class.filter(|(slot, _)| first(*slot, &mut seen)) {
+                        Some((slot, true)) => scan.found.push((slot, Found::Same)),
+                        Some((slot, false)) => scan.found.push((slot, Found::Differs(id.into_boxed_str()))),
+                        None => scan.gone.push(id),
+                    }
+                    Ok(())
+                })
+                .await;
+            match result {
+                Ok(_) => return Ok(scan),
+                Err(e) => match retry.next_wait(&e) {
+                    Some(wait) => {
+                        warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the stored state failed; reading again");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => return Err(retry.give_up(e)),
+                },
+            }
+        }
+    }
+}
+
+impl Diff {
+    fn apply(&mut self, scan: Scan, account: &str, element_type: &str, nodes: bool) {
+        let key = (account.to_owned(), element_type.to_owned());
+        self.read += scan.stored;
+        *self.stored.entry(key.clone()).or_default() += scan.stored;
+        self.gone.entry(key).or_default().extend(scan.gone);
+        let classes = if nodes {
+            &mut self.nodes
+        } else {
+            &mut self.relationships
+        };
+        for (slot, found) in scan.found {
+            classes[slot] = found;
+        }
+    }
+
+    /// Stored elements of `account`'s `element_type` that this sync did not bring.
+    pub fn gone_of(&self, account: &str, element_type: &str) -> &[String] {
+        self.gone
+            .get(&(account.to_owned(), element_type.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn stored_of(&self, account: &str, element_type: &str) -> u64 {
+        self.stored
+            .get(&(account.to_owned(), element_type.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,226 @@
+//! Content fingerprints: what decides whether a stored element differs from the one a
+//! sync brings.
+//!
+//! A fingerprint covers every property the sink writes for an element except its own
+//! bookkeeping ([`crate::schema::BOOKKEEPING`]), and a node's labels. It is computed the
+//! same way from the collected element ([`of_entity`], [`of_relationship`]) and from
+//! what Neo4j holds ([`of_stored`]), so an element edited or stripped by hand no
+//! longer matches and is restored by the next sync. Fields are encoded in name order
+//! with their type and length (so `"1"` and `1`, or `["a,b"]` and `["a","b"]`, differ)
+//! and hashed with SHA-256; the first 64 bits, as 16 hex digits, are the fingerprint:
+//! the same on every run and platform.
+
+use neo4rs::BoltType;
+use sha2::{Digest, Sha256};
+
+use crate::graph::{Entity, Relationship, Value};
+use crate::schema::BOOKKEEPING;
+
+/// The name under which a node's labels enter its fingerprint (not a property name:
+/// properties cannot start with a NUL).
+const LABELS: &str = "\0labels";
+
+/// One field's value, borrowed from either side.
+enum Field<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    List(Vec<&'a str>),
+    /// A value of a type the sink never writes (set by hand): never equal to ours.
+    Foreign(String),
+}
+
+fn from_value(v: &Value) -> Field<'_> {
+    match v {
+        Value::Str(s) => Field::Str(s),
+        Value::Int(i) => Field::Int(*i),
+        Value::Float(f) => Field::Float(*f),
+        Value::Bool(b) => Field::Bool(*b),
+        Value::StrList(l) => Field::List(l.iter().map(String::as_str).collect()),
+    }
+}
+
+fn from_bolt(v: &BoltType) -> Field<'_> {
+    match v {
+        BoltType::String(s) => Field::Str(&s.value),
+        BoltType::Integer(i) => Field::Int(i.value),
+        BoltType::Float(f) => Field::Float(f.value),
+        BoltType::Boolean(b) => Field::Bool(b.value),
+        BoltType::List(l) => {
+            let strings: Option<Vec<&str>> = l
+                .value
+                .iter()
+                .map(|x| match x {
+                    BoltType::String(s) => Some(s.value.as_str()),
+                    _ => None,
+                })
+                .collect();
+            strings.map_or_else(|| Field::Foreign(format!("{v:?}")), Field::List)
+        }
+        other => Field::Foreign(format!("{other:?}")),
+    }
+}
+
+fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    let mut bytes = |tag: u8, payload: &[u8]| {
+        h.update([tag]);
+        h.update((payload.len() as u64).to_le_bytes());
+        h.update(payload);
+    };
+    for (name, field) in &fields {
+        bytes(b'n', name.as_bytes());
+        match field {
+            Field::Str(s) => bytes(b's', s.as_bytes()),
+            Field::Int(i) => bytes(b'i', &i.to_le_bytes()),
+            Field::Float(f) => bytes(b'f', &f.to_bits().to_le_bytes()),
+            Field::Bool(b) => bytes(b'b', &[u8::from(*b)]),
+            Field::List(items) => {
+                bytes(b'l', &(items.len() as u64).to_le_bytes());
+                for s in items {
+                    bytes(b's', s.as_bytes());
+                }
+            }
+            Field::Foreign(text) => bytes(b'x', text.as_bytes()),
+        }
+    }
+    let out = h.finalize();
+    out[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn data<'a>(props: &'a crate::graph::Properties) -> impl Iterator<Item = (&'a str, Field<'a>)> {
+    props
+        .iter()
+        .filter(|(k, _)| !BOOKKEEPING.contains(k))
+        .map(|(k, v)| (k, from_value(v)))
+}
+
+/// The fingerprint of an entity as the sink writes it, with `labels`.
+pub fn of_entity(e: &Entity, labels: &[&str]) -> String {
+    let mut fields: Vec<(&str, Field)> = vec![
+        ("_key", Field::Str(&e.key)),
+        ("_type", Field::Str(e.entity_type)),
+        ("_class", Field::Str(e.class)),
+        (LABELS, sorted(labels.to_vec())),
+    ];
+    fields.extend(data(&e.properties));
+    digest(fields)
+}
+
+/// The fingerprint of a relationship as the sink writes it.
+pub fn of_relationship(r: &Relationship) -> String {
+    let mut fields: Vec<(&str, Field)> = vec![
+        ("_key", Field::Str(&r.key)),
+        ("_type", Field::Str(r.relationship_type)),
+        ("_class", Field::Str(r.class)),
+        ("_fromEntityKey", Field::Str(&r.from_key)),
+        ("_toEntityKey", Field::Str(&r.to_key)),
+    ];
+    fields.extend(data(&r.properties));
+    digest(fields)
+}
+
+fn sorted(mut labels: Vec<&str>) -> Field<'_> {
+    labels.sort_unstable();
+    Field::List(labels)
+}
+
+/// The fingerprint of what Neo4j holds: its properties (`properties(x)`) for which
+/// `keep` is true and, for a node, its labels.
+pub fn of_stored<'a>(props: &'a neo4rs::BoltMap, labels: Option<Vec<&'a str>>, keep: impl Fn(&str) -> bool) -> String {
+    let mut fields: Vec<(&str, Field)> = props
+        .value
+        .iter()
+        .filter(|(k, _)| !BOOKKEEPING.contains(&k.value.as_str()) && keep(&k.value))
+        .map(|(k, v)| (k.value.as_str(), from_bolt(v)))
+        .collect();
+    if let Some(labels) = labels {
+        fields.push((LABELS, sorted(labels)));
+    }
+    digest(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Element as _;
+    use crate::sink::bolt::props_map;
+
+    fn user() -> Entity {
+        Entity::new("mimecast_user:C1:a@x.com", "mimecast_user", "User")
+            .with("accountCode", "C1")
+            .with("email", "a@x.com")
+            .with("watchlistCount", 2_i64)
+            .with("risk", 0.5)
+            .with("alias", false)
+            .with("groups", vec!["a".to_owned(), "b".to_owned()])
+    }
+
+    fn stored(e: &Entity, extra: &[(&str, &str)]) -> neo4rs::BoltMap {
+        let mut base = vec![("_key", e.key.as_str()), ("_type", e.entity_type), ("_class", e.class)];
+        base.extend_from_slice(extra);
+        props_map(&base, &e.properties)
+    }
+
+    #[test]
+    fn stable_known_value() {
+        // A change here changes every stored fingerprint: every element is rewritten once.
+        assert_eq!(of_entity(&user(), &["MimecastUser", "User"]), "8115368e455fb709");
+    }
+
+    #[test]
+    fn the_stored_form_matches_and_ignores_bookkeeping_and_label_order() {
+        let e = user();
+        let map = stored(&e, &[("_firstSeenOn", "2026-01-01T00:00:00Z"), ("_fingerprint", "x")]);
+        assert_eq!(
+            of_stored(&map, Some(vec!["User", "MimecastUser"]), |_| true),
+            of_entity(&e, &["MimecastUser", "User"])
+        );
+    }
+
+    #[test]
+    fn any_difference_changes_it() {
+        let e = user();
+        let base = of_entity(&e, &["MimecastUser", "User"]);
+        let edits: Vec<Entity> = vec![
+            e.clone().with("watchlistCount", 3_i64),
+            e.clone().with("watchlistCount", "2"),
+            e.clone().with("groups", vec!["a,b".to_owned()]),
+            e.clone().with("risk", 0.25),
+            e.clone().with("extra", ""),
+            {
+                let mut x = e.clone();
+                x.properties.remove("alias");
+                x
+            },
+        ];
+        for edited in &edits {
+            assert_ne!(of_entity(edited, &["MimecastUser", "User"]), base, "{edited:?}");
+        }
+        assert_ne!(of_entity(&e, &["MimecastUser"]), base, "a label removed");
+        let mut map = stored(&e, &[]);
+        map.put("displayName".into(), BoltType::String("edited by hand".into()));
+        assert_ne!(of_stored(&map, Some(vec!["MimecastUser", "User"]), |_| true), base);
+    }
+
+    #[test]
+    fn relationships_cover_their_endpoints() {
+        let r = Relationship::new("t", "HAS", "a", "b").with("passed", true);
+        let mut other = Relationship::new("t", "HAS", "a", "c").with("passed", true);
+        other.key = r.key.clone();
+        assert_ne!(of_relationship(&r), of_relationship(&other));
+        let map = props_map(
+            &[
+                ("_key", r.key.as_str()),
+                ("_type", "t"),
+                ("_class", "HAS"),
+                ("_fromEntityKey", "a"),
+                ("_toEntityKey", "b"),
+            ],
+            &r.properties,
+        );
+        assert_eq!(of_stored(&map, None, |_| true), of_relationship(&r));
+    }
+}

@@ -1,0 +1,512 @@
+//! The diff engine against the real Neo4j: an unchanged re-sync writes nothing, a
+//! changed tenant gives exactly the difference to a clean sync of it, hand edits are
+//! restored, an interrupted write converges, events outlive their absence until the
+//! retention window, and every sync leaves its history.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mimecast_graph::graph::{Element as _, Entity, GraphStore, Relationship};
+use mimecast_graph::schema::Schema;
+use mimecast_graph::sim::Tenant;
+use mimecast_graph::sink::{DeletePolicy, LoadReport, Sink, SyncStamp};
+use mimecast_graph::sync::{SyncOutcome, SyncStatus};
+use neo4rs::query;
+use serde_json::{json, Value as Json};
+
+use crate::helpers::{acme_tenant, sink, unique_account};
+use crate::sync::{acme, code, data_written, rows, sync};
+
+/// Properties that say when, not what: they differ between two syncs of one tenant.
+const WHEN: [&str; 5] = [
+    "_firstSeenOn",
+    "_lastChangedOn",
+    "lastSyncOn",
+    "lastSyncStatus",
+    "lastSuccessfulSyncOn",
+];
+
+/// Every node and relationship of the account by key: labels or type and endpoints,
+/// and every property (the `WHEN` ones only with `with_when`).
+async fn dump(s: &Sink, account: &str, with_when: bool) -> BTreeMap<String, Json> {
+    let mut all = BTreeMap::new();
+    let nodes = rows(
+        s,
+        "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL \
+         RETURN n._key AS key, labels(n) AS labels, properties(n) AS props",
+        account,
+    )
+    .await;
+    let rels = rows(
+        s,
+        "MATCH (a)-[r {accountCode: $account}]->(b) \
+         RETURN r._key AS key, type(r) AS type, a._key AS from, b._key AS to, properties(r) AS props",
+        account,
+    )
+    .await;
+    for mut row in nodes.into_iter().chain(rels) {
+        let key = row["key"].as_str().unwrap().to_owned();
+        if let Some(labels) = row.get_mut("labels") {
+            labels
+                .as_array_mut()
+                .unwrap()
+                .sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+        if !with_when {
+            let props = row["props"].as_object_mut().unwrap();
+            props.retain(|k, _| !WHEN.contains(&k.as_str()));
+        }
+        row.as_object_mut().unwrap().remove("key");
+        assert!(all.insert(key.clone(), row).is_none(), "{key} is stored twice");
+    }
+    all
+}
+
+/// Deletes everything of the account, history included.
+async fn wipe(s: &Sink, account: &str) {
+    s.run(
+        "wipe",
+        query("MATCH (n {accountCode: $account}) DETACH DELETE n").param("account", account),
+    )
+    .await
+    .unwrap();
+}
+
+/// The type of an element from its dump entry.
+fn type_of(entry: &Json) -> String {
+    entry["props"]["_type"].as_str().unwrap().to_owned()
+}
+
+/// (created, changed, deleted) per type that turn `before` into `after`.
+fn expected_diff(before: &BTreeMap<String, Json>, after: &BTreeMap<String, Json>) -> BTreeMap<String, (u64, u64, u64)> {
+    let mut diff: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for (k, v) in after {
+        match before.get(k) {
+            None => diff.entry(type_of(v)).or_default().0 += 1,
+            Some(old) if old != v => diff.entry(type_of(v)).or_default().1 += 1,
+            Some(_) => {}
+        }
+    }
+    for (k, v) in before {
+        if !after.contains_key(k) {
+            diff.entry(type_of(v)).or_default().2 += 1;
+        }
+    }
+    diff
+}
+
+/// What the sync reported, in the form of [`expected_diff`] (types with no write left out).
+fn reported_diff(outcome: &SyncOutcome) -> BTreeMap<String, (u64, u64, u64)> {
+    outcome
+        .load
+        .types
+        .iter()
+        .filter(|(t, _)| t.as_str() != "compliance_query")
+        .map(|(t, w)| (t.clone(), (w.created, w.updated, w.deleted)))
+        .filter(|(_, c)| *c != (0, 0, 0))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unchanged_resync_writes_nothing_and_touches_no_property() {
+    let account = code("CDIFFSAME1");
+    let (_sim, config) = acme(account).await;
+    let first = sync(&config).await;
+    assert_eq!(first.status, SyncStatus::Success, "{}", first.human());
+    let s = sink().await;
+    let before = dump(&s, account, true).await;
+
+    let second = sync(&config).await;
+
+    assert_eq!(second.status, SyncStatus::Success, "{}", second.human());
+    assert_eq!(reported_diff(&second), BTreeMap::new());
+    assert_eq!(second.load.read_elements, 32 + 51);
+    let mut after = dump(&s, account, true).await;
+    // Only the account's sync stamps moved.
+    let account_key = format!("mimecast_account:{account}");
+    for k in ["lastSyncOn", "lastSuccessfulSyncOn"] {
+        assert_eq!(after[&account_key]["props"][k], json!(second.started_on));
+        after.get_mut(&account_key).unwrap()["props"][k] = json!(first.started_on);
+    }
+    assert_eq!(after, before);
+}
+
+/// Erin leaves, Hal joins, Carol completes the fundamentals, Lunch and Learn is
+/// withdrawn and PCI DSS Essentials renamed.
+fn churned(mut t: Tenant) -> Tenant {
+    t.users.retain(|u| u["emailAddress"] != "erin@acme.com");
+    let mut hal = t
+        .users
+        .iter()
+        .find(|u| u["emailAddress"] == "ann@acme.com")
+        .unwrap()
+        .clone();
+    hal["emailAddress"] = json!("hal@acme.com");
+    hal["name"] = json!("Hal Moss");
+    t.users.push(hal);
+    t.training_campaigns.retain(|c| c["name"] != "Lunch and Learn");
+    for c in &mut t.training_campaigns {
+        if c["name"] == "PCI DSS Essentials" {
+            c["name"] = json!("PCI DSS Essentials 2024");
+        }
+        if c["name"] == "Security Awareness Fundamentals" {
+            for row in c["user_data"].as_array_mut().unwrap() {
+                if row["email"] == "carol@acme.com" {
+                    row["results"] = json!({"forQuestion1": "CORRECT"});
+                }
+            }
+        }
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_changed_tenant_gives_exactly_the_difference_to_a_clean_sync() {
+    let account = code("CDIFFCHNG1");
+    let (sim, config) = acme(account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let before = dump(&s, account, false).await;
+    sim.set_tenant(churned(acme_tenant(account)));
+
+    let outcome = sync(&config).await;
+
+    assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
+    let incremental = dump(&s, account, false).await;
+    // The oracle: the same tenant synced into an empty account.
+    wipe(&s, account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let clean = dump(&s, account, false).await;
+    assert_eq!(incremental, clean);
+    let expected = expected_diff(&before, &clean);
+    assert_eq!(reported_diff(&outcome), expected);
+    // The oracle itself, in the words of the change:
+    assert_eq!(expected["mimecast_user"], (1, 0, 1), "Hal in, Erin out");
+    assert_eq!(
+        expected["mimecast_awareness_campaign"],
+        (0, 1, 1),
+        "one renamed, one withdrawn"
+    );
+    assert_eq!(expected["mimecast_user_completed_awareness_campaign"].0, 1, "Carol");
+    let unchanged = data_written(&outcome).unchanged;
+    let untouched = clean.iter().filter(|(k, v)| before.get(*k) == Some(v)).count() as u64;
+    assert_eq!(unchanged, untouched);
+}
+
+#[tokio::test]
+async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
+    let account = code("CDIFFHEAL1");
+    let (_sim, config) = acme(account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let before = dump(&s, account, false).await;
+    let bob_key = format!("mimecast_user:{account}:bob@acme.com");
+    let bobs_relationships = before
+        .values()
+        .filter(|v| v["from"] == json!(bob_key) || v["to"] == json!(bob_key))
+        .count() as u64;
+    assert_eq!(bobs_relationships, 6);
+    for tamper in [
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) DETACH DELETE u",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) SET u.displayName = 'edited', u.extra = 1",
+        "MATCH (c:MimecastAwarenessCampaign {accountCode: $account, name: 'HIPAA 101'}) REMOVE c:Training",
+        "MATCH (:MimecastUser {accountCode: $account})-[r:COMPLETED]->() WITH r LIMIT 1 SET r.passed = NOT r.passed",
+    ] {
+        s.run("tamper", query(tamper).param("account", account)).await.unwrap();
+    }
+
+    let outcome = sync(&config).await;
+
+    assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
+    assert_eq!(dump(&s, account, false).await, before);
+    let t = &outcome.load.types;
+    assert_eq!(t["mimecast_user"].counts(), (1, 1, 10, 0));
+    assert_eq!(t["mimecast_awareness_campaign"].counts(), (0, 1, 3, 0));
+    assert_eq!(t["mimecast_user_completed_awareness_campaign"].updated, 1);
+    let created_relationships: u64 = t
+        .iter()
+        .filter(|(name, _)| !["mimecast_user", "compliance_query"].contains(&name.as_str()))
+        .map(|(_, w)| w.created)
+        .sum();
+    assert_eq!(created_relationships, bobs_relationships);
+}
+
+#[tokio::test]
+async fn a_write_cut_short_converges_on_the_next_sync() {
+    let account = code("CDIFFSTOP1");
+    let (_sim, mut config) = acme(account).await;
+    config.neo4j.batch_size = 2;
+    config.neo4j.max_connections = 1;
+    let s = sink().await;
+    // The reference: a clean sync.
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let clean = dump(&s, account, false).await;
+    wipe(&s, account).await;
+    // A sync stopped as soon as its first nodes are visible.
+    let stop = mimecast_graph::stop::Stop::new();
+    let watcher = async {
+        loop {
+            let n = rows(
+                &s,
+                "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS n",
+                account,
+            )
+            .await[0]["n"]
+                .as_u64()
+                .unwrap();
+            if n > 0 {
+                stop.trigger();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let (cut, ()) = tokio::join!(
+        async {
+            let _guard = crate::sync::SYNC_LOCK.lock().await;
+            mimecast_graph::sync::run_once(
+                &config,
+                &mimecast_graph::collect::all_steps(),
+                &mimecast_graph::queries::embedded(),
+                &mimecast_graph::steps::SilentProgress,
+                &stop,
+            )
+            .await
+        },
+        watcher
+    );
+    assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
+    let partial = dump(&s, account, false).await;
+    assert!(
+        !partial.is_empty() && partial.len() < clean.len(),
+        "{} of {}",
+        partial.len(),
+        clean.len()
+    );
+
+    let next = sync(&config).await;
+
+    assert_eq!(next.status, SyncStatus::Success, "{}", next.human());
+    assert_eq!(dump(&s, account, false).await, clean);
+    let created = data_written(&next).created;
+    assert_eq!(
+        created,
+        (clean.len() - partial.len()) as u64,
+        "only what the cut sync did not write"
+    );
+}
+
+#[tokio::test]
+async fn three_syncs_leave_their_history_and_the_oldest_is_trimmed() {
+    let account = code("CDIFFHIST1");
+    let (sim, mut config) = acme(account).await;
+    config.sync.history_runs = 2;
+    let first = sync(&config).await;
+    sim.set_tenant(churned(acme_tenant(account)));
+    let second = sync(&config).await;
+    let third = sync(&config).await;
+    for o in [&first, &second, &third] {
+        assert_eq!(o.status, SyncStatus::Success, "{}", o.human());
+    }
+    let s = sink().await;
+
+    let runs = s.runs(Some(account), 10).await.unwrap();
+
+    let ids: Vec<&str> = runs.iter().map(|r| r.sync_id.as_str()).collect();
+    assert_eq!(ids, vec![third.sync_id.as_str(), second.sync_id.as_str()]);
+    let (t2, t3) = (runs[1].totals(), runs[0].totals());
+    assert_eq!(t2.counts(), data_written(&second).counts());
+    assert_eq!((t3.created, t3.updated, t3.deleted), (0, 0, 0));
+    assert_eq!(runs[0].types["mimecast_user"].unchanged, 12);
+    assert_eq!(runs[0].status, "success");
+    assert_eq!(runs[0].started_on, third.started_on);
+    let rules: BTreeSet<&str> = runs[0].findings.keys().map(String::as_str).collect();
+    let saved = mimecast_graph::queries::embedded();
+    let expected_rules: BTreeSet<&str> = saved
+        .iter()
+        .filter(|d| d.reports_findings())
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(rules, expected_rules);
+    // The counts are the rules' own, run now against the same graph.
+    for def in saved.iter().filter(|d| d.reports_findings()) {
+        let params = BTreeMap::from([("account".to_owned(), json!(account))]);
+        let result = mimecast_graph::queries::run(&s, def, &params).await.unwrap();
+        assert_eq!(runs[0].findings[&def.id], result.rows.len() as u64, "{}", def.id);
+    }
+    assert_eq!(
+        runs[0].api_requests,
+        third.collection.as_ref().unwrap().tenants[0].api.requests
+            + third.collection.as_ref().unwrap().tenants[0].api.token_requests
+    );
+    // The saved query shows the same two runs.
+    let listed = rows(
+        &s,
+        "MATCH (a:MimecastAccount {accountCode: $account})-[:HAS_SYNC_RUN]->(r:MimecastSyncRun) \
+         RETURN r.syncId AS id, r.created AS created ORDER BY r.recordedMs",
+        account,
+    )
+    .await;
+    assert_eq!(
+        listed,
+        vec![
+            json!({"id": second.sync_id, "created": t2.created}),
+            json!({"id": third.sync_id, "created": 0})
+        ]
+    );
+}
+
+/// A schema with one snapshot and one event type, for the lifecycle.
+const LIFECYCLE_SCHEMA: &str = r#"
+[[entity]]
+type = "test_snapshot"
+class = "Record"
+label = "MimecastTestSnapshot"
+key = "test_snapshot:{accountCode}:{id}"
+source = "test"
+description = "A snapshot type."
+[entity.properties]
+accountCode = "string!"
+id = "string!"
+
+[[entity]]
+type = "test_event"
+class = "Finding"
+label = "MimecastTestEvent"
+key = "test_event:{accountCode}:{id}"
+source = "test"
+description = "An event type."
+lifecycle = "event"
+event_time = "occurredOn"
+[entity.properties]
+accountCode = "string!"
+id = "string!"
+occurredOn = "datetime!"
+
+[[relationship]]
+type = "test_snapshot_saw_test_event"
+class = "SAW"
+from = "test_snapshot"
+to = "test_event"
+"#;
+
+fn store(account: &str, snapshots: &[&str], events: &[(&str, &str)], saw: &[(&str, &str)]) -> GraphStore {
+    let mut g = GraphStore::new();
+    for id in snapshots {
+        g.add_entity(
+            Entity::new(format!("test_snapshot:{account}:{id}"), "test_snapshot", "Record")
+                .with("accountCode", account)
+                .with("id", *id),
+        )
+        .unwrap();
+    }
+    for (id, on) in events {
+        g.add_entity(
+            Entity::new(format!("test_event:{account}:{id}"), "test_event", "Finding")
+                .with("accountCode", account)
+                .with("id", *id)
+                .with("occurredOn", *on),
+        )
+        .unwrap();
+    }
+    for (s, e) in saw {
+        g.add_relationship(
+            Relationship::new(
+                "test_snapshot_saw_test_event",
+                "SAW",
+                &format!("test_snapshot:{account}:{s}"),
+                &format!("test_event:{account}:{e}"),
+            )
+            .with("accountCode", account),
+        )
+        .unwrap();
+    }
+    g
+}
+
+async fn write(s: &Sink, schema: &Schema, account: &str, g: &GraphStore, now: &str) -> LoadReport {
+    let stamp = SyncStamp {
+        sync_id: uuid::Uuid::new_v4().to_string(),
+        now: now.to_owned(),
+    };
+    let mut report = LoadReport::default();
+    s.write_account(
+        g,
+        schema,
+        account,
+        &BTreeSet::new(),
+        &DeletePolicy::unlimited(),
+        &stamp,
+        &mut report,
+    )
+    .await
+    .unwrap();
+    report
+}
+
+async fn ids(s: &Sink, account: &str) -> Vec<String> {
+    rows(
+        s,
+        "MATCH (n {accountCode: $account}) RETURN n._key AS key ORDER BY key",
+        account,
+    )
+    .await
+    .iter()
+    .map(|r| r["key"].as_str().unwrap().replace(&format!(":{account}:"), ":"))
+    .collect()
+}
+
+#[tokio::test]
+async fn events_survive_their_absence_and_go_after_the_retention_window() {
+    let schema = Schema::parse(LIFECYCLE_SCHEMA).unwrap();
+    let s = sink().await;
+    s.apply_schema(&schema).await.unwrap();
+    let account = unique_account("EVT");
+    let counts = |r: &LoadReport, t: &str| r.types.get(t).map(|w| w.counts()).unwrap_or_default();
+
+    // Day 0: two snapshots, two events (one from day -10), one link.
+    let day0 = store(
+        &account,
+        &["s1", "s2"],
+        &[("e1", "2026-02-20T00:00:00Z"), ("e2", "2026-03-01T00:00:00Z")],
+        &[("s1", "e1")],
+    );
+    let r0 = write(&s, &schema, &account, &day0, "2026-03-02T00:00:00Z").await;
+    assert_eq!(counts(&r0, "test_event"), (2, 0, 0, 0));
+
+    // Day 1: s2 and both events are absent; e3 happened.
+    let day1 = store(&account, &["s1"], &[("e3", "2026-03-02T12:00:00Z")], &[]);
+    let r1 = write(&s, &schema, &account, &day1, "2026-03-03T00:00:00Z").await;
+    assert_eq!(counts(&r1, "test_snapshot"), (0, 0, 1, 1), "the absent snapshot goes");
+    assert_eq!(counts(&r1, "test_event"), (1, 0, 0, 0), "absent events stay");
+    assert_eq!(
+        counts(&r1, "test_snapshot_saw_test_event"),
+        (0, 0, 0, 0),
+        "so does their link"
+    );
+    assert_eq!(
+        ids(&s, &account).await,
+        vec!["test_event:e1", "test_event:e2", "test_event:e3", "test_snapshot:s1"]
+    );
+
+    // Day 89 after e2: e1 (99 days old) expires with its link, e2 (89 days) stays.
+    let r2 = write(&s, &schema, &account, &day1, "2026-05-29T00:00:00Z").await;
+    assert_eq!(counts(&r2, "test_event"), (0, 0, 1, 1));
+    assert_eq!(counts(&r2, "test_snapshot_saw_test_event"), (0, 0, 0, 1));
+    assert_eq!(
+        ids(&s, &account).await,
+        vec!["test_event:e2", "test_event:e3", "test_snapshot:s1"]
+    );
+    let left = rows(
+        &s,
+        "MATCH (e:MimecastTestEvent:Finding {accountCode: $account}) RETURN e.id AS id, e.occurredOn AS on ORDER BY id",
+        &account,
+    )
+    .await;
+    assert_eq!(
+        left,
+        vec![
+            json!({"id": "e2", "on": "2026-03-01T00:00:00Z"}),
+            json!({"id": "e3", "on": "2026-03-02T12:00:00Z"})
+        ]
+    );
+}
