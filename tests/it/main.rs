@@ -10,6 +10,7 @@ mod helpers;
 mod local;
 mod queries;
 mod recovery;
+mod report;
 mod sink_roundtrip;
 mod sync;
 mod throttle;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod docs;
 pub mod queries;
+pub mod report;
 pub mod schema;
 pub mod sync;
 pub mod validate;
