@@ -98,7 +98,7 @@ pub enum Command {
     /// PDF), rules/ID.csv with each query's rows, and manifest.json with the tool
     /// version, the time, each account's latest sync id, each rule's counts and the
     /// SHA-256 of every other file. Prints the manifest's own SHA-256.
-    #[command(after_help = REPORT_AFTER_HELP)]
+    #[command(after_help = crate::report::after_help())]
     Report(ReportArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
@@ -114,14 +114,6 @@ pub enum Command {
     /// Print the manual page (roff): `mimecast-graph man > mimecast-graph.1`.
     Man,
 }
-
-const REPORT_AFTER_HELP: &str = "\
-Verify a report (each line must say OK):
-  cd DIR && jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum -c
-
-DIR is created when missing. A folder holding an earlier report (a manifest.json) has \
-that report's index.html, manifest.json and rules/*.csv replaced; any other non-empty \
-folder is refused.";
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {

@@ -13,9 +13,9 @@ pub const INDEX: &str = "index.html";
 pub const MANIFEST: &str = "manifest.json";
 const RULES: &str = "rules";
 
-/// How an auditor checks the files against the manifest (also in README.md).
-pub const VERIFY: &str =
-    "cd DIR && jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum -c (or compare `sha256sum index.html rules/*.csv` with .files by hand)";
+/// How an auditor checks the files against the manifest, run in the report folder
+/// (README.md, `report --help`, the page and the manifest say it).
+pub const VERIFY: &str = r#"jq -r '.files[] | "\(.sha256)  \(.path)"' manifest.json | sha256sum -c"#;
 
 /// Where a query's rows go, relative to the report folder.
 pub fn csv_path(id: &str) -> String {
@@ -110,7 +110,7 @@ pub fn write(dir: &Path, report: &Report) -> Result<Written, ReportError> {
             .map(|((name, bytes), (_, sha))| json!({"path": name, "bytes": bytes.len(), "sha256": sha}))
             .collect(),
     );
-    manifest["verify"] = Json::from(VERIFY);
+    manifest["verify"] = Json::from(format!("in the report folder: {VERIFY} (every line says OK)"));
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     text.push('\n');
     let path = dir.join(MANIFEST);
@@ -125,6 +125,14 @@ pub fn write(dir: &Path, report: &Report) -> Result<Written, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readme_gives_the_verify_command() {
+        assert!(
+            include_str!("../../README.md").contains(VERIFY),
+            "README.md should show: {VERIFY}"
+        );
+    }
 
     #[test]
     fn sha256_is_lowercase_hex_of_the_bytes() {

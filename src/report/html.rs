@@ -141,10 +141,10 @@ pub fn render(report: &Report) -> String {
     let _ = write!(
         out,
         "<footer>\n<p>To check that these files were not edited: in the report folder, \
-         <code>jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum -c</code> \
-         (each line must say OK), and compare the SHA-256 of <code>manifest.json</code> itself with the one \
+         <code>{}</code> (each line must say OK), and compare the SHA-256 of <code>manifest.json</code> itself with the one \
          <code>mimecast-graph report</code> printed when it wrote the folder.</p>\n</footer>\n\
-         <script>{SCRIPT}</script>\n</body>\n</html>\n"
+         <script>{SCRIPT}</script>\n</body>\n</html>\n",
+        esc(super::VERIFY)
     );
     out
 }

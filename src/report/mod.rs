@@ -20,9 +20,19 @@ use crate::queries::{self, Framework, QueryDef, QueryError, QueryResult};
 use crate::sink::bolt::to_json;
 use crate::sink::{Sink, SinkError};
 
-pub use files::{write, Written};
+pub use files::{write, Written, VERIFY};
 pub use history::{read_history, HistoryError, SyncRun};
 pub use html::render as render_html;
+
+/// The end of `report --help`: how to verify a report, and what happens to DIR.
+pub fn after_help() -> String {
+    format!(
+        "Verify a report (each line must say OK):\n  cd DIR && {VERIFY}\n\n\
+         DIR is created when missing. A folder holding an earlier report (a manifest.json) has \
+         that report's index.html, manifest.json and rules/*.csv replaced; any other non-empty \
+         folder is refused."
+    )
+}
 
 /// The query whose rows feed the per-campaign chart.
 pub const CAMPAIGN_QUERY: &str = "campaign-completion";
@@ -158,11 +168,7 @@ pub async fn gather(sink: &Sink, all: &[QueryDef], options: &Options) -> Result<
     let generated_on = crate::time::now_iso();
     let mut defs: Vec<QueryDef> = all
         .iter()
-        .filter(|d| {
-            options
-                .framework
-                .is_none_or(|f| d.controls.iter().any(|c| c.framework == f))
-        })
+        .filter(|d| options.framework.is_none_or(|f| d.maps_to(f)))
         .cloned()
         .collect();
     if defs.is_empty() {
