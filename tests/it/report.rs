@@ -608,4 +608,38 @@ async fn report_errors_say_what_to_fix_with_their_exit_codes() {
     );
     let manifest: Json = serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["framework"], "gdpr");
+
+    // Without --account: every account in the graph (other tests' too), one CSV per
+    // query holding each account's rows, counted per account in the manifest.
+    let every = tmp.path().join("every");
+    let all = graph(&["report", "--out", every.to_str().unwrap()], &[]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    let manifest: Json = serde_json::from_slice(&std::fs::read(every.join("manifest.json")).unwrap()).unwrap();
+    let codes: Vec<&str> = manifest["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["accountCode"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&account.as_str()), "{codes:?}");
+    assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
+    for rule in manifest["rules"].as_array().unwrap() {
+        let by_account = rule["byAccount"].as_object().unwrap();
+        assert_eq!(by_account.keys().map(String::as_str).collect::<Vec<_>>(), codes);
+        let rows: u64 = by_account.values().map(|a| a["rows"].as_u64().unwrap()).sum();
+        let csv_rows = csv::Reader::from_path(every.join(rule["file"].as_str().unwrap()))
+            .unwrap()
+            .records()
+            .count() as u64;
+        assert_eq!(
+            (rule["rows"].as_u64().unwrap(), csv_rows),
+            (rows, rows),
+            "{}",
+            rule["id"]
+        );
+        let ours = &by_account[&account];
+        if rule["id"] == "missing-required-training" {
+            assert_eq!((&ours["findings"], &ours["denominator"]), (&json!(6), &json!(12)));
+        }
+    }
 }
