@@ -46,6 +46,7 @@ p.judged { font-size: 1.08em; margin: 4px 0; }
 figure { margin: 8px 0 14px; }
 figcaption { color: #4a5561; font-size: 0.9em; }
 svg text { font-family: inherit; font-size: 12px; fill: #1b1f24; }
+svg.trend { max-width: 640px; }
 dl.sync { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 6px 0; }
 dl.sync dt { color: #4a5561; } dl.sync dd { margin: 0; }
 .no-data, .no-history { color: #4a5561; font-style: italic; }
@@ -585,17 +586,19 @@ fn trends(out: &mut String, report: &Report, a: &AccountReport) {
             .collect();
         let _ = writeln!(
             out,
-            "<figure class=\"trend\" data-trend=\"{}\" data-points=\"{}\">",
+            "<figure class=\"trend\" data-trend=\"{}\" data-points=\"{}\">\n\
+             <figcaption>{} (<code>{}</code>): findings per recorded sync</figcaption>",
             esc(&d.id),
-            data.join(",")
-        );
-        out.push_str(&line_chart(&points));
-        let _ = writeln!(
-            out,
-            "<figcaption>{} (<code>{}</code>): findings per sync</figcaption>\n</figure>",
+            data.join(","),
             esc(&d.title),
             esc(&d.id)
         );
+        if points.iter().any(|(_, v)| v.is_some()) {
+            out.push_str(&line_chart(&points));
+        } else {
+            out.push_str("<p class=\"no-history\">No recorded sync counted this rule.</p>\n");
+        }
+        out.push_str("</figure>\n");
     }
     out.push_str("</div>\n");
 }
@@ -673,26 +676,28 @@ fn bar_chart(id: &str, title: &str, series: &[&str], groups: &[Group], max: f64)
 /// rule leaves a gap.
 fn line_chart(points: &[(String, Option<u64>)]) -> String {
     const W: f64 = 640.0;
-    const H: f64 = 170.0;
+    const H: f64 = 130.0;
     const LEFT: f64 = 44.0;
     const RIGHT: f64 = 16.0;
-    const TOP: f64 = 12.0;
-    const BOTTOM: f64 = 34.0;
+    const TOP: f64 = 18.0;
+    const BOTTOM: f64 = 30.0;
+    // Points stay clear of the axis and the right edge.
+    const INSET: f64 = 24.0;
     let max = points.iter().filter_map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
-    let plot_w = W - LEFT - RIGHT;
+    let plot_w = W - LEFT - RIGHT - 2.0 * INSET;
     let plot_h = H - TOP - BOTTOM;
     let x = |i: usize| {
         if points.len() <= 1 {
-            LEFT + plot_w / 2.0
+            LEFT + INSET + plot_w / 2.0
         } else {
-            LEFT + plot_w * i as f64 / (points.len() - 1) as f64
+            LEFT + INSET + plot_w * i as f64 / (points.len() - 1) as f64
         }
     };
     let y = |v: u64| TOP + plot_h * (1.0 - v as f64 / max);
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        "<svg role=\"img\" viewBox=\"0 0 {W} {H}\" width=\"100%\">\n\
+        "<svg class=\"trend\" role=\"img\" viewBox=\"0 0 {W} {H}\" width=\"100%\">\n\
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#8c959f\"/>\
          <line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#8c959f\"/>\n\
          <text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">{max}</text><text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">0</text>",
@@ -725,10 +730,13 @@ fn line_chart(points: &[(String, Option<u64>)]) -> String {
         if let Some(v) = v {
             let _ = writeln!(
                 svg,
-                "<circle class=\"point\" data-value=\"{v}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#1f5fa8\"><title>{}: {v}</title></circle>",
+                "<circle class=\"point\" data-value=\"{v}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#1f5fa8\"><title>{}: {v}</title></circle>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
                 x(i),
                 y(*v),
-                esc(when)
+                esc(when),
+                x(i),
+                y(*v) - 7.0
             );
         }
     }
@@ -773,6 +781,6 @@ mod tests {
         ]);
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("class=\"point\"").count(), 3);
-        assert!(svg.contains("points=\"44.0,74.0 237.3,12.0\""), "{svg}");
+        assert!(svg.contains("points=\"68.0,59.0 245.3,18.0\""), "{svg}");
     }
 }
