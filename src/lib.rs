@@ -38,6 +38,8 @@
 //! - [`validate`]: the `validate` command's checks (credentials, products, Neo4j).
 //! - [`queries`]: the saved compliance queries (`queries/*.cypher`): parsing, loading,
 //!   running with checked parameters, rendering.
+//! - [`report`]: the evidence report for audits (`report --out DIR`): index.html with
+//!   inline SVG charts, one CSV per query, manifest.json with SHA-256 of each file.
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
 //! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
@@ -53,6 +55,7 @@ pub mod exit;
 pub mod graph;
 pub mod mimecast;
 pub mod queries;
+pub mod report;
 pub mod schema;
 pub mod sim;
 pub mod sink;

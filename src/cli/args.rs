@@ -98,6 +98,15 @@ pub enum Command {
     /// The saved compliance queries (queries/*.cypher): list, show, run against Neo4j
     /// in read transactions.
     Queries(QueriesArgs),
+    /// Write the evidence report for audits into DIR: index.html (one self-contained
+    /// page: sync freshness, campaign completion and pass rates, required-training
+    /// coverage, every rule's findings of its population with severity, controls and
+    /// remediation, phishing simulations, trends over the recorded syncs; printable to
+    /// PDF), rules/ID.csv with each query's rows, and manifest.json with the tool
+    /// version, the time, each account's latest sync id, each rule's counts and the
+    /// SHA-256 of every other file. Prints the manifest's own SHA-256.
+    #[command(after_help = crate::report::after_help())]
+    Report(ReportArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -111,6 +120,23 @@ pub enum Command {
     },
     /// Print the manual page (roff): `mimecast-graph man > mimecast-graph.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this account code (default: every account in the graph).
+    #[arg(long, value_name = "CODE")]
+    pub account: Option<String>,
+    /// Only the queries with controls of this framework.
+    #[arg(long, value_enum, value_name = "FRAMEWORK")]
+    pub framework: Option<crate::queries::Framework>,
+    /// Read the queries from this folder instead of the ones built in (or the
+    /// config's [queries] dir).
+    #[arg(long, value_name = "DIR")]
+    pub queries_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub use args::{Cli, Command};
 use crate::config::{Config, ConfigError, Needs};
 use crate::exit::Exit;
 use crate::queries::{QueryError, QuerySet};
+use crate::report::ReportError;
 use crate::sink::SinkError;
 use crate::telemetry;
 
@@ -65,6 +66,21 @@ impl From<ConfigError> for CliError {
 impl From<SinkError> for CliError {
     fn from(e: SinkError) -> CliError {
         CliError::new(Exit::Neo4j, e)
+    }
+}
+
+impl From<ReportError> for CliError {
+    fn from(e: ReportError) -> CliError {
+        match e {
+            ReportError::UnknownAccount { .. }
+            | ReportError::NoAccounts
+            | ReportError::NoQueries(_)
+            | ReportError::NotEmpty(_) => CliError::new(Exit::Usage, e),
+            ReportError::Io { .. } => CliError::failure(e),
+            ReportError::Query(e) => e.into(),
+            ReportError::Sink(e) => e.into(),
+            ReportError::History(_) => CliError::new(Exit::Neo4j, e),
+        }
     }
 }
 
@@ -145,6 +161,7 @@ async fn run(cli: Cli, json_logs: bool) -> Result<Exit, CliError> {
         Command::History(args) => cmd::history::run(config, &args).await,
         Command::Schema(command) => cmd::schema::run(config, &command).await,
         Command::Queries(args) => cmd::queries::run(config, args).await,
+        Command::Report(args) => cmd::report::run(config, &args).await,
         Command::Config(command) => cmd::config::run(config, &command),
         Command::Completions { shell } => cmd::docs::completions(shell),
         Command::Man => cmd::docs::man(),

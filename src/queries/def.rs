@@ -316,6 +316,11 @@ impl QueryDef {
         Ok(def)
     }
 
+    /// True when one of its controls belongs to `framework` (`--framework`).
+    pub fn maps_to(&self, framework: Framework) -> bool {
+        self.controls.iter().any(|c| c.framework == framework)
+    }
+
     /// Rows of this query are findings unless it is informational.
     pub fn reports_findings(&self) -> bool {
         self.severity != Severity::Info

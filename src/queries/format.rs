@@ -6,7 +6,8 @@ use serde_json::Value as Json;
 
 use super::run::QueryResult;
 
-fn cell(v: &Json) -> String {
+/// One value as the text of a table or CSV cell: null is empty, a list is comma-separated.
+pub fn cell(v: &Json) -> String {
     match v {
         Json::Null => String::new(),
         Json::String(s) => s.clone(),

@@ -12,6 +12,6 @@ mod load;
 mod run;
 
 pub use def::{Control, DefError, Framework, ParamDef, QueryDef, Rule, Severity};
-pub use format::{format_csv, format_table, row_count, to_json_value};
+pub use format::{cell, format_csv, format_table, judged_line, row_count, to_json_value};
 pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
 pub use run::{check_params, parse_param, run, Judged, QueryError, QueryResult};

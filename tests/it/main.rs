@@ -11,6 +11,7 @@ mod helpers;
 mod local;
 mod queries;
 mod recovery;
+mod report;
 mod sink_roundtrip;
 mod sync;
 mod throttle;

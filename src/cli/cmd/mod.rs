@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod docs;
 pub mod history;
 pub mod queries;
+pub mod report;
 pub mod schema;
 pub mod sync;
 pub mod validate;

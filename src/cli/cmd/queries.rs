@@ -50,7 +50,7 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
                 run.ids.iter().map(|id| find(id)).collect::<Result<_, _>>()?
             };
             if let Some(f) = run.framework {
-                selected.retain(|d| d.controls.iter().any(|c| c.framework == f));
+                selected.retain(|d| d.maps_to(f));
                 if selected.is_empty() {
                     return Err(CliError::usage(format!(
                         "no selected query maps to a {} control",
