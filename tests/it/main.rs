@@ -16,4 +16,5 @@ mod report;
 mod sink_roundtrip;
 mod sync;
 mod throttle;
+mod tls;
 mod wire;
