@@ -1,9 +1,9 @@
 // id: missing-required-training
 // title: Active people missing a required training category
-// description: Active people from the roster whose group requires a training category that no completed campaign of theirs covers (a COMPLETED edge to a campaign that COVERS the category). One row per person and missing category.
+// description: Active people from the roster whose group requires a training category that no completed campaign of theirs covers (a COMPLETED edge to a campaign that COVERS the category) and that no training recorded elsewhere covers ([compliance] extra_completions). One row per person and missing category. Mimecast's API lists only global training campaigns: a campaign targeted at people or groups is invisible to it, so "missing" can mean "done in a targeted campaign"; record those in extra_completions.
 // frameworks: SOC 2 CC1.4; SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3; GDPR Art. 39(1)(b)
 // severity: high
-// version: 1
+// version: 2
 // population: training requirements of active people (one per person and category)
 // count: MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN coalesce(sum(size(coalesce(p.requiredCategories, []))), 0) AS total
 // remediation: Assign a campaign covering the category to the person, or record training done elsewhere; check the campaign mapping when a completed campaign should have counted.
@@ -21,6 +21,9 @@ WITH p, category
 WHERE NOT EXISTS {
   MATCH (p)-[:IS]->(:MimecastUser)-[done:COMPLETED]->(:MimecastAwarenessCampaign)-[:COVERS]->(:TrainingCategory {category: category})
   WHERE done.passed OR NOT $require_pass
+}
+AND NOT EXISTS {
+  MATCH (p)-[:COMPLETED]->(:TrainingCategory {category: category})
 }
 RETURN p.accountCode AS account, p.name AS person, p.email AS email, p.group AS group, category
 ORDER BY account, person, category

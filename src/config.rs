@@ -248,6 +248,10 @@ pub struct ComplianceConfig {
     pub group_requirements: BTreeMap<String, Vec<String>>,
     /// Alias domain to primary domain, for matching people to accounts.
     pub domain_aliases: BTreeMap<String, String>,
+    /// Trainings done where the API cannot see them (a targeted campaign, another
+    /// LMS): CSV of `email,category,completed_on,source`; they count toward
+    /// requirements.
+    pub extra_completions: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -408,6 +412,7 @@ struct RawConnection {
     roster: Option<PathBuf>,
     group_requirements: Option<BTreeMap<String, Vec<String>>>,
     domain_aliases: Option<BTreeMap<String, String>>,
+    extra_completions: Option<PathBuf>,
 }
 
 fn default_auth() -> String {
@@ -444,6 +449,7 @@ struct RawSync {
 #[serde(deny_unknown_fields)]
 struct RawCompliance {
     roster: Option<PathBuf>,
+    extra_completions: Option<PathBuf>,
     #[serde(default)]
     group_requirements: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -526,6 +532,7 @@ impl Config {
             roster: raw.compliance.roster.clone().map(resolve_path),
             group_requirements: raw.compliance.group_requirements.clone(),
             domain_aliases: raw.compliance.domain_aliases.clone(),
+            extra_completions: raw.compliance.extra_completions.clone().map(resolve_path),
         };
 
         let mut connections: Vec<ConnectionConfig> = raw
@@ -943,6 +950,10 @@ fn resolve_connection(
                 .group_requirements
                 .unwrap_or_else(|| defaults.group_requirements.clone()),
             domain_aliases: c.domain_aliases.unwrap_or_else(|| defaults.domain_aliases.clone()),
+            extra_completions: c
+                .extra_completions
+                .map(resolve_path)
+                .or_else(|| defaults.extra_completions.clone()),
         },
     }
 }

@@ -33,6 +33,8 @@ pub mod rels {
     pub const USER_ASSIGNED_PHISHING: &str = "mimecast_user_assigned_phishing_campaign";
     pub const CAMPAIGN_COVERS_CATEGORY: &str = "mimecast_awareness_campaign_covers_training_category";
     pub const PERSON_IS_USER: &str = "person_is_mimecast_user";
+    /// A training done where the API cannot see it (`[compliance] extra_completions`).
+    pub const PERSON_COMPLETED_CATEGORY: &str = "person_completed_training_category";
 }
 
 /// The text of graph-schema/schema.toml.
@@ -572,11 +574,12 @@ mod tests {
             rels::USER_ASSIGNED_PHISHING,
             rels::CAMPAIGN_COVERS_CATEGORY,
             rels::PERSON_IS_USER,
+            rels::PERSON_COMPLETED_CATEGORY,
         ] {
             assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
         }
         assert_eq!(s.entities.len(), 8);
-        assert_eq!(s.relationships.len(), 9);
+        assert_eq!(s.relationships.len(), 10);
     }
 
     #[test]

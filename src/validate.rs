@@ -249,7 +249,12 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
             client
                 .get_training_campaigns()
                 .await
-                .map(|p| format!("{} training campaigns", p.len())),
+                .map(|p| {
+                    format!(
+                        "{} training campaigns (global ones only: the API does not list campaigns targeted at people or groups; record those in [compliance] extra_completions)",
+                        p.len()
+                    )
+                }),
         ));
     }
     checks

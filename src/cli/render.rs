@@ -72,6 +72,9 @@ pub fn describe(config: &Config) -> String {
         if let Some(r) = &c.compliance.roster {
             let _ = writeln!(out, "  roster: {}", r.display());
         }
+        if let Some(r) = &c.compliance.extra_completions {
+            let _ = writeln!(out, "  extra completions: {}", r.display());
+        }
     }
     out
 }

@@ -6,6 +6,7 @@
 //! is a Mimecast alias address matches that address. Vanta matches exact emails only;
 //! here what does not match is reported both ways.
 
+pub mod completions;
 pub mod roster;
 mod steps;
 
@@ -162,6 +163,25 @@ pub fn covers(account_code: &str, campaign_key: &str, category: &str, mapped_by:
     )
     .with("accountCode", account_code)
     .with("mappedBy", mapped_by)
+}
+
+/// A training done outside Mimecast's global campaigns, from `extra_completions`.
+pub fn completed_elsewhere(
+    account_code: &str,
+    person_key: &str,
+    category: &str,
+    row: &completions::ExtraCompletion,
+) -> Relationship {
+    Relationship::new(
+        rels::PERSON_COMPLETED_CATEGORY,
+        "COMPLETED",
+        person_key,
+        &keys::training_category(account_code, category),
+    )
+    .with("accountCode", account_code)
+    .with("completedOn", row.completed_on.as_str())
+    .with("source", row.source.as_str())
+    .with("sourceLine", row.line as i64)
 }
 
 /// The categories a campaign covers by the mapping (`id` first, then exact `name`),

@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 
-use super::{campaign_categories, covers, match_people, roster, training_category, UserRef};
+use super::{campaign_categories, completions, covers, match_people, roster, training_category, UserRef};
 use crate::graph::Value;
 use crate::schema::{rels, types};
 use crate::steps::{Step, StepContext, StepError, StepFuture, StepSpec, FETCH_AWARENESS_CAMPAIGNS, FETCH_USERS};
 
 pub const BUILD_TRAINING_CATEGORIES: &str = "build-training-categories";
 pub const BUILD_PERSONNEL: &str = "build-personnel";
+pub const BUILD_EXTRA_COMPLETIONS: &str = "build-extra-completions";
 
 /// How many unmatched addresses a note lists.
 const NOTE_SAMPLES: usize = 5;
@@ -38,6 +39,16 @@ pub fn compliance_steps() -> Vec<Step> {
                 relationship_types: &[rels::PERSON_IS_USER],
             },
             run: build_personnel,
+        },
+        Step {
+            spec: StepSpec {
+                id: BUILD_EXTRA_COMPLETIONS,
+                name: "Record trainings done outside Mimecast's global campaigns",
+                depends_on: &[BUILD_PERSONNEL, BUILD_TRAINING_CATEGORIES],
+                entity_types: &[],
+                relationship_types: &[rels::PERSON_COMPLETED_CATEGORY],
+            },
+            run: build_extra_completions,
         },
     ]
 }
@@ -159,6 +170,81 @@ fn build_personnel(ctx: &StepContext) -> StepFuture<'_> {
         }
         for l in m.links {
             ctx.add_relationship(l);
+        }
+        Ok(())
+    })
+}
+
+/// `[compliance] extra_completions`: one COMPLETED edge from a roster person to a
+/// training category per person and category (the latest completion when the file
+/// lists several). Lines naming nobody in the roster, or a category no group
+/// requires and no campaign covers, are noted with samples, not linked.
+fn build_extra_completions(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        let code = ctx.account()?.code;
+        let c = &ctx.connection.compliance;
+        let Some(path) = c.extra_completions.clone() else {
+            return Err(StepError::Disabled("no extra_completions file is configured".into()));
+        };
+        let aliases = c.domain_aliases.clone();
+        let rows = tokio::task::spawn_blocking(move || completions::read(&path, &aliases))
+            .await
+            .context("reading the extra completions")?
+            .map_err(|e| StepError::Failed(e.into()))?;
+        let people: std::collections::HashMap<String, String> = ctx
+            .entities_of_type(types::PERSON)
+            .into_iter()
+            .filter_map(|p| Some((p.str("normalizedEmail")?.to_owned(), p.key)))
+            .collect();
+        let categories: BTreeSet<String> = ctx
+            .entities_of_type(types::TRAINING_CATEGORY)
+            .into_iter()
+            .filter_map(|t| t.str("category").map(str::to_owned))
+            .collect();
+        let mut latest: std::collections::BTreeMap<(String, String), completions::ExtraCompletion> = Default::default();
+        let (mut nobody, mut unused) = (Vec::new(), BTreeSet::new());
+        let total = rows.len();
+        for row in rows {
+            let Some(person) = people.get(&row.normalized_email) else {
+                nobody.push(row.email.clone());
+                continue;
+            };
+            if !categories.contains(&row.category) {
+                unused.insert(row.category.clone());
+                continue;
+            }
+            let slot = latest.entry((person.clone(), row.category.clone()));
+            match slot {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(row);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if row.completed_on > o.get().completed_on {
+                        o.insert(row);
+                    }
+                }
+            }
+        }
+        ctx.note(format!(
+            "{} of {total} extra completions recorded ({} person and category pairs)",
+            total - nobody.len() - unused.len(),
+            latest.len()
+        ));
+        if !nobody.is_empty() {
+            ctx.note(format!(
+                "{} extra completions name no roster person: {}",
+                nobody.len(),
+                sample(&nobody)
+            ));
+        }
+        if !unused.is_empty() {
+            ctx.note(format!(
+                "extra completions of categories no group requires and no campaign covers (not recorded): {}",
+                unused.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for ((person, category), row) in latest {
+            ctx.add_relationship(super::completed_elsewhere(&code, &person, &category, &row));
         }
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::def::{DefError, QueryDef};
 
 /// The queries compiled into the binary, so a deployed worker has them.
-const EMBEDDED: [(&str, &str); 12] = [
+const EMBEDDED: [(&str, &str); 13] = [
     (
         "active-without-account.cypher",
         include_str!("../../queries/active-without-account.cypher"),
@@ -35,6 +35,10 @@ const EMBEDDED: [(&str, &str); 12] = [
     (
         "terminated-with-account.cypher",
         include_str!("../../queries/terminated-with-account.cypher"),
+    ),
+    (
+        "training-completed-elsewhere.cypher",
+        include_str!("../../queries/training-completed-elsewhere.cypher"),
     ),
     (
         "unmapped-campaigns.cypher",
@@ -141,7 +145,7 @@ mod tests {
     #[test]
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
-        assert_eq!(defs.len(), 12);
+        assert_eq!(defs.len(), 13);
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();

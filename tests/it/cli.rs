@@ -101,6 +101,12 @@ fn validate_against_a_generated_tenant_prints_a_clean_table() {
         ]
     );
     assert!(
+        lines[7].ends_with(
+            "ok           4 training campaigns (global ones only: the API does not list campaigns targeted at people or groups; record those in [compliance] extra_completions)"
+        ),
+        "{stdout}"
+    );
+    assert!(
         lines.iter().any(|l| l.contains("RETURN 1") && l.contains(" ok ")),
         "{stdout}"
     );
@@ -480,6 +486,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
             "unmapped-campaigns",
             "campaign-completion",
             "sync-history",
+            "training-completed-elsewhere",
         ]
     );
     assert!(
@@ -527,7 +534,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
         summary,
         vec![
             ("terminated-with-account".to_owned(), 1, 1, 1),
-            ("missing-required-training".to_owned(), 1, 6, 12),
+            ("missing-required-training".to_owned(), 2, 6, 12),
             ("users-without-active-person".to_owned(), 1, 2, 7),
             ("assigned-not-completed".to_owned(), 1, 4, 11),
         ]
@@ -658,7 +665,13 @@ fn config_check_reports_every_problem_of_the_roster_at_once() {
     let path = dir.join("c.toml");
     std::fs::write(
         &path,
-        "[compliance]\nroster = \"people.csv\"\n[[connection]]\nname = \"p\"\nbase_url = \"http://127.0.0.1:1\"\n",
+        "[compliance]\nroster = \"people.csv\"\nextra_completions = \"done.csv\"\n[[connection]]\nname = \"p\"\nbase_url = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let done = dir.join("done.csv");
+    std::fs::write(
+        &done,
+        "email,category,completed_on,source\nann@acme.com,general,2026-01-01,LMS\nann@acme.com,general,someday,LMS\n",
     )
     .unwrap();
     let out = graph(
@@ -667,7 +680,11 @@ fn config_check_reports_every_problem_of_the_roster_at_once() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).ends_with(&format!("roster {}: 1 people, 3 bad line(s)\n", roster.display())),
+        text(&out.stdout).ends_with(&format!(
+            "roster {}: 1 people, 3 bad line(s)\nextra completions {}: 1 completions, 1 bad line(s)\n",
+            roster.display(),
+            done.display()
+        )),
         "{}",
         text(&out.stdout)
     );
@@ -675,10 +692,12 @@ fn config_check_reports_every_problem_of_the_roster_at_once() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "error: 3 problem(s) in the roster(s):\n  \
+            "error: 4 problem(s) in the files the configuration names:\n  \
              - roster {r}, line 3: \"bob\" is not an email address\n  \
              - roster {r}, line 4: unknown status \"retired\" for cy@acme.com; expected active or terminated\n  \
-             - roster {r}, line 5: ann@acme.com is the same person as line 2 (both normalize to ann@acme.com)\n"
+             - roster {r}, line 5: ann@acme.com is the same person as line 2 (both normalize to ann@acme.com)\n  \
+             - extra completions {d}, line 3: completed_on \"someday\" is not a date (2026-03-01) or an ISO 8601 time\n",
+            d = done.display()
         )
     );
     std::fs::remove_dir_all(dir).unwrap();

@@ -124,6 +124,7 @@ pub fn acme_compliance() -> ComplianceConfig {
             ("finance".to_owned(), cats(&["general", "pci_dss"])),
         ]),
         domain_aliases: BTreeMap::from([("acme.co.uk".to_owned(), "acme.com".to_owned())]),
+        extra_completions: None,
     }
 }
 

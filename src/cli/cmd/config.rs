@@ -1,12 +1,12 @@
 //! `config check`: the configuration validated without network access, and described;
-//! each roster it names is read and every problem in it reported, as a sync would
-//! meet them.
+//! each roster and extra-completions file it names is read and every problem in it
+//! reported, as a sync would meet them.
 
 use std::path::Path;
 
 use crate::cli::args::ConfigCommand;
 use crate::cli::{load_config, output, render, CliError};
-use crate::compliance::roster;
+use crate::compliance::{completions, roster};
 use crate::config::{Config, Needs};
 use crate::exit::Exit;
 
@@ -22,7 +22,11 @@ pub fn run(config: Option<&Path>, command: &ConfigCommand) -> Result<Exit, CliEr
             let listed: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
             Err(CliError::new(
                 Exit::Config,
-                anyhow::anyhow!("{} problem(s) in the roster(s):\n{}", problems.len(), listed.join("\n")),
+                anyhow::anyhow!(
+                    "{} problem(s) in the files the configuration names:\n{}",
+                    problems.len(),
+                    listed.join("\n")
+                ),
             ))
         }
     }
@@ -44,6 +48,28 @@ fn check_rosters(config: &Config) -> Result<Vec<String>, CliError> {
                     "roster {}: {} people, {} bad line(s)",
                     path.display(),
                     checked.people.len(),
+                    checked.errors.len()
+                ))?;
+                problems.extend(checked.errors.iter().map(ToString::to_string));
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let mut seen = Vec::new();
+    for c in &config.connections {
+        let Some(path) = &c.compliance.extra_completions else {
+            continue;
+        };
+        if seen.contains(&(path, &c.compliance.domain_aliases)) {
+            continue;
+        }
+        seen.push((path, &c.compliance.domain_aliases));
+        match completions::read_all(path, &c.compliance.domain_aliases) {
+            Ok(checked) => {
+                output::println(&format!(
+                    "extra completions {}: {} completions, {} bad line(s)",
+                    path.display(),
+                    checked.completions.len(),
                     checked.errors.len()
                 ))?;
                 problems.extend(checked.errors.iter().map(ToString::to_string));
