@@ -14,5 +14,6 @@ mod recovery;
 mod report;
 mod sink_roundtrip;
 mod sync;
+mod threats;
 mod throttle;
 mod wire;
