@@ -59,6 +59,9 @@ pub struct Collection {
     pub duration_ms: u64,
 }
 
+/// The OCSF export [`Collection::write_files`] writes beside graph.json.
+pub const FINDINGS_FILE: &str = "findings.ocsf.jsonl";
+
 /// Every step of a run: the Mimecast steps, then the compliance steps.
 pub fn all_steps() -> Vec<Step> {
     let mut all = steps::mimecast_steps();
@@ -366,7 +369,8 @@ impl Collection {
         out
     }
 
-    /// Writes `dir/graph.json` and `dir/summary.json`.
+    /// Writes `dir/graph.json`, `dir/summary.json` and `dir/findings.ocsf.jsonl` (one
+    /// OCSF Detection Finding per TTP event, [`crate::ocsf`]).
     ///
     /// # Errors
     /// The folder cannot be created or a file cannot be written.
@@ -383,6 +387,13 @@ impl Collection {
         let summary_path = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary())? + "\n";
         std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
+        let ocsf_path = dir.join(FINDINGS_FILE);
+        let file =
+            std::fs::File::create(&ocsf_path).with_context(|| format!("cannot write {}", ocsf_path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        crate::ocsf::write_jsonl(&self.store, &mut w)
+            .and_then(|_| w.flush())
+            .with_context(|| format!("cannot write {}", ocsf_path.display()))?;
         Ok(())
     }
 }

@@ -555,3 +555,80 @@ async fn the_threat_queries_return_exact_rows() {
     );
     assert_eq!(judged, Some((2, 2)));
 }
+
+/// `collect --out DIR` writes one OCSF Detection Finding per event, each with the
+/// attributes class 2004 requires.
+#[tokio::test]
+async fn collect_writes_one_ocsf_detection_finding_per_event() {
+    let account = code("COCSF00001");
+    let (_sim, config) = acme_threats(account).await;
+    let c = mimecast_graph::collect::collect(
+        &config,
+        &mimecast_graph::collect::all_steps(),
+        &mimecast_graph::steps::SilentProgress,
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("mg-ocsf-{}", uuid::Uuid::new_v4()));
+    c.write_files(&dir).unwrap();
+    let text = std::fs::read_to_string(dir.join("findings.ocsf.jsonl")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let events: Vec<Json> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 13);
+    let mut uids = std::collections::BTreeSet::new();
+    for e in &events {
+        // Required by OCSF 1.3 Detection Finding.
+        assert_eq!(e["class_uid"], 2004, "{e}");
+        assert_eq!(e["category_uid"], 2);
+        assert_eq!(e["activity_id"], 1);
+        assert_eq!(e["type_uid"], 200_401);
+        assert!([1, 2, 3, 4].contains(&e["severity_id"].as_i64().unwrap()), "{e}");
+        let time = e["time"].as_i64().unwrap();
+        let at = mimecast_graph::time::parse(e["unmapped"]["eventTime"].as_str().unwrap()).unwrap();
+        assert_eq!(time, at.timestamp_millis());
+        assert!(!e["finding_info"]["title"].as_str().unwrap().is_empty());
+        assert!(uids.insert(e["finding_info"]["uid"].as_str().unwrap().to_owned()));
+        assert_eq!(e["metadata"]["version"], "1.3.0");
+        assert_eq!(e["metadata"]["product"]["vendor_name"], "Mimecast");
+        assert!(e["metadata"]["product"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mimecast "));
+        assert_eq!(e["metadata"]["tenant_uid"], account);
+    }
+    let products: BTreeMap<String, usize> = events.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(e["metadata"]["product"]["name"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+        m
+    });
+    assert_eq!(
+        products,
+        BTreeMap::from([
+            ("Mimecast Attachment Protection".to_owned(), 4),
+            ("Mimecast Impersonation Protection".to_owned(), 4),
+            ("Mimecast URL Protection".to_owned(), 5),
+        ])
+    );
+    // Carol's click past the warning, in full.
+    let carol = events
+        .iter()
+        .find(|e| e["unmapped"]["userEmailAddress"] == "carol@acme.com")
+        .unwrap();
+    assert_eq!(carol["severity_id"], 4);
+    assert_eq!(carol["severity"], "High");
+    assert_eq!(carol["status_id"], 1);
+    assert_eq!(
+        carol["finding_info"]["title"],
+        "URL Protection: malicious link, warn (user continued)"
+    );
+    assert_eq!(carol["finding_info"]["types"], json!(["URL Protection click"]));
+    assert_eq!(carol["finding_info"]["uid"], carol["metadata"]["uid"]);
+    assert_eq!(
+        carol["observables"],
+        json!([
+            {"name": "userEmailAddress", "type_id": 5, "value": "carol@acme.com"},
+            {"name": "fromUserEmailAddress", "type_id": 5, "value": "hr@acme-payroll.example.net"},
+            {"name": "url", "type_id": 6, "value": RESET},
+            {"name": "sendingIp", "type_id": 2, "value": "198.51.100.7"},
+        ])
+    );
+}
