@@ -632,3 +632,120 @@ async fn collect_writes_one_ocsf_detection_finding_per_event() {
         ])
     );
 }
+
+/// A generated tenant's logs (`threats=N`): every record in the window becomes one
+/// finding, linked when its address is a directory user; indicators are the distinct
+/// URLs, hashes and sender domains of the records, read in pages of 7.
+#[tokio::test]
+async fn a_generated_tenants_logs_give_exact_findings_links_and_indicators() {
+    let account = code("CTHRGEN001");
+    let now = Utc::now().timestamp();
+    let spec = mimecast_graph::sim::GenerateSpec {
+        users: 80,
+        threats: 60,
+        until: Some(now - now.rem_euclid(3600)),
+        seed: 21,
+        ..mimecast_graph::sim::GenerateSpec::default()
+    };
+    let mut tenant = mimecast_graph::sim::generate(&spec);
+    tenant.account["accountCode"] = json!(account);
+    let users: std::collections::BTreeSet<String> = tenant
+        .users
+        .iter()
+        .map(|u| u["emailAddress"].as_str().unwrap().to_lowercase())
+        .collect();
+    let sim = start_sim(tenant.clone(), SimOptions::default()).await;
+    let mut conn = crate::cleanup::generated_connection(&sim);
+    // Pages of 7: every log is read across page boundaries (9 pages of 60).
+    conn.page_size = 7;
+    let mut config = config_with(vec![conn]);
+    // The generated logs span 14 days: read them all.
+    config.sync.threat_lookback_days = 15;
+    let outcome = sync(&config).await;
+    assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
+    for path in [
+        "/api/ttp/url/get-logs",
+        "/api/ttp/attachment/get-logs",
+        "/api/ttp/impersonation/get-logs",
+    ] {
+        assert_eq!(sim.stats().calls_to(path), 9, "{path}");
+    }
+
+    let internal = |list: &[Json], field: &str| {
+        list.iter()
+            .filter(|r| users.contains(&r[field].as_str().unwrap().to_lowercase()))
+            .count()
+    };
+    let distinct = |list: &[Json], field: &str, lower: bool| {
+        list.iter()
+            .filter_map(|r| r[field].as_str())
+            .map(|v| if lower { v.to_lowercase() } else { v.to_owned() })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let domain = |a: &str| a.rsplit_once('@').unwrap().1.to_lowercase();
+    let senders: std::collections::BTreeSet<String> = tenant
+        .url_logs
+        .iter()
+        .map(|r| domain(r["fromUserEmailAddress"].as_str().unwrap()))
+        .chain(
+            tenant
+                .attachment_logs
+                .iter()
+                .map(|r| domain(r["senderAddress"].as_str().unwrap())),
+        )
+        .chain(
+            tenant
+                .impersonation_logs
+                .iter()
+                .map(|r| domain(r["senderAddress"].as_str().unwrap())),
+        )
+        .collect();
+    let s = sink().await;
+    let counts: BTreeMap<String, usize> = node_counts(&s, account).await.into_iter().collect();
+    let rels: BTreeMap<String, usize> = relationship_counts(&s, account).await.into_iter().collect();
+    let expected_nodes = [
+        ("mimecast_url_click", 60),
+        ("mimecast_attachment_threat", 60),
+        ("mimecast_impersonation", 60),
+        ("mimecast_url", distinct(&tenant.url_logs, "url", false).len()),
+        (
+            "mimecast_file",
+            distinct(&tenant.attachment_logs, "fileHash", true).len(),
+        ),
+        ("mimecast_sender_domain", senders.len()),
+    ];
+    for (t, n) in expected_nodes {
+        assert_eq!(counts.get(t).copied().unwrap_or(0), n, "{t}");
+    }
+    let clicked = internal(&tenant.url_logs, "userEmailAddress");
+    let expected_rels = [
+        ("mimecast_user_clicked_url_click", clicked),
+        (
+            "mimecast_user_received_attachment_threat",
+            internal(&tenant.attachment_logs, "recipientAddress"),
+        ),
+        (
+            "mimecast_user_received_impersonation",
+            internal(&tenant.impersonation_logs, "recipientAddress"),
+        ),
+        ("mimecast_url_click_links_to_url", 60),
+        ("mimecast_attachment_threat_carries_file", 60),
+        ("mimecast_url_click_sent_from_sender_domain", 60),
+        ("mimecast_attachment_threat_sent_from_sender_domain", 60),
+        ("mimecast_impersonation_sent_from_sender_domain", 60),
+    ];
+    for (t, n) in expected_rels {
+        assert_eq!(rels.get(t).copied().unwrap_or(0), n, "{t}");
+    }
+    // Some clicks come from outside addresses, and those are reported, not linked.
+    assert!(clicked < 60 && clicked > 0, "{clicked}");
+    // The clicks of outside addresses are stored, unlinked, with the address.
+    let unlinked = rows(
+        &s,
+        "MATCH (c:MimecastUrlClick {accountCode: $account}) WHERE NOT ()-[:CLICKED]->(c) \
+         RETURN count(c) AS n, count(DISTINCT c.userEmailAddress) > 0 AS named",
+        account,
+    )
+    .await;
+    assert_eq!(unlinked, vec![json!({"n": 60 - clicked, "named": true})]);
+}
