@@ -1204,6 +1204,50 @@ mod tests {
     }
 
     #[test]
+    fn threat_log_settings_are_read_with_defaults_and_checked() {
+        let env = env_of(&[("NEO4J_PASSWORD", "p"), ("ID", "i"), ("SECRET", "s")]);
+        let text = "[sync]\nthreat_lookback_days = 3\nthreat_overlap_minutes = 15\n\
+            [[connection]]\nname = \"a\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n\
+            threat_logs = [\"impersonation\", \"url\", \"url\"]\n\
+            [[connection]]\nname = \"b\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n";
+        let c = Config::from_sources(None, Some(text), &env).unwrap();
+        assert_eq!((c.sync.threat_lookback_days, c.sync.threat_overlap_minutes), (3, 15));
+        assert_eq!(
+            c.connections[0].threat_logs,
+            vec![ThreatLog::Url, ThreatLog::Impersonation]
+        );
+        assert_eq!(c.connections[1].threat_logs, ThreatLog::ALL.to_vec());
+        let defaults = Config::from_sources(None, None, &env).unwrap();
+        assert_eq!(
+            (defaults.sync.threat_lookback_days, defaults.sync.threat_overlap_minutes),
+            (7, 60)
+        );
+        let bad = |text: &str| {
+            Config::from_sources(None, Some(text), &env)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+        };
+        assert_eq!(
+            bad("[sync]\nthreat_lookback_days = 0\n"),
+            vec![FieldError {
+                field: "sync.threat_lookback_days".into(),
+                message: "must be at least 1 (days the first read of a TTP log looks back)".into()
+            }]
+        );
+        assert_eq!(
+            bad("[sync]\nthreat_lookback_days = 30\nevent_retention_days = 14\n")[0].message,
+            "must not exceed sync.event_retention_days (14): older events would be deleted as soon as they are written"
+        );
+        let unknown = Config::from_sources(
+            None,
+            Some("[[connection]]\nname = \"a\"\nthreat_logs = [\"siem\"]\n"),
+            &env,
+        );
+        assert!(unknown.unwrap_err().to_string().contains("siem"));
+    }
+
+    #[test]
     fn retry_window_and_deletion_share_are_read_and_checked() {
         let env = env_of(&[("NEO4J_PASSWORD", "p")]);
         let text = "[neo4j]\nunavailable_retry_secs = 30\n[sync]\nmax_delete_share = 0.25\n";

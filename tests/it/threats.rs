@@ -749,3 +749,60 @@ async fn a_generated_tenants_logs_give_exact_findings_links_and_indicators() {
     .await;
     assert_eq!(unlinked, vec![json!({"n": 60 - clicked, "named": true})]);
 }
+
+/// A sync stopped while it reads the logs writes nothing and moves no cursor; the
+/// next one reads from the same cursor, so the late event is not lost.
+#[tokio::test]
+async fn a_sync_stopped_while_reading_resumes_from_the_same_cursor() {
+    let account = code("CSTOPPED01");
+    let mut tenant = acme_threat_tenant(account);
+    let sim = start_sim(tenant.clone(), SimOptions::default()).await;
+    let config = config_with(vec![acme_connection("acme", &sim)]);
+    let first = sync(&config).await;
+    assert_eq!(first.status, SyncStatus::Success, "{}", first.human());
+    let cursor = started_on(&first);
+
+    let mut late = tenant.url_logs[0].clone();
+    late["date"] = json!(mimecast_form(
+        mimecast_graph::time::parse(&cursor).unwrap() - Duration::minutes(10)
+    ));
+    late["messageId"] = json!("<late@acme-payroll.example.net>");
+    tenant.url_logs.push(late);
+    sim.set_tenant(tenant);
+    sim.set_options(SimOptions {
+        page_latency: std::time::Duration::from_millis(400),
+        ..SimOptions::default()
+    });
+    let stop = mimecast_graph::stop::Stop::new();
+    let stopped = {
+        let _guard = crate::sync::SYNC_LOCK.lock().await;
+        let trigger = stop.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            trigger.trigger();
+        });
+        let outcome = mimecast_graph::sync::run_once(
+            &config,
+            &mimecast_graph::collect::all_steps(),
+            &mimecast_graph::queries::embedded(),
+            &mimecast_graph::steps::SilentProgress,
+            &stop,
+        )
+        .await;
+        timer.await.unwrap();
+        outcome
+    };
+    assert_eq!(stopped.status, SyncStatus::Stopped, "{}", stopped.human());
+    assert_eq!(cursors(account).await, all_at(&cursor));
+    let s = sink().await;
+    assert_whole_graph(&s, account).await;
+
+    sim.set_options(SimOptions::default());
+    let resumed = sync(&config).await;
+    assert_eq!(resumed.status, SyncStatus::Success, "{}", resumed.human());
+    let url_window = windows(&resumed).into_iter().find(|w| w.0 == "ttp-url").unwrap();
+    assert_eq!(url_window.1, minus(&cursor, Duration::minutes(60)));
+    assert_eq!(url_window.3, 1);
+    assert_eq!(resumed.load.types["mimecast_url_click"].created, 1);
+    assert_eq!(cursors(account).await, all_at(&started_on(&resumed)));
+}
