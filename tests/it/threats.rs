@@ -806,3 +806,40 @@ async fn a_sync_stopped_while_reading_resumes_from_the_same_cursor() {
     assert_eq!(resumed.load.types["mimecast_url_click"].created, 1);
     assert_eq!(cursors(account).await, all_at(&started_on(&resumed)));
 }
+
+/// `validate` checks each TTP log the connection reads: a refused one is
+/// unavailable and names the permission; one left out of threat_logs is not called.
+#[tokio::test]
+async fn validate_reports_each_threat_log() {
+    use mimecast_graph::validate::{check_connection, Verdict};
+    let mut tenant = acme_threat_tenant(code("CVALIDTTP1"));
+    tenant.missing_permissions = vec!["Monitoring | Attachment Protection | Read".into()];
+    let sim = start_sim(tenant, SimOptions::default()).await;
+    let mut conn = acme_connection("acme", &sim);
+    let checks = check_connection(&conn).await;
+    let ttp: Vec<(&str, Verdict)> = checks
+        .iter()
+        .filter(|c| c.name.contains("protection"))
+        .map(|c| (c.name.as_str(), c.verdict))
+        .collect();
+    assert_eq!(
+        ttp,
+        vec![
+            ("url protection (ttp/url/get-logs)", Verdict::Ok),
+            ("attachment protection (ttp/attachment/get-logs)", Verdict::Unavailable),
+            ("impersonation protection (ttp/impersonation/get-logs)", Verdict::Ok),
+        ]
+    );
+    let refused = checks.iter().find(|c| c.name.starts_with("attachment")).unwrap();
+    assert!(
+        refused.detail.contains("Monitoring | Attachment Protection | Read"),
+        "{}",
+        refused.detail
+    );
+    let before = sim.stats().calls_to("/api/ttp/attachment/get-logs");
+    assert_eq!(before, 1);
+    conn.threat_logs = vec![mimecast_graph::config::ThreatLog::Url];
+    let checks = check_connection(&conn).await;
+    assert_eq!(checks.iter().filter(|c| c.name.contains("protection")).count(), 1);
+    assert_eq!(sim.stats().calls_to("/api/ttp/attachment/get-logs"), 1);
+}
