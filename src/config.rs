@@ -294,6 +294,9 @@ pub struct Neo4jConfig {
     /// How long an operation keeps retrying while the server is unreachable (a restart,
     /// a network blip) before the sync gives up.
     pub unavailable_retry: Duration,
+    /// A PEM file of the CA(s) to trust for a `bolt+s://` or `neo4j+s://` server
+    /// instead of the system's roots (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Neo4jConfig {
@@ -310,6 +313,7 @@ impl Neo4jConfig {
             max_connections: 4,
             max_attempts: 5,
             unavailable_retry: Duration::from_secs(120),
+            ca_file: None,
         }
     }
 }
@@ -460,6 +464,7 @@ struct RawNeo4j {
     max_connections: Option<usize>,
     max_attempts: Option<u32>,
     unavailable_retry_secs: Option<u64>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -605,6 +610,7 @@ impl Config {
                 .unavailable_retry_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.unavailable_retry),
+            ca_file: env("NEO4J_CA_FILE").map(PathBuf::from).or(n.ca_file.map(&resolve_path)),
         };
         let sync_defaults = SyncConfig::default();
 
@@ -754,6 +760,22 @@ impl Config {
                 "neo4j.uri".into(),
                 format!("must be a bolt:// or neo4j:// URI (got {:?})", n.uri),
             );
+        }
+        if let Some(ca) = &n.ca_file {
+            if !(n.uri.starts_with("bolt+s://") || n.uri.starts_with("neo4j+s://")) {
+                push(
+                    "neo4j.ca_file".into(),
+                    format!(
+                        "is only used with a bolt+s:// or neo4j+s:// URI, which checks the server's certificate (got {:?})",
+                        n.uri
+                    ),
+                );
+            } else if let Err(e) = std::fs::File::open(ca) {
+                push("neo4j.ca_file".into(), format!("cannot read {}: {e}", ca.display()));
+            }
+        }
+        if n.uri.starts_with("bolt+ssc://") || n.uri.starts_with("neo4j+ssc://") {
+            tracing::warn!(uri = %n.uri, "a +ssc URI encrypts but checks no certificate: prefer +s with neo4j.ca_file");
         }
         if n.user.is_empty() {
             push("neo4j.user".into(), "must not be empty".into());
@@ -1039,6 +1061,43 @@ mod tests {
             panic!()
         };
         assert_eq!(client_secret.value.as_ref().unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn a_ca_file_goes_with_a_uri_that_checks_certificates_and_must_be_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.crt");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca = ca.display().to_string();
+        let check = |uri: &str, ca: &str| {
+            let pairs = [
+                ("MIMECAST_CLIENT_ID", "id"),
+                ("MIMECAST_CLIENT_SECRET", "s3cret"),
+                ("NEO4J_URI", uri),
+                ("NEO4J_PASSWORD", "pw-pw-pw"),
+                ("NEO4J_CA_FILE", ca),
+            ];
+            let env = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+            let c = Config::from_sources(None, None, &env).unwrap();
+            assert_eq!(c.neo4j.ca_file.as_deref(), Some(Path::new(ca)));
+            c.validate()
+                .map_err(|e| e.into_iter().map(|f| f.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(check("bolt+s://db:7687", &ca), Ok(()));
+        assert_eq!(check("neo4j+s://db:7687", &ca), Ok(()));
+        assert_eq!(
+            check("bolt://db:7687", &ca),
+            Err(vec![
+                "neo4j.ca_file: is only used with a bolt+s:// or neo4j+s:// URI, which checks the server's certificate (got \"bolt://db:7687\")"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            check("bolt+s://db:7687", "/no/such/ca.crt"),
+            Err(vec![
+                "neo4j.ca_file: cannot read /no/such/ca.crt: No such file or directory (os error 2)".to_owned()
+            ])
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@
 //!   running with checked parameters, rendering.
 //! - [`report`]: the evidence report for audits (`report --out DIR`): index.html with
 //!   inline SVG charts, one CSV per query, manifest.json with SHA-256 of each file.
+//! - [`shard`]: `--shard K/N`, the connections one of N workers syncs (stable hash of the name).
 //! - [`daemon`]: `run --interval`: `run_once` in a loop with jitter, backoff and a clean stop.
 //! - [`stop`]: the stop signal (SIGINT/SIGTERM) checked between batches.
 //! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
@@ -59,6 +60,7 @@ pub mod ocsf;
 pub mod queries;
 pub mod report;
 pub mod schema;
+pub mod shard;
 pub mod sim;
 pub mod sink;
 pub mod steps;

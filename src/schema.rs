@@ -123,6 +123,12 @@ pub struct EntitySchema {
     /// transactions at once (see `sink::plan`).
     pub dense: bool,
     pub lifecycle: Lifecycle,
+    /// Semantic labels after the type and class labels (`UserAccount`), so that graphs
+    /// of other tools join on them.
+    pub extra_labels: Vec<String>,
+    /// Properties with a Neo4j range index of their own (beside `_key` and
+    /// `accountCode`): what joins and saved queries filter by.
+    pub indexes: Vec<String>,
 }
 
 /// How long an element stays in the graph.
@@ -140,12 +146,14 @@ pub enum Lifecycle {
 }
 
 impl EntitySchema {
-    /// Neo4j labels: the type label, then the J1 class label when it differs.
+    /// Neo4j labels: the type label, then the J1 class label when it differs, then
+    /// the extra semantic labels.
     pub fn labels(&self) -> Vec<&str> {
         let mut labels = vec![self.label.as_str()];
         if self.class != self.label {
             labels.push(self.class.as_str());
         }
+        labels.extend(self.extra_labels.iter().map(String::as_str));
         labels
     }
 
@@ -205,6 +213,10 @@ struct RawEntity {
     lifecycle: Option<String>,
     /// For `event`: the datetime property that says when it happened.
     event_time: Option<String>,
+    #[serde(default)]
+    extra_labels: Vec<String>,
+    #[serde(default)]
+    indexes: Vec<String>,
     properties: BTreeMap<String, String>,
 }
 
@@ -252,9 +264,17 @@ impl Schema {
                 Some(t) => Some(PropType::parse(&t).ok_or_else(|| format!("{}: unknown type {t:?}", e.entity_type))?),
                 None => None,
             };
-            for name in [&e.label, &e.class] {
+            for name in [&e.label, &e.class].into_iter().chain(&e.extra_labels) {
                 if !is_identifier(name) {
                     return Err(format!("{}: label {name:?} is not an identifier", e.entity_type));
+                }
+            }
+            for name in &e.indexes {
+                if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| &p.name == name) {
+                    return Err(format!(
+                        "{}: index {name:?} must name one of its properties",
+                        e.entity_type
+                    ));
                 }
             }
             let lifecycle = match (e.lifecycle.as_deref(), e.event_time) {
@@ -295,6 +315,8 @@ impl Schema {
                 properties,
                 additional_properties,
                 dense: e.dense,
+                extra_labels: e.extra_labels,
+                indexes: e.indexes,
             });
         }
         let mut relationships = Vec::new();
@@ -377,7 +399,13 @@ impl Schema {
              `endedOn`, `status`, `created`, `updated`, `unchanged`, `deleted`, `typeCounts` (JSON \
              text per type), `apiRequests`, `throttledCalls`, `throttleWaitMs`, `findings` (JSON text: \
              findings per saved rule after the sync), `findingsTotal`, `recordedMs`; the newest \
-             `[sync] history_runs` (default 100) are kept).\n"
+             `[sync] history_runs` (default 100) are kept).\n\n\
+             Labels other tools may also use (`Person`, `User`, `Account`, `UserAccount`, \
+             `TrainingCategory`, `ComplianceQuery`, ...) are safe in a shared database: this tool \
+             reads, changes and deletes only nodes that carry its type label (`MimecastUser`, \
+             `Person`, ...) together with its `_type` and, for tenant data, the account's \
+             `accountCode`; a node another tool wrote is never touched, and labels another tool \
+             adds to ours are left alone.\n"
         );
         let _ = writeln!(out, "## Entities\n");
         let _ = writeln!(out, "| `_type` | `_class` | Neo4j labels | `_key` | lifecycle | from |");
@@ -434,8 +462,13 @@ impl Schema {
             "For every entity label: a uniqueness constraint on `_key` and an index on \
              `accountCode`; for every relationship type: a uniqueness constraint on `_key`; for \
              `MimecastSyncRun`: a uniqueness constraint on `_key` and an index on `accountCode`. \
-             `mimecast-graph schema apply` creates them (idempotent); every sync applies them first."
+             `mimecast-graph schema apply` creates them (idempotent); every sync applies them first.\n\n\
+             Range indexes on what joins and the saved queries filter by:\n"
         );
+        for e in self.entities.iter().filter(|e| !e.indexes.is_empty()) {
+            let names: Vec<String> = e.indexes.iter().map(|p| format!("`{p}`")).collect();
+            let _ = writeln!(out, "- `{}`: {}", e.label, names.join(", "));
+        }
         out
     }
 }
@@ -595,7 +628,10 @@ mod tests {
     #[test]
     fn labels_follow_the_naming_rules() {
         let s = schema();
-        assert_eq!(s.entity(types::USER).unwrap().labels(), vec!["MimecastUser", "User"]);
+        assert_eq!(
+            s.entity(types::USER).unwrap().labels(),
+            vec!["MimecastUser", "User", "UserAccount"]
+        );
         assert_eq!(s.entity(types::PERSON).unwrap().labels(), vec!["Person"]);
         for e in &s.entities {
             if e.entity_type.starts_with("mimecast_") {
@@ -619,6 +655,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, "a.x: unknown type \"text\"");
+        let entity = |extra: &str| {
+            format!(
+                "[[entity]]\ntype='a'\nclass='A'\nlabel='A'\nkey='a'\nsource=''\ndescription=''\n{extra}\n[entity.properties]\nx='string'\n_o='string'\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n"
+            )
+        };
+        assert_eq!(
+            Schema::parse(&entity("extra_labels = ['Ok', 'Not ok']")).unwrap_err(),
+            "a: label \"Not ok\" is not an identifier"
+        );
+        assert_eq!(
+            Schema::parse(&entity("indexes = ['y']")).unwrap_err(),
+            "a: index \"y\" must name one of its properties"
+        );
+        let ok = Schema::parse(&entity("indexes = ['x', '_o']\nextra_labels = ['Ok']")).unwrap();
+        assert_eq!(ok.entities[0].indexes, ["x", "_o"]);
+        assert_eq!(ok.entities[0].labels(), ["A", "Ok"]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ Examples:
   mimecast-sim --generate users=200,seed=7
   mimecast-sim --generate users=500,threats=200 --write-tenant tenant.json
   mimecast-sim --generate users=100000,domains=5,campaigns=20,phishing=10 --port 8089 --idle-exit-secs 300
+  mimecast-sim --generate users=100000,domains=5,campaigns=20,phishing=10 --churn 1%
   mimecast-sim --tenant tenant.json --rate-limit 100/1 --token-ttl-secs 5 --at-unlicensed
   mimecast-sim --generate seed=3 --write-tenant tenant.json --fail-path /api/user/get-internal-users=503";
 
@@ -59,6 +60,14 @@ struct Args {
     /// spec always gives the same tenant.
     #[arg(long, value_name = "SPEC")]
     generate: Option<GenerateSpec>,
+
+    /// Age the tenant (file or generated) by a deterministic churn before serving it:
+    /// about SHARE of the people leave and as many join, of the pending enrolments get
+    /// completed, of the phishing recipients move on a stage, of the SAFE risk grades
+    /// move a letter. SHARE is 1% or 0.01; add ,round=R (default 1) for another week's
+    /// churn. The same tenant and churn always give the same result.
+    #[arg(long, value_name = "SHARE[,round=R]")]
+    churn: Option<sim::Churn>,
 
     /// Address to listen on. Keep the loopback default unless you mean otherwise.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
@@ -191,6 +200,18 @@ async fn run(args: Args) -> u8 {
         Ok(t) => t,
         Err(code) => return code,
     };
+    if let Some(churn) = args.churn {
+        let r = sim::apply_churn(&mut tenant, churn);
+        info!(
+            churn = %churn,
+            left = r.left,
+            joined = r.joined,
+            completed = r.completed,
+            phishing_moved = r.phishing_moved,
+            scores_moved = r.scores_moved,
+            "tenant churned"
+        );
+    }
     if let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) {
         let pair = Credential::OAuth2 {
             client_id: id.clone(),

@@ -156,6 +156,17 @@ pub struct SyncArgs {
     pub json: bool,
     #[command(flatten)]
     pub guard: GuardArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Sync only shard K of N (K from 1): the connections whose name hashes to it, so
+    /// N workers given the same configuration share the tenants (each connection in
+    /// exactly one shard; stable across runs, hosts and versions).
+    #[arg(long, env = "MIMECAST_GRAPH_SHARD", value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +259,8 @@ pub struct RunArgs {
     pub interval: std::time::Duration,
     #[command(flatten)]
     pub guard: GuardArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Subcommand)]

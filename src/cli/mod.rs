@@ -180,9 +180,20 @@ fn load_tenants_config(path: Option<&Path>, needs: Needs) -> Result<Config, CliE
     Ok(config)
 }
 
-/// What `sync` and `run` need: tenants, Neo4j, and the queries to store.
-fn load_sync_setup(path: Option<&Path>) -> Result<(Config, QuerySet), CliError> {
-    let config = load_tenants_config(path, Needs::Both)?;
+/// What `sync` and `run` need: tenants (only the shard's, with `--shard`), Neo4j, and
+/// the queries to store.
+fn load_sync_setup(path: Option<&Path>, shard: Option<crate::shard::Shard>) -> Result<(Config, QuerySet), CliError> {
+    let mut config = load_tenants_config(path, Needs::Both)?;
+    if let Some(shard) = shard {
+        let all = config.connections.len();
+        config.connections = shard.select(std::mem::take(&mut config.connections));
+        let names: Vec<&str> = config.connections.iter().map(|c| c.name.as_str()).collect();
+        if names.is_empty() {
+            tracing::warn!(%shard, connections = all, "this shard holds none of the connections: nothing to sync");
+        } else {
+            tracing::info!(%shard, connections = all, selected = %names.join(","), "syncing this shard's connections");
+        }
+    }
     let queries = load_queries(&config)?;
     Ok((config, queries))
 }

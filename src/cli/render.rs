@@ -24,6 +24,13 @@ pub fn describe(config: &Config) -> String {
         n.database.as_deref().unwrap_or("(default)"),
         n.batch_size
     );
+    if let Some(ca) = &n.ca_file {
+        let _ = writeln!(
+            out,
+            "neo4j: server certificate checked against the CA in {}",
+            ca.display()
+        );
+    }
     if config.connections.is_empty() {
         let _ = writeln!(out, "connections: none");
     }

@@ -120,6 +120,10 @@ pub fn user(account_code: &str, u: &InternalUser) -> Entity {
         &display,
     );
     e.set("email", Some(Value::from(email.as_str())))
+        // The UserAccount ontology of Cartography: graphs of other identity sources
+        // join on `_ont_email`.
+        .set("_ont_email", Some(Value::from(email.as_str())))
+        .set("_ont_source", Some(Value::from("mimecast")))
         .set("emailAddress", Some(Value::from(u.email_address.trim())))
         .set(
             "domain",

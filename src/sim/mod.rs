@@ -25,6 +25,7 @@
 
 mod api;
 mod auth;
+mod churn;
 mod generate;
 mod limit;
 mod rng;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use auth::sign_api1;
+pub use churn::{apply as apply_churn, Churn, ChurnReport};
 pub use generate::{
     external_addresses, generate, GenerateSpec, SpecError, AWARENESS_TRAINING_PACKAGE, DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET, TRAINING_NAMES,

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use neo4rs::{query, BoltMap, BoltType};
+use neo4rs::{query, BoltMap, BoltString, BoltType};
 use tracing::{debug, warn};
 
 use super::fingerprint;
@@ -90,14 +90,15 @@ impl Sink {
                 let labels = spec.labels();
                 let merge = partial.contains(&spec.entity_type);
                 let cypher = format!(
-                    "MATCH (x:{} {{accountCode: $account}}) RETURN elementId(x) AS id, properties(x) AS p, labels(x) AS l",
+                    "MATCH (x:{} {{accountCode: $account}}) WHERE x._type = $type \
+                     RETURN elementId(x) AS id, properties(x) AS p, labels(x) AS l",
                     spec.label
                 );
                 let scan = self
                     .scan(
                         &cypher,
                         account,
-                        "",
+                        &spec.entity_type,
                         store.entity_slot_bound(),
                         |props, stored_labels| {
                             let key = string(props, "_key")?;
@@ -126,42 +127,54 @@ impl Sink {
                 let to = schema.entity(&spec.to).expect("schema checked");
                 let anchored = if from.is_account_scoped() {
                     format!(
-                        "(:{} {{accountCode: $account}})-[x:{}]->(:{})",
+                        "(a:{} {{accountCode: $account}})-[x:{}]->(b:{})",
                         from.label, spec.class, to.label
                     )
                 } else if to.is_account_scoped() {
                     format!(
-                        "(:{})-[x:{}]->(:{} {{accountCode: $account}})",
+                        "(a:{})-[x:{}]->(b:{} {{accountCode: $account}})",
                         from.label, spec.class, to.label
                     )
                 } else {
                     continue;
                 };
                 let merge = partial.contains(&spec.relationship_type);
-                let cypher =
-                    format!("MATCH {anchored} WHERE x._type = $type RETURN elementId(x) AS id, properties(x) AS p");
+                // Neo4j keeps a relationship's class as its type and its endpoints' keys
+                // on the endpoints; the fingerprint covers them, read from there.
+                let cypher = format!(
+                    "MATCH {anchored} WHERE x._type = $type \
+                     RETURN elementId(x) AS id, properties(x) AS p, [a._key, b._key, type(x)] AS l"
+                );
                 let scan = self
                     .scan(
                         &cypher,
                         account,
                         &spec.relationship_type,
                         store.relationship_slot_bound(),
-                        |props, _| {
+                        |props, ends| {
                             let key = string(props, "_key")?;
                             let slot = store.relationship_slot(key)?;
                             let r = store.relationship(key)?;
                             if r.relationship_type != spec.relationship_type {
                                 return None;
                             }
+                            let [from, to, class] = ends[..] else {
+                                return None;
+                            };
+                            // Written by an older version, with the three stored again:
+                            // rewritten once without them.
+                            if ["_class", "_fromEntityKey", "_toEntityKey"]
+                                .iter()
+                                .any(|k| props.value.contains_key(&BoltString::from(*k)))
+                            {
+                                return Some((slot, false));
+                            }
+                            let ends = [("_class", class), ("_fromEntityKey", from), ("_toEntityKey", to)];
                             let stored = if merge {
-                                let names: BTreeSet<&str> = r
-                                    .properties
-                                    .keys()
-                                    .chain(["_key", "_type", "_class", "_fromEntityKey", "_toEntityKey"])
-                                    .collect();
-                                fingerprint::of_stored(props, None, |k| names.contains(k))
+                                let names: BTreeSet<&str> = r.properties.keys().chain(["_key", "_type"]).collect();
+                                fingerprint::of_stored_relationship(props, ends, |k| names.contains(k))
                             } else {
-                                fingerprint::of_stored(props, None, |_| true)
+                                fingerprint::of_stored_relationship(props, ends, |_| true)
                             };
                             Some((slot, stored == fingerprint::of_relationship(r)))
                         },

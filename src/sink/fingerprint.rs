@@ -130,15 +130,33 @@ fn sorted(mut labels: Vec<&str>) -> Field<'_> {
 /// The fingerprint of what Neo4j holds: its properties (`properties(x)`) for which
 /// `keep` is true and, for a node, its labels.
 pub fn of_stored<'a>(props: &'a neo4rs::BoltMap, labels: Option<Vec<&'a str>>, keep: impl Fn(&str) -> bool) -> String {
-    let mut fields: Vec<(&str, Field)> = props
+    let mut fields = stored_fields(props, keep);
+    if let Some(labels) = labels {
+        fields.push((LABELS, sorted(labels)));
+    }
+    digest(fields)
+}
+
+/// A stored element's data properties for which `keep` is true.
+fn stored_fields(props: &neo4rs::BoltMap, keep: impl Fn(&str) -> bool) -> Vec<(&str, Field<'_>)> {
+    props
         .value
         .iter()
         .filter(|(k, _)| !BOOKKEEPING.contains(&k.value.as_str()) && keep(&k.value))
         .map(|(k, v)| (k.value.as_str(), from_bolt(v)))
-        .collect();
-    if let Some(labels) = labels {
-        fields.push((LABELS, sorted(labels)));
-    }
+        .collect()
+}
+
+/// The fingerprint of a stored relationship: its properties for which `keep` is true,
+/// and `ends` (`_class`, `_fromEntityKey`, `_toEntityKey`), which Neo4j holds as the
+/// relationship's type and its endpoints' keys.
+pub fn of_stored_relationship<'a>(
+    props: &'a neo4rs::BoltMap,
+    ends: [(&'a str, &'a str); 3],
+    keep: impl Fn(&str) -> bool,
+) -> String {
+    let mut fields = stored_fields(props, keep);
+    fields.extend(ends.into_iter().map(|(k, v)| (k, Field::Str(v))));
     digest(fields)
 }
 

@@ -230,6 +230,12 @@ impl Sink {
                 "CREATE INDEX mg_{base}_account IF NOT EXISTS FOR (n:{l}) ON (n.accountCode)"
             ));
             statements.push(format!("DROP INDEX mg_{base}_sync IF EXISTS"));
+            for p in &e.indexes {
+                let name = p.trim_start_matches('_').to_lowercase();
+                statements.push(format!(
+                    "CREATE INDEX mg_{base}_{name} IF NOT EXISTS FOR (n:{l}) ON (n.{p})"
+                ));
+            }
         }
         let classes: BTreeSet<&str> = schema.relationships.iter().map(|r| r.class.as_str()).collect();
         for class in classes {

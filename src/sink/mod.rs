@@ -45,6 +45,9 @@ pub enum SinkError {
     Unreachable { uri: String, detail: String },
     #[error("Neo4j at {uri} refused the credentials of user {user:?}; check NEO4J_USER and NEO4J_PASSWORD")]
     Auth { uri: String, user: String },
+    /// The server's TLS certificate is not trusted: permanent, never retried.
+    #[error("Neo4j at {uri} presents a TLS certificate this worker does not trust ({detail}); set [neo4j] ca_file (or NEO4J_CA_FILE) to the PEM file of the CA that signed it")]
+    Untrusted { uri: String, detail: String },
     #[error("Neo4j did not answer within {0:?} (query_timeout_secs)")]
     Timeout(Duration),
     #[error("Neo4j query failed: {0}")]
@@ -86,6 +89,12 @@ impl SinkError {
                 code: n.code().to_owned(),
                 message: n.message().to_owned(),
             },
+            E::IOError { ref detail } if detail.to_string().contains("invalid peer certificate") => {
+                SinkError::Untrusted {
+                    uri: cfg.uri.clone(),
+                    detail: e.to_string(),
+                }
+            }
             // A connection that broke in the middle of an exchange is as good as none.
             E::IOError { .. }
             | E::ConnectionError
@@ -167,6 +176,9 @@ impl Sink {
             .connection_timeout(cfg.connect_timeout);
         if let Some(db) = &cfg.database {
             builder = builder.db(db.as_str());
+        }
+        if let Some(ca) = &cfg.ca_file {
+            builder = builder.with_client_certificate(ca);
         }
         let config = builder.build().map_err(|e| SinkError::Config(e.to_string()))?;
         let graph = Graph::connect(config).map_err(|e| SinkError::from_neo4rs(e, cfg))?;

@@ -164,6 +164,7 @@ fn change_relationship_statement(mode: Mode) -> String {
     format!(
         "UNWIND $rows AS row MATCH ()-[r]->() WHERE elementId(r) = row.id \
          WITH r, row, r._firstSeenOn AS first{kept} SET r {assign} row.props {restamp}\
+         REMOVE r._class, r._fromEntityKey, r._toEntityKey \
          RETURN count(*) AS updated",
         kept = kept_columns("r"),
         restamp = restamp("r"),
@@ -230,18 +231,12 @@ fn node_row(e: &Entity, labels: &[&str]) -> BoltType {
     ))
 }
 
-/// The property map the sink writes for a relationship.
+/// The property map the sink writes for a relationship: not its `_class` (its Neo4j
+/// type) nor its endpoints' keys (stored on the endpoints).
 fn relationship_props(r: &Relationship) -> BoltType {
     let fp = fingerprint::of_relationship(r);
     BoltType::Map(props_map(
-        &[
-            ("_key", &r.key),
-            ("_type", r.relationship_type),
-            ("_class", r.class),
-            ("_fromEntityKey", &r.from_key),
-            ("_toEntityKey", &r.to_key),
-            ("_fingerprint", &fp),
-        ],
+        &[("_key", &r.key), ("_type", r.relationship_type), ("_fingerprint", &fp)],
         &r.properties,
     ))
 }

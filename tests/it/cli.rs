@@ -603,18 +603,27 @@ fn the_daemon_logs_its_sync_summary_as_a_json_object() {
     let config = config_file(&dir, &sim.url);
     let neo4j = neo4j_config();
     let password = secrecy::ExposeSecret::expose_secret(neo4j.password.value.as_ref().unwrap()).to_owned();
-    let mut child = Command::new(GRAPH)
-        .args(["--log-format", "json", "--config", &config, "run", "--interval", "1h"])
+    let mut cmd = Command::new(GRAPH);
+    cmd.args(["--log-format", "json", "--config", &config, "run", "--interval", "1h"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NEO4J_URI", &neo4j.uri)
         .env("NEO4J_USER", &neo4j.user)
         .env("NEO4J_PASSWORD", password)
-        .envs(ACME_ENV.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .envs(ACME_ENV.iter().copied());
+    let (event, code) = daemon_until_first_summary(cmd);
+    assert_eq!(event["level"], "INFO");
+    assert!(event["summary"].is_object(), "{event}");
+    assert_eq!(event["summary"]["syncStatus"], "success");
+    assert_eq!(event["summary"]["neo4j"]["types"]["mimecast_user"]["created"], 12);
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Runs a daemon (stdout dropped, stderr JSON lines) until its first "sync summary"
+/// line, then stops it with SIGTERM; returns that log event and the exit code.
+pub(crate) fn daemon_until_first_summary(mut cmd: Command) -> (serde_json::Value, Option<i32>) {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     // Read stderr on a thread to the end, so the daemon can keep logging while it stops.
     let (lines, received) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
@@ -625,7 +634,8 @@ fn the_daemon_logs_its_sync_summary_as_a_json_object() {
     });
     let mut summary = None;
     while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(120)) {
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         if event["message"] == "sync summary" {
             summary = Some(event);
             break;
@@ -638,13 +648,7 @@ fn the_daemon_logs_its_sync_summary_as_a_json_object() {
     assert!(stop.success());
     let status = child.wait().unwrap();
     reader.join().unwrap();
-    let event = summary.expect("a sync summary line");
-    assert_eq!(event["level"], "INFO");
-    assert!(event["summary"].is_object(), "{event}");
-    assert_eq!(event["summary"]["syncStatus"], "success");
-    assert_eq!(event["summary"]["neo4j"]["types"]["mimecast_user"]["created"], 12);
-    assert_eq!(status.code(), Some(0));
-    std::fs::remove_dir_all(dir).unwrap();
+    (summary.expect("a sync summary line"), status.code())
 }
 
 #[test]

@@ -231,6 +231,85 @@ async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
 }
 
 #[tokio::test]
+async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_already_holds() {
+    let account = code("CDIFFONT01");
+    let (_sim, config) = acme(account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let bob = rows(
+        &s,
+        "MATCH (u:UserAccount {_ont_email: 'bob@acme.com', accountCode: $account}) \
+         RETURN u._ont_source AS source, u._key AS key",
+        account,
+    )
+    .await;
+    assert_eq!(
+        bob,
+        vec![json!({"source": "mimecast", "key": format!("mimecast_user:{account}:bob@acme.com")})]
+    );
+    // No relationship stores its class or endpoint keys again.
+    let stored = rows(
+        &s,
+        "MATCH (a {accountCode: $account})-[r]->() WHERE r._type IS NOT NULL \
+         RETURN count(r) AS all, count(r._class) AS class, count(r._fromEntityKey) AS from, \
+                count(r._toEntityKey) AS to, count(r._fingerprint) AS fingerprints",
+        account,
+    )
+    .await;
+    assert_eq!(
+        stored,
+        vec![json!({"all": 51, "class": 0, "from": 0, "to": 0, "fingerprints": 51})]
+    );
+    // The range indexes joins and saved queries use exist.
+    let indexes = rows(
+        &s,
+        "SHOW RANGE INDEXES YIELD name, labelsOrTypes, properties \
+         WHERE name IN ['mg_mimecastuser_email', 'mg_mimecastuser_ont_email', 'mg_person_email', \
+                        'mg_person_active', 'mg_trainingcategory_category'] \
+         RETURN name, labelsOrTypes[0] AS label, properties[0] AS property ORDER BY name",
+        account,
+    )
+    .await;
+    assert_eq!(
+        indexes,
+        vec![
+            json!({"name": "mg_mimecastuser_email", "label": "MimecastUser", "property": "email"}),
+            json!({"name": "mg_mimecastuser_ont_email", "label": "MimecastUser", "property": "_ont_email"}),
+            json!({"name": "mg_person_active", "label": "Person", "property": "active"}),
+            json!({"name": "mg_person_email", "label": "Person", "property": "email"}),
+            json!({"name": "mg_trainingcategory_category", "label": "TrainingCategory", "property": "category"}),
+        ]
+    );
+
+    // A graph written by an older version stored the three: the next sync rewrites
+    // those relationships once without them, and then leaves them alone.
+    let before = dump(&s, account, false).await;
+    s.run(
+        "legacy",
+        query(
+            "MATCH (a {accountCode: $account})-[r:HAS]->(b) WHERE r._type IS NOT NULL \
+             SET r._class = type(r), r._fromEntityKey = a._key, r._toEntityKey = b._key",
+        )
+        .param("account", account),
+    )
+    .await
+    .unwrap();
+    let migrated = sync(&config).await;
+    assert_eq!(migrated.status, SyncStatus::Success, "{}", migrated.human());
+    let has_types = [
+        "mimecast_account_has_awareness_campaign",
+        "mimecast_account_has_domain",
+        "mimecast_account_has_phishing_campaign",
+        "mimecast_domain_has_user",
+    ];
+    let updated: Vec<u64> = has_types.iter().map(|t| migrated.load.types[*t].updated).collect();
+    assert_eq!(updated, [4, 2, 1, 12]);
+    assert_eq!(dump(&s, account, false).await, before);
+    let again = sync(&config).await;
+    assert_eq!(data_written(&again).updated, 0);
+}
+
+#[tokio::test]
 async fn a_write_cut_short_converges_on_the_next_sync() {
     let account = code("CDIFFSTOP1");
     let (_sim, mut config) = acme(account).await;

@@ -136,7 +136,7 @@ async fn sync_writes_the_exact_graph_with_labels_and_properties() {
     assert_eq!(
         bob,
         vec![json!({
-            "labels": ["MimecastUser", "User"], "risk": "F", "watch": 2, "email": "bob@acme.com",
+            "labels": ["MimecastUser", "User", "UserAccount"], "risk": "F", "watch": 2, "email": "bob@acme.com",
             "address": "bob@acme.com", "changed": outcome.started_on, "first": outcome.started_on
         })]
     );

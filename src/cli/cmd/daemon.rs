@@ -7,7 +7,7 @@ use crate::cli::{load_sync_setup, CliError};
 use crate::exit::Exit;
 
 pub async fn run(config: Option<&Path>, args: &RunArgs, json_logs: bool) -> Result<Exit, CliError> {
-    let (mut config, queries) = load_sync_setup(config)?;
+    let (mut config, queries) = load_sync_setup(config, args.shard.shard)?;
     config.sync.allow_mass_delete = args.guard.allow_mass_delete;
     let stop = crate::stop::Stop::new();
     stop.on_signals();

@@ -7,7 +7,7 @@ use crate::cli::{load_sync_setup, output, render, CliError};
 use crate::exit::Exit;
 
 pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliError> {
-    let (mut config, queries) = load_sync_setup(config)?;
+    let (mut config, queries) = load_sync_setup(config, args.shard.shard)?;
     config.sync.allow_mass_delete = args.guard.allow_mass_delete;
     let progress = crate::steps::TerminalProgress::new();
     let stop = crate::stop::Stop::new();
