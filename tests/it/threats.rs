@@ -843,3 +843,21 @@ async fn validate_reports_each_threat_log() {
     assert_eq!(checks.iter().filter(|c| c.name.contains("protection")).count(), 1);
     assert_eq!(sim.stats().calls_to("/api/ttp/attachment/get-logs"), 1);
 }
+
+#[test]
+fn config_check_shows_the_threat_logs_read() {
+    let text = "[sync]\nthreat_lookback_days = 3\n[[connection]]\nname = \"prod\"\nthreat_logs = [\"url\"]\n\
+                [[connection]]\nname = \"none\"\nthreat_logs = []\n";
+    let config = mimecast_graph::config::Config::from_sources(None, Some(text), &|_| None).unwrap();
+    let described = mimecast_graph::cli::render::describe(&config);
+    assert!(
+        described
+            .contains("\n  threat logs: url (first read 3 days back, then from each stream's cursor less 60 min)\n"),
+        "{described}"
+    );
+    assert!(
+        described
+            .contains("\n  threat logs: none (first read 3 days back, then from each stream's cursor less 60 min)\n"),
+        "{described}"
+    );
+}
