@@ -39,6 +39,9 @@ pub struct TenantRun {
     pub steps: Vec<StepResult>,
     pub partial_types: BTreeSet<String>,
     pub api: ClientStats,
+    /// The TTP log windows read whole: what the sync advances the cursors to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threat_windows: Vec<steps::StreamWindow>,
 }
 
 /// The result of collecting every connection.
@@ -56,10 +59,14 @@ pub struct Collection {
     pub duration_ms: u64,
 }
 
+/// The OCSF export [`Collection::write_files`] writes beside graph.json.
+pub const FINDINGS_FILE: &str = "findings.ocsf.jsonl";
+
 /// Every step of a run: the Mimecast steps, then the compliance steps.
 pub fn all_steps() -> Vec<Step> {
     let mut all = steps::mimecast_steps();
     all.extend(crate::compliance::compliance_steps());
+    all.extend(steps::threat_steps());
     all
 }
 
@@ -79,6 +86,7 @@ async fn run_tenant(
     client: &Result<Client, String>,
     steps: &[Step],
     progress: &dyn Progress,
+    plan: steps::ThreatPlan,
 ) -> (TenantRun, GraphStore) {
     let t0 = Instant::now();
     let failed = |error: String, steps: Vec<StepResult>, api: ClientStats| TenantRun {
@@ -90,19 +98,21 @@ async fn run_tenant(
         steps,
         partial_types: BTreeSet::new(),
         api,
+        threat_windows: Vec::new(),
     };
     let client = match client {
         Ok(c) => c,
         Err(e) => return (failed(e.clone(), Vec::new(), ClientStats::default()), GraphStore::new()),
     };
     let cfg = Arc::new(connection.clone());
-    let tenant = Arc::new(TenantState::new());
+    let tenant = Arc::new(TenantState::with_threats(plan));
     let (results, partial_types) = match steps::execute(steps, client, &cfg, &tenant, progress).await {
         Ok(r) => r,
         Err(e) => return (failed(e.to_string(), Vec::new(), client.stats()), GraphStore::new()),
     };
     let account_code = tenant.account().map(|a| a.code.clone());
     let tenant = Arc::try_unwrap(tenant).unwrap_or_else(|_| unreachable!("every step has finished"));
+    let threat_windows = tenant.windows();
     let store = tenant.into_store();
     let Some(account_code) = account_code else {
         // Without the account there is no namespace: nothing of this tenant is usable.
@@ -130,6 +140,7 @@ async fn run_tenant(
         steps: results,
         partial_types,
         api: client.stats(),
+        threat_windows,
     };
     (run, store)
 }
@@ -146,14 +157,32 @@ pub async fn collect_with(
     steps: &[Step],
     progress: &dyn Progress,
 ) -> Collection {
+    collect_resuming(config, clients, steps, progress, &steps::Cursors::new()).await
+}
+
+/// [`collect_with`], the TTP log streams resuming from `cursors` (the sync reads them
+/// from Neo4j; without one a stream looks back `[sync] threat_lookback_days`).
+pub async fn collect_resuming(
+    config: &Config,
+    clients: &[Result<Client, String>],
+    steps: &[Step],
+    progress: &dyn Progress,
+    cursors: &steps::Cursors,
+) -> Collection {
     let started_on = crate::time::now_iso();
     let t0 = Instant::now();
+    let plan = steps::ThreatPlan {
+        now: started_on.clone(),
+        lookback_days: config.sync.threat_lookback_days,
+        overlap_minutes: config.sync.threat_overlap_minutes,
+        cursors: cursors.clone(),
+    };
     let runs = futures::future::join_all(
         config
             .connections
             .iter()
             .zip(clients)
-            .map(|(c, client)| run_tenant(c, client, steps, progress)),
+            .map(|(c, client)| run_tenant(c, client, steps, progress, plan.clone())),
     )
     .await;
 
@@ -340,7 +369,8 @@ impl Collection {
         out
     }
 
-    /// Writes `dir/graph.json` and `dir/summary.json`.
+    /// Writes `dir/graph.json`, `dir/summary.json` and `dir/findings.ocsf.jsonl` (one
+    /// OCSF Detection Finding per TTP event, [`crate::ocsf`]).
     ///
     /// # Errors
     /// The folder cannot be created or a file cannot be written.
@@ -357,6 +387,13 @@ impl Collection {
         let summary_path = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary())? + "\n";
         std::fs::write(&summary_path, text).with_context(|| format!("cannot write {}", summary_path.display()))?;
+        let ocsf_path = dir.join(FINDINGS_FILE);
+        let file =
+            std::fs::File::create(&ocsf_path).with_context(|| format!("cannot write {}", ocsf_path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        crate::ocsf::write_jsonl(&self.store, &mut w)
+            .and_then(|_| w.flush())
+            .with_context(|| format!("cannot write {}", ocsf_path.display()))?;
         Ok(())
     }
 }

@@ -190,7 +190,34 @@ pub struct ConnectionConfig {
     pub no_proxy: Option<String>,
     pub tls_insecure_skip_verify: bool,
     pub awareness_training: AwarenessTraining,
+    /// The TTP logs read (`threat_logs`); a stream left out is a disabled step.
+    pub threat_logs: Vec<ThreatLog>,
     pub compliance: ComplianceConfig,
+}
+
+/// A Targeted Threat Protection log the worker can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreatLog {
+    /// `ttp/url/get-logs`: URL Protection clicks.
+    Url,
+    /// `ttp/attachment/get-logs`: Attachment Protection results.
+    Attachment,
+    /// `ttp/impersonation/get-logs`: Impersonation Protection hits.
+    Impersonation,
+}
+
+impl ThreatLog {
+    pub const ALL: [ThreatLog; 3] = [ThreatLog::Url, ThreatLog::Attachment, ThreatLog::Impersonation];
+
+    /// The stream name cursors are stored under.
+    pub fn stream(self) -> &'static str {
+        match self {
+            ThreatLog::Url => "ttp-url",
+            ThreatLog::Attachment => "ttp-attachment",
+            ThreatLog::Impersonation => "ttp-impersonation",
+        }
+    }
 }
 
 impl ConnectionConfig {
@@ -232,6 +259,7 @@ impl ConnectionConfig {
             no_proxy: None,
             tls_insecure_skip_verify: false,
             awareness_training: AwarenessTraining::Auto,
+            threat_logs: ThreatLog::ALL.to_vec(),
             compliance: ComplianceConfig::default(),
         }
     }
@@ -306,6 +334,11 @@ pub struct SyncConfig {
     pub event_retention_days: u32,
     /// How many `MimecastSyncRun` records each account keeps (the oldest go first).
     pub history_runs: u32,
+    /// How far back the first read of a TTP log goes (no cursor stored yet).
+    pub threat_lookback_days: u32,
+    /// How much before its cursor each later read starts again, to catch late events
+    /// (their keys make the re-read idempotent).
+    pub threat_overlap_minutes: u32,
 }
 
 impl Default for SyncConfig {
@@ -316,6 +349,8 @@ impl Default for SyncConfig {
             allow_mass_delete: false,
             event_retention_days: 90,
             history_runs: 100,
+            threat_lookback_days: 7,
+            threat_overlap_minutes: 60,
         }
     }
 }
@@ -407,6 +442,7 @@ struct RawConnection {
     #[serde(default)]
     tls_insecure_skip_verify: bool,
     awareness_training: Option<AwarenessTraining>,
+    threat_logs: Option<Vec<ThreatLog>>,
     #[serde(default)]
     campaign_categories: BTreeMap<String, Vec<String>>,
     roster: Option<PathBuf>,
@@ -443,6 +479,8 @@ struct RawSync {
     max_delete_share: Option<f64>,
     event_retention_days: Option<u32>,
     history_runs: Option<u32>,
+    threat_lookback_days: Option<u32>,
+    threat_overlap_minutes: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -596,6 +634,14 @@ impl Config {
                     .event_retention_days
                     .unwrap_or(sync_defaults.event_retention_days),
                 history_runs: raw.sync.history_runs.unwrap_or(sync_defaults.history_runs),
+                threat_lookback_days: raw
+                    .sync
+                    .threat_lookback_days
+                    .unwrap_or(sync_defaults.threat_lookback_days),
+                threat_overlap_minutes: raw
+                    .sync
+                    .threat_overlap_minutes
+                    .unwrap_or(sync_defaults.threat_overlap_minutes),
             },
             queries_dir: raw.queries.dir.map(resolve_path),
         })
@@ -781,6 +827,20 @@ impl Config {
                 "must be at least 1 (days an event is kept)".into(),
             );
         }
+        if self.sync.threat_lookback_days == 0 {
+            push(
+                "sync.threat_lookback_days".into(),
+                "must be at least 1 (days the first read of a TTP log looks back)".into(),
+            );
+        } else if self.sync.threat_lookback_days > self.sync.event_retention_days {
+            push(
+                "sync.threat_lookback_days".into(),
+                format!(
+                    "must not exceed sync.event_retention_days ({}): older events would be deleted as soon as they are written",
+                    self.sync.event_retention_days
+                ),
+            );
+        }
         if self.sync.history_runs == 0 {
             push(
                 "sync.history_runs".into(),
@@ -943,6 +1003,12 @@ fn resolve_connection(
         no_proxy: env_no_proxy(env),
         tls_insecure_skip_verify: c.tls_insecure_skip_verify,
         awareness_training: c.awareness_training.unwrap_or(AwarenessTraining::Auto),
+        threat_logs: {
+            let mut logs = c.threat_logs.unwrap_or_else(|| ThreatLog::ALL.to_vec());
+            logs.sort_unstable();
+            logs.dedup();
+            logs
+        },
         compliance: ComplianceConfig {
             campaign_categories: c.campaign_categories,
             roster: c.roster.map(resolve_path).or_else(|| defaults.roster.clone()),
@@ -1205,6 +1271,50 @@ mod tests {
         assert!(!debug.contains("very-secret-value"));
         assert!(!debug.contains("another-secret"));
         assert!(debug.contains("Secret($MIMECAST_CLIENT_SECRET set)"));
+    }
+
+    #[test]
+    fn threat_log_settings_are_read_with_defaults_and_checked() {
+        let env = env_of(&[("NEO4J_PASSWORD", "p"), ("ID", "i"), ("SECRET", "s")]);
+        let text = "[sync]\nthreat_lookback_days = 3\nthreat_overlap_minutes = 15\n\
+            [[connection]]\nname = \"a\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n\
+            threat_logs = [\"impersonation\", \"url\", \"url\"]\n\
+            [[connection]]\nname = \"b\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n";
+        let c = Config::from_sources(None, Some(text), &env).unwrap();
+        assert_eq!((c.sync.threat_lookback_days, c.sync.threat_overlap_minutes), (3, 15));
+        assert_eq!(
+            c.connections[0].threat_logs,
+            vec![ThreatLog::Url, ThreatLog::Impersonation]
+        );
+        assert_eq!(c.connections[1].threat_logs, ThreatLog::ALL.to_vec());
+        let defaults = Config::from_sources(None, None, &env).unwrap();
+        assert_eq!(
+            (defaults.sync.threat_lookback_days, defaults.sync.threat_overlap_minutes),
+            (7, 60)
+        );
+        let bad = |text: &str| {
+            Config::from_sources(None, Some(text), &env)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+        };
+        assert_eq!(
+            bad("[sync]\nthreat_lookback_days = 0\n"),
+            vec![FieldError {
+                field: "sync.threat_lookback_days".into(),
+                message: "must be at least 1 (days the first read of a TTP log looks back)".into()
+            }]
+        );
+        assert_eq!(
+            bad("[sync]\nthreat_lookback_days = 30\nevent_retention_days = 14\n")[0].message,
+            "must not exceed sync.event_retention_days (14): older events would be deleted as soon as they are written"
+        );
+        let unknown = Config::from_sources(
+            None,
+            Some("[[connection]]\nname = \"a\"\nthreat_logs = [\"siem\"]\n"),
+            &env,
+        );
+        assert!(unknown.unwrap_err().to_string().contains("siem"));
     }
 
     #[test]

@@ -33,6 +33,7 @@
 //! - [`steps`]: J1-style steps and the executor that orders and runs them.
 //! - [`compliance`]: the roster, person matching and campaign categories, as steps.
 //! - [`collect`]: one run over every connection into one validated graph; graph.json.
+//! - [`ocsf`]: the findings as OCSF Detection Findings (findings.ocsf.jsonl).
 //! - [`sink`]: the only code that writes Cypher: schema apply, batched upserts, cleanup.
 //! - [`sync`]: one whole sync (`run_once`): collect, schema, upsert, cleanup.
 //! - [`validate`]: the `validate` command's checks (credentials, products, Neo4j).
@@ -55,6 +56,7 @@ pub mod daemon;
 pub mod exit;
 pub mod graph;
 pub mod mimecast;
+pub mod ocsf;
 pub mod queries;
 pub mod report;
 pub mod schema;

@@ -20,6 +20,12 @@ pub mod types {
     pub const TRAINING_CATEGORY: &str = "training_category";
     pub const PERSON: &str = "person";
     pub const COMPLIANCE_QUERY: &str = "compliance_query";
+    pub const URL_CLICK: &str = "mimecast_url_click";
+    pub const ATTACHMENT_THREAT: &str = "mimecast_attachment_threat";
+    pub const IMPERSONATION: &str = "mimecast_impersonation";
+    pub const URL: &str = "mimecast_url";
+    pub const FILE: &str = "mimecast_file";
+    pub const SENDER_DOMAIN: &str = "mimecast_sender_domain";
 }
 
 /// Relationship types, as the schema names them.
@@ -35,6 +41,14 @@ pub mod rels {
     pub const PERSON_IS_USER: &str = "person_is_mimecast_user";
     /// A training done where the API cannot see it (`[compliance] extra_completions`).
     pub const PERSON_COMPLETED_CATEGORY: &str = "person_completed_training_category";
+    pub const USER_CLICKED_URL: &str = "mimecast_user_clicked_url_click";
+    pub const USER_RECEIVED_ATTACHMENT: &str = "mimecast_user_received_attachment_threat";
+    pub const USER_RECEIVED_IMPERSONATION: &str = "mimecast_user_received_impersonation";
+    pub const URL_CLICK_LINKS_TO_URL: &str = "mimecast_url_click_links_to_url";
+    pub const ATTACHMENT_CARRIES_FILE: &str = "mimecast_attachment_threat_carries_file";
+    pub const URL_CLICK_FROM_DOMAIN: &str = "mimecast_url_click_sent_from_sender_domain";
+    pub const ATTACHMENT_FROM_DOMAIN: &str = "mimecast_attachment_threat_sent_from_sender_domain";
+    pub const IMPERSONATION_FROM_DOMAIN: &str = "mimecast_impersonation_sent_from_sender_domain";
 }
 
 /// The text of graph-schema/schema.toml.
@@ -516,6 +530,24 @@ pub mod keys {
     pub fn compliance_query(query_set: &str, id: &str) -> String {
         format!("compliance_query:{query_set}:{id}")
     }
+    pub fn url_click(account_code: &str, fingerprint: &str) -> String {
+        format!("mimecast_url_click:{account_code}:{fingerprint}")
+    }
+    pub fn attachment_threat(account_code: &str, fingerprint: &str) -> String {
+        format!("mimecast_attachment_threat:{account_code}:{fingerprint}")
+    }
+    pub fn impersonation(account_code: &str, id: &str) -> String {
+        format!("mimecast_impersonation:{account_code}:{id}")
+    }
+    pub fn url(account_code: &str, url: &str) -> String {
+        format!("mimecast_url:{account_code}:{}", url.trim())
+    }
+    pub fn file(account_code: &str, sha256: &str) -> String {
+        format!("mimecast_file:{account_code}:{}", sha256.trim().to_lowercase())
+    }
+    pub fn sender_domain(account_code: &str, domain: &str) -> String {
+        format!("mimecast_sender_domain:{account_code}:{}", domain.trim().to_lowercase())
+    }
 
     /// The form of an email used in keys and joins: trimmed and lowercased.
     pub fn email_key(email: &str) -> String {
@@ -561,6 +593,12 @@ mod tests {
             types::TRAINING_CATEGORY,
             types::PERSON,
             types::COMPLIANCE_QUERY,
+            types::URL_CLICK,
+            types::ATTACHMENT_THREAT,
+            types::IMPERSONATION,
+            types::URL,
+            types::FILE,
+            types::SENDER_DOMAIN,
         ] {
             assert!(s.entity(t).is_some(), "{t} missing from graph-schema");
         }
@@ -575,11 +613,19 @@ mod tests {
             rels::CAMPAIGN_COVERS_CATEGORY,
             rels::PERSON_IS_USER,
             rels::PERSON_COMPLETED_CATEGORY,
+            rels::USER_CLICKED_URL,
+            rels::USER_RECEIVED_ATTACHMENT,
+            rels::USER_RECEIVED_IMPERSONATION,
+            rels::URL_CLICK_LINKS_TO_URL,
+            rels::ATTACHMENT_CARRIES_FILE,
+            rels::URL_CLICK_FROM_DOMAIN,
+            rels::ATTACHMENT_FROM_DOMAIN,
+            rels::IMPERSONATION_FROM_DOMAIN,
         ] {
             assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
         }
-        assert_eq!(s.entities.len(), 8);
-        assert_eq!(s.relationships.len(), 10);
+        assert_eq!(s.entities.len(), 14);
+        assert_eq!(s.relationships.len(), 18);
     }
 
     #[test]

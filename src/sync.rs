@@ -124,13 +124,30 @@ pub async fn run_once(
             return finish(outcome);
         }
     }
+    // Where each account's TTP log streams resume (read under the leases, so no
+    // other sync moves them meanwhile).
+    let cursors = if leased.is_empty() {
+        Ok(crate::sink::StoredCursors::new())
+    } else {
+        sink.cursors(&leased).await
+    };
+    let cursors = match cursors {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "the TTP log cursors could not be read; nothing was fetched or written");
+            sink.unlock_accounts(&leased, &stamp).await;
+            outcome.status = status_of_error(&e);
+            outcome.error = Some(e.to_string());
+            return finish(outcome);
+        }
+    };
     let policy = DeletePolicy::from_config(&config.sync);
     let load = &mut outcome.load;
     let work = async {
         // No data is written while collecting (validation comes first), so a stop here
         // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
         let collection = tokio::select! {
-            c = Box::pin(collect_with_schema(&sink, config, &clients, steps, progress)) => c,
+            c = Box::pin(collect_with_schema(&sink, config, &clients, steps, progress, &cursors)) => c,
             () = stop.wait() => return Ended::StoppedCollecting,
         };
         match collection {
@@ -225,8 +242,9 @@ async fn collect_with_schema(
     clients: &[Result<crate::mimecast::Client, String>],
     steps: &[Step],
     progress: &dyn Progress,
+    cursors: &crate::sink::StoredCursors,
 ) -> Result<Collection, SinkError> {
-    let collecting = collect::collect_with(config, clients, steps, progress);
+    let collecting = collect::collect_resuming(config, clients, steps, progress, cursors);
     let applying = sink.apply_schema(schema());
     tokio::pin!(collecting, applying);
     let mut collection = None;
@@ -351,6 +369,18 @@ async fn write_accounts(
             RunStatus::Failed => "failed",
         };
         sink.mark_account(account, label, label == "success", stamp).await?;
+        // The account's events are written: its TTP log streams move on, except those
+        // with elements validation kept out (read again next time).
+        let partial = c.partial_types(account);
+        let windows: Vec<(String, String, String)> = c
+            .tenants
+            .iter()
+            .filter(|t| t.account_code.as_deref() == Some(*account))
+            .flat_map(|t| &t.threat_windows)
+            .filter(|w| !partial.contains(&w.entity_type))
+            .map(|w| (w.stream.clone(), w.from.clone(), w.to.clone()))
+            .collect();
+        sink.advance_cursors(account, &windows, stamp).await?;
         let mut run = history_run(c, account, label, stamp);
         run.types = types;
         run.findings = rule_counts(sink, queries, account).await;

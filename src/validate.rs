@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use futures::StreamExt;
 
-use crate::config::{AwarenessTraining, Config, ConnectionConfig};
+use crate::config::{AwarenessTraining, Config, ConnectionConfig, ThreatLog};
 use crate::mimecast::{ApiError, Client};
 use crate::sink::Sink;
 
@@ -257,7 +257,38 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
                 }),
         ));
     }
+    // The TTP logs the connection reads: the first page of the last 24 hours each. A
+    // 403 (product or permission missing) is "unavailable" and names the permission.
+    let to = crate::time::now_iso();
+    let from = crate::time::iso(chrono::Utc::now() - chrono::Duration::days(1));
+    for log in &c.threat_logs {
+        let (name, pages) = match log {
+            ThreatLog::Url => (
+                "url protection (ttp/url/get-logs)",
+                count(client.ttp_url_logs(&from, &to)),
+            ),
+            ThreatLog::Attachment => (
+                "attachment protection (ttp/attachment/get-logs)",
+                count(client.ttp_attachment_logs(&from, &to)),
+            ),
+            ThreatLog::Impersonation => (
+                "impersonation protection (ttp/impersonation/get-logs)",
+                count(client.ttp_impersonation_logs(&from, &to)),
+            ),
+        };
+        checks.push(check(
+            name,
+            first_page(pages)
+                .await
+                .map(|n| format!("{n} events of the last 24 h on the first page")),
+        ));
+    }
     checks
+}
+
+/// A page stream reduced to its lengths, so the three logs share one check.
+fn count<T: Send + 'static>(pages: crate::mimecast::Pages<T>) -> crate::mimecast::Pages<()> {
+    pages.map(|page| page.map(|rows| vec![(); rows.len()])).boxed()
 }
 
 /// Every connection, then Neo4j.

@@ -17,7 +17,8 @@ use tracing::{info, warn};
 const LONG_ABOUT: &str = "\
 A local Mimecast API simulator: POST /oauth/token (OAuth2 client credentials) and the \
 /api/... endpoints the worker reads (account, internal domains and users, Awareness \
-Training campaigns, phishing, SAFE scores, performance, watchlist), with the real \
+Training campaigns, phishing, SAFE scores, performance, watchlist, TTP URL, attachment \
+and impersonation logs), with the real \
 envelope, pagination (at most 500 per page), fail[] errors, expiring tokens, API 1.0 \
 HMAC signatures, X-RateLimit-* headers and 429s.
 
@@ -32,6 +33,7 @@ after --idle-exit-secs without a request.";
 const EXAMPLES: &str = "\
 Examples:
   mimecast-sim --generate users=200,seed=7
+  mimecast-sim --generate users=500,threats=200 --write-tenant tenant.json
   mimecast-sim --generate users=100000,domains=5,campaigns=20,phishing=10 --port 8089 --idle-exit-secs 300
   mimecast-sim --generate users=100000,domains=5,campaigns=20,phishing=10 --churn 1%
   mimecast-sim --tenant tenant.json --rate-limit 100/1 --token-ttl-secs 5 --at-unlicensed
@@ -51,8 +53,11 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     tenant: Option<PathBuf>,
 
-    /// Generate a tenant: users=N,domains=N,campaigns=N,phishing=N,seed=S, each optional
-    /// (defaults 50, 2, 4, 2, 1). The same spec always gives the same tenant.
+    /// Generate a tenant: users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,until=T,
+    /// each optional (defaults 50, 2, 4, 2, 1, 0). threats=N adds N TTP log records of
+    /// each kind (URL clicks, attachments, impersonation) over the 14 days before
+    /// `until` (seconds since 1970; default: the start of the current hour). The same
+    /// spec always gives the same tenant.
     #[arg(long, value_name = "SPEC")]
     generate: Option<GenerateSpec>,
 
@@ -293,7 +298,13 @@ fn load(args: &Args) -> Result<Tenant, u8> {
             Exit::Config.code()
         });
     }
-    let spec = args.generate.unwrap_or_default();
+    let mut spec = args.generate.unwrap_or_default();
+    if spec.threats > 0 && spec.until.is_none() {
+        // TTP logs end at the start of this hour, so a worker's look-back finds them
+        // (and the same spec gives the same tenant within the hour).
+        let now = chrono::Utc::now().timestamp();
+        spec.until = Some(now - now.rem_euclid(3600));
+    }
     let started = Instant::now();
     let tenant = sim::generate(&spec);
     info!(
@@ -302,6 +313,7 @@ fn load(args: &Args) -> Result<Tenant, u8> {
         users = tenant.users.len(),
         training_campaigns = tenant.training_campaigns.len(),
         phishing_campaigns = tenant.phishing_campaigns.len(),
+        ttp_logs = tenant.url_logs.len() + tenant.attachment_logs.len() + tenant.impersonation_logs.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "tenant generated"
     );

@@ -13,8 +13,10 @@ const LONG_ABOUT: &str = "\
 Mimecast to Neo4j knowledge-graph ingestion for security and compliance audits.
 
 Reads a Mimecast tenant through API 2.0 (OAuth2 client credentials; HMAC-signed API 1.0 \
-as a legacy mode): the account, internal domains and users, and Awareness Training \
-campaigns, enrollments, phishing simulations and SAFE scores. Builds the graph in \
+as a legacy mode): the account, internal domains and users, Awareness Training \
+campaigns, enrollments, phishing simulations and SAFE scores, and the Targeted Threat \
+Protection URL, attachment and impersonation logs (as events, resumed from a cursor \
+per stream). Builds the graph in \
 memory, validates its integrity, and upserts it into Neo4j. The worker only reads \
 from Mimecast; it never writes to it.
 
@@ -75,7 +77,8 @@ pub enum Command {
     /// to fix. Exits non-zero when anything fails.
     Validate,
     /// Fetch every configured tenant, build and validate the graph, and write
-    /// DIR/graph.json and DIR/summary.json. Needs no Neo4j.
+    /// DIR/graph.json, DIR/summary.json and DIR/findings.ocsf.jsonl (one OCSF Detection
+    /// Finding per TTP URL, attachment and impersonation event). Needs no Neo4j.
     Collect(CollectArgs),
     /// Collect, then write to Neo4j only what changed: apply the schema, read what
     /// Neo4j holds of each account, create what is new, rewrite what changed, and

@@ -66,6 +66,18 @@ pub fn describe(config: &Config) -> String {
             c.max_response_bytes,
             c.proxy.as_ref().map_or_else(|| "none".to_owned(), crate::config::ProxyUrl::redacted)
         );
+        let logs: Vec<String> = c.threat_logs.iter().map(|l| format!("{l:?}").to_lowercase()).collect();
+        let _ = writeln!(
+            out,
+            "  threat logs: {} (first read {} days back, then from each stream's cursor less {} min)",
+            if logs.is_empty() {
+                "none".to_owned()
+            } else {
+                logs.join(", ")
+            },
+            config.sync.threat_lookback_days,
+            config.sync.threat_overlap_minutes
+        );
         if !c.compliance.campaign_categories.is_empty() {
             let _ = writeln!(out, "  campaign mappings: {}", c.compliance.campaign_categories.len());
         }

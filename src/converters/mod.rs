@@ -16,6 +16,8 @@ use crate::schema::{rels, types};
 
 pub use crate::schema::keys;
 
+pub mod threats;
+
 pub use crate::schema::keys::email_key;
 
 fn non_empty(s: &Option<String>) -> Option<&str> {

@@ -272,4 +272,116 @@ fn key_functions_match_the_schema_templates() {
         keys::compliance_query("builtin", "q1"),
         render(t::COMPLIANCE_QUERY, &[("querySet", "builtin"), ("id", "q1")])
     );
+    assert_eq!(
+        keys::url_click("C1", "ab12"),
+        render(t::URL_CLICK, &[("accountCode", "C1"), ("fingerprint", "ab12")])
+    );
+    assert_eq!(
+        keys::attachment_threat("C1", "ab12"),
+        render(t::ATTACHMENT_THREAT, &[("accountCode", "C1"), ("fingerprint", "ab12")])
+    );
+    assert_eq!(
+        keys::impersonation("C1", "MTOKEN:1"),
+        render(t::IMPERSONATION, &[("accountCode", "C1"), ("id", "MTOKEN:1")])
+    );
+    assert_eq!(
+        keys::url("C1", " https://x.example.net/A "),
+        render(t::URL, &[("accountCode", "C1"), ("url", "https://x.example.net/A")])
+    );
+    assert_eq!(
+        keys::file("C1", "ABCD"),
+        render(t::FILE, &[("accountCode", "C1"), ("sha256", "abcd")])
+    );
+    assert_eq!(
+        keys::sender_domain("C1", "Evil.Example.NET"),
+        render(
+            t::SENDER_DOMAIN,
+            &[("accountCode", "C1"), ("domain", "evil.example.net")]
+        )
+    );
+}
+
+#[test]
+fn ttp_records_become_findings_with_ocsf_attributes_and_shared_indicators() {
+    use crate::converters::threats as th;
+    use crate::mimecast::records::{AttachmentLog, ImpersonationLog, UrlClickLog};
+    let is_user = |k: &str| k == "mimecast_user:C1:ann@acme.com";
+    let click: UrlClickLog = serde_json::from_value(serde_json::json!({
+        "userEmailAddress": "Ann@Acme.com", "url": "https://bad.example.net/login", "date": "2026-11-30T10:00:00+0000",
+        "messageId": "<m1@bad.example.net>", "scanResult": "malicious", "action": "warn", "userOverride": "Continue",
+        "fromUserEmailAddress": "hr@Bad.Example.net"
+    }))
+    .unwrap();
+    let c = th::url_click("C1", &click, &is_user).unwrap();
+    let fp = th::fingerprint(&[
+        "<m1@bad.example.net>",
+        "ann@acme.com",
+        "https://bad.example.net/login",
+        "2026-11-30T10:00:00Z",
+    ]);
+    assert_eq!(fp.len(), 32);
+    assert_eq!(c.finding.key, format!("mimecast_url_click:C1:{fp}"));
+    assert_eq!(c.finding.class, "Finding");
+    let p = |k: &str| c.finding.get(k).cloned();
+    assert_eq!(p("severityId"), Some(Value::Int(4)));
+    assert_eq!(p("severity"), Some(Value::from("High")));
+    assert_eq!(p("classUid"), Some(Value::Int(2004)));
+    assert_eq!(p("typeUid"), Some(Value::Int(200_401)));
+    assert_eq!(p("activityId"), Some(Value::Int(1)));
+    assert_eq!(p("time"), Some(Value::Int(1_796_032_800_000)));
+    assert_eq!(p("findingUid"), Some(Value::from(c.finding.key.as_str())));
+    assert_eq!(
+        p("title"),
+        Some(Value::from("URL Protection: malicious link, warn (user continued)"))
+    );
+    assert_eq!(p("product"), Some(Value::from("Mimecast URL Protection")));
+    assert_eq!(p("overridden"), Some(Value::Bool(true)));
+    assert_eq!(p("senderDomain"), Some(Value::from("bad.example.net")));
+    let link = c.link.unwrap();
+    assert_eq!(
+        (link.from_key.as_str(), link.to_key.as_str(), link.class),
+        ("mimecast_user:C1:ann@acme.com", c.finding.key.as_str(), "CLICKED")
+    );
+    assert_eq!(c.unknown, None);
+
+    let att: AttachmentLog = serde_json::from_value(serde_json::json!({
+        "recipientAddress": "x@gmail.com", "date": "2026-11-30T11:00:00+0000", "fileHash": "ABCD", "result": "malicious",
+        "fileName": "a.exe", "senderAddress": "ap@bad.example.net"
+    }))
+    .unwrap();
+    let a = th::attachment("C1", &att, &is_user).unwrap();
+    assert!(a.link.is_none());
+    assert_eq!(a.unknown.as_deref(), Some("x@gmail.com"));
+    assert_eq!(a.finding.get("fileHash"), Some(&Value::from("abcd")));
+
+    let imp: ImpersonationLog = serde_json::from_value(serde_json::json!({
+        "id": "MTOKEN:1", "recipientAddress": "ann@acme.com", "eventTime": "2026-11-29T09:00:00+0000",
+        "taggedMalicious": false, "senderAddress": "ceo@bad.example.net", "action": "None"
+    }))
+    .unwrap();
+    let i = th::impersonation("C1", &imp, &is_user).unwrap();
+    assert_eq!(i.finding.key, "mimecast_impersonation:C1:MTOKEN:1");
+    assert_eq!(i.finding.get("severityId"), Some(&Value::Int(2)));
+    let no_date: UrlClickLog =
+        serde_json::from_value(serde_json::json!({"userEmailAddress": "a@b.c", "url": "https://x"})).unwrap();
+    assert_eq!(
+        th::url_click("C1", &no_date, &is_user).err().as_deref(),
+        Some("a URL click without a date")
+    );
+
+    // One sender domain for all three, seen last at the latest event.
+    let (nodes, links) = th::indicators("C1", &[c.finding, a.finding, i.finding]);
+    let keys: Vec<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "mimecast_file:C1:abcd",
+            "mimecast_sender_domain:C1:bad.example.net",
+            "mimecast_url:C1:https://bad.example.net/login"
+        ]
+    );
+    assert_eq!(nodes[1].get("lastSeenOn"), Some(&Value::from("2026-11-30T11:00:00Z")));
+    assert_eq!(nodes[2].get("host"), Some(&Value::from("bad.example.net")));
+    let types: Vec<&str> = links.iter().map(|l| l.relationship_type).collect();
+    assert_eq!(links.len(), 5, "{types:?}");
 }

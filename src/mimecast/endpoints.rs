@@ -8,6 +8,10 @@ pub enum Area {
     Account,
     Directory,
     AwarenessTraining,
+    /// Targeted Threat Protection logs: one role permission each.
+    UrlProtection,
+    AttachmentProtection,
+    ImpersonationProtection,
 }
 
 /// Every endpoint the worker may call. All are reads.
@@ -23,10 +27,13 @@ pub enum Endpoint {
     GetSafeScoreDetails,
     GetPerformanceDetails,
     GetWatchlistDetails,
+    GetTtpUrlLogs,
+    GetTtpAttachmentLogs,
+    GetTtpImpersonationLogs,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::GetAccount,
         Endpoint::GetInternalDomain,
         Endpoint::GetInternalUsers,
@@ -37,6 +44,9 @@ impl Endpoint {
         Endpoint::GetSafeScoreDetails,
         Endpoint::GetPerformanceDetails,
         Endpoint::GetWatchlistDetails,
+        Endpoint::GetTtpUrlLogs,
+        Endpoint::GetTtpAttachmentLogs,
+        Endpoint::GetTtpImpersonationLogs,
     ];
 
     pub fn path(self) -> &'static str {
@@ -51,6 +61,9 @@ impl Endpoint {
             Endpoint::GetSafeScoreDetails => "/api/awareness-training/company/get-safe-score-details",
             Endpoint::GetPerformanceDetails => "/api/awareness-training/company/get-performance-details",
             Endpoint::GetWatchlistDetails => "/api/awareness-training/company/get-watchlist-details",
+            Endpoint::GetTtpUrlLogs => "/api/ttp/url/get-logs",
+            Endpoint::GetTtpAttachmentLogs => "/api/ttp/attachment/get-logs",
+            Endpoint::GetTtpImpersonationLogs => "/api/ttp/impersonation/get-logs",
         }
     }
 
@@ -63,6 +76,9 @@ impl Endpoint {
         match self {
             Endpoint::GetAccount => Area::Account,
             Endpoint::GetInternalDomain | Endpoint::GetInternalUsers => Area::Directory,
+            Endpoint::GetTtpUrlLogs => Area::UrlProtection,
+            Endpoint::GetTtpAttachmentLogs => Area::AttachmentProtection,
+            Endpoint::GetTtpImpersonationLogs => Area::ImpersonationProtection,
             _ => Area::AwarenessTraining,
         }
     }

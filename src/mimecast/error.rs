@@ -133,12 +133,19 @@ pub enum ApiError {
 
 impl ApiError {
     /// The endpoint is not available to this tenant (403 or 404 on an Awareness
-    /// Training endpoint): report it as unavailable instead of failing loudly.
+    /// Training endpoint, 403 on a TTP log the product or the role does not allow):
+    /// report it as unavailable instead of failing loudly.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            ApiError::Forbidden { endpoint, .. } | ApiError::NotFound { endpoint, .. } => {
-                endpoint.area() == Area::AwarenessTraining
+            ApiError::Forbidden { endpoint, .. } | ApiError::NotFound { endpoint, .. }
+                if endpoint.area() == Area::AwarenessTraining =>
+            {
+                true
             }
+            ApiError::Forbidden { endpoint, .. } => matches!(
+                endpoint.area(),
+                Area::UrlProtection | Area::AttachmentProtection | Area::ImpersonationProtection
+            ),
             _ => false,
         }
     }
@@ -274,6 +281,15 @@ fn forbidden_hint(area: Area) -> &'static str {
         Area::Directory => "Grant the API application's role Directories | Internal | Read",
         Area::AwarenessTraining => {
             "The Awareness Training package is missing from the tenant, or the API application is not allowed the Awareness Training product or its role lacks Awareness Training | Dashboard | Read"
+        }
+        Area::UrlProtection => {
+            "The tenant lacks URL Protection, or the API application is not allowed it or its role lacks Monitoring | URL Protection | Read"
+        }
+        Area::AttachmentProtection => {
+            "The tenant lacks Attachment Protection, or the API application is not allowed it or its role lacks Monitoring | Attachment Protection | Read"
+        }
+        Area::ImpersonationProtection => {
+            "The tenant lacks Impersonation Protection, or the API application is not allowed it or its role lacks Monitoring | Impersonation Protection | Read"
         }
     }
 }

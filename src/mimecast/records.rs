@@ -437,6 +437,127 @@ pub(crate) mod de {
     }
 }
 
+/// `ttp/url/get-logs`: `data[0]` wraps `clickLogs`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClickLogsPage {
+    #[serde(default, deserialize_with = "de::null_as_default")]
+    pub click_logs: Vec<UrlClickLog>,
+}
+
+/// One URL Protection click (docs/mimecast-api.md §9.1). The key is a fingerprint of
+/// the message id, the clicker, the URL and the date.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlClickLog {
+    pub user_email_address: String,
+    pub url: String,
+    #[serde(default, deserialize_with = "de::datetime_opt")]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub user_awareness_action: Option<String>,
+    #[serde(default)]
+    pub route: Option<String>,
+    #[serde(default)]
+    pub admin_override: Option<String>,
+    #[serde(default)]
+    pub scan_result: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub ttp_definition: Option<String>,
+    #[serde(default)]
+    pub user_override: Option<String>,
+    #[serde(default)]
+    pub from_user_email_address: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub sending_ip: Option<String>,
+}
+
+/// `ttp/attachment/get-logs`: `data[0]` wraps `attachmentLogs`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentLogsPage {
+    #[serde(default, deserialize_with = "de::null_as_default")]
+    pub attachment_logs: Vec<AttachmentLog>,
+}
+
+/// One Attachment Protection result (§9.2). The key is a fingerprint of the message
+/// id, the recipient, the file hash and the date.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentLog {
+    pub recipient_address: String,
+    #[serde(default, deserialize_with = "de::datetime_opt")]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub file_hash: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub sender_address: Option<String>,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub file_type: Option<String>,
+    #[serde(default)]
+    pub action_triggered: Option<String>,
+    #[serde(default)]
+    pub route: Option<String>,
+    #[serde(default)]
+    pub details: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub definition: Option<String>,
+}
+
+/// `ttp/impersonation/get-logs`: `data[0]` wraps `impersonationLogs`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpersonationLogsPage {
+    #[serde(default, deserialize_with = "de::null_as_default")]
+    pub impersonation_logs: Vec<ImpersonationLog>,
+}
+
+/// One Impersonation Protection hit (§9.3): the only TTP log with an `id`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpersonationLog {
+    pub id: String,
+    pub recipient_address: String,
+    #[serde(default, deserialize_with = "de::datetime_opt")]
+    pub event_time: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub definition: Option<String>,
+    #[serde(default, deserialize_with = "de::int_opt")]
+    pub hits: Option<i64>,
+    #[serde(default, deserialize_with = "de::null_as_default")]
+    pub identifiers: Vec<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub sender_address: Option<String>,
+    #[serde(default)]
+    pub sender_ip_address: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub tagged_external: Option<bool>,
+    #[serde(default)]
+    pub tagged_malicious: Option<bool>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,5 +620,44 @@ mod tests {
         }))
         .unwrap();
         assert!(u.submitted() && u.clicked() && u.opened() && !u.reported());
+    }
+
+    #[test]
+    fn ttp_logs_parse_the_documented_samples() {
+        let page: ClickLogsPage = serde_json::from_str(
+            r#"{"clickLogs": [{"category": "Computers & Technology", "userEmailAddress": "user@domain.com", "url": "https://www.mimecast.com", "userAwarenessAction": "NA", "route": "outbound", "adminOverride": "N/A", "date": "2017-04-05T09:59:37+0000", "scanResult": "clean", "action": "allow", "ttpDefinition": "Default URL Protection Definition", "userOverride": "None", "emailPartsDescription": ["Body"]}]}"#,
+        )
+        .unwrap();
+        let c = &page.click_logs[0];
+        assert_eq!(c.user_email_address, "user@domain.com");
+        assert_eq!(c.date.as_deref(), Some("2017-04-05T09:59:37Z"));
+        assert_eq!(
+            (
+                c.scan_result.as_deref(),
+                c.action.as_deref(),
+                c.user_override.as_deref()
+            ),
+            (Some("clean"), Some("allow"), Some("None"))
+        );
+        assert_eq!(c.message_id, None);
+        let page: AttachmentLogsPage = serde_json::from_str(
+            r#"{"attachmentLogs": [{"result": "malicious", "date": "2017-04-05T09:59:37+0000", "senderAddress": "a@evil.example.net", "fileName": "x.exe", "actionTriggered": "sandbox, block", "route": "inbound", "details": "Malicious", "recipientAddress": "user@domain.com", "fileType": "Windows Executable", "fileHash": "ABCD"}]}"#,
+        )
+        .unwrap();
+        let a = &page.attachment_logs[0];
+        assert_eq!(
+            (a.result.as_deref(), a.file_hash.as_deref()),
+            (Some("malicious"), Some("ABCD"))
+        );
+        let page: ImpersonationLogsPage = serde_json::from_str(
+            r#"{"impersonationLogs": [{"id": "MTOKEN:eNq1", "action": "Hold", "definition": "Default", "eventTime": "2017-04-05T09:59:37+0000", "hits": 2, "identifiers": ["similar_internal_domain", "newly_observed_domain"], "recipientAddress": "user@domain.com", "senderAddress": "ceo@evil.example.net", "taggedExternal": true, "taggedMalicious": true, "impersonationResults": []}]}"#,
+        )
+        .unwrap();
+        let i = &page.impersonation_logs[0];
+        assert_eq!(
+            (i.id.as_str(), i.hits, i.tagged_malicious),
+            ("MTOKEN:eNq1", Some(2), Some(true))
+        );
+        assert_eq!(i.identifiers, vec!["similar_internal_domain", "newly_observed_domain"]);
     }
 }

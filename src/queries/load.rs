@@ -5,7 +5,7 @@ use std::path::Path;
 use super::def::{DefError, QueryDef};
 
 /// The queries compiled into the binary, so a deployed worker has them.
-const EMBEDDED: [(&str, &str); 13] = [
+const EMBEDDED: [(&str, &str); 18] = [
     (
         "active-without-account.cypher",
         include_str!("../../queries/active-without-account.cypher"),
@@ -19,8 +19,20 @@ const EMBEDDED: [(&str, &str); 13] = [
         include_str!("../../queries/campaign-completion.cypher"),
     ),
     (
+        "clicked-malicious-not-retrained.cypher",
+        include_str!("../../queries/clicked-malicious-not-retrained.cypher"),
+    ),
+    (
         "high-risk-safe-score.cypher",
         include_str!("../../queries/high-risk-safe-score.cypher"),
+    ),
+    (
+        "impersonation-targets.cypher",
+        include_str!("../../queries/impersonation-targets.cypher"),
+    ),
+    (
+        "malicious-attachment-recipients.cypher",
+        include_str!("../../queries/malicious-attachment-recipients.cypher"),
     ),
     (
         "missing-required-training.cypher",
@@ -29,6 +41,10 @@ const EMBEDDED: [(&str, &str); 13] = [
     (
         "phished-not-retrained.cypher",
         include_str!("../../queries/phished-not-retrained.cypher"),
+    ),
+    (
+        "real-and-simulated-failures.cypher",
+        include_str!("../../queries/real-and-simulated-failures.cypher"),
     ),
     ("stale-sync.cypher", include_str!("../../queries/stale-sync.cypher")),
     ("sync-history.cypher", include_str!("../../queries/sync-history.cypher")),
@@ -43,6 +59,10 @@ const EMBEDDED: [(&str, &str); 13] = [
     (
         "unmapped-campaigns.cypher",
         include_str!("../../queries/unmapped-campaigns.cypher"),
+    ),
+    (
+        "url-warning-overrides.cypher",
+        include_str!("../../queries/url-warning-overrides.cypher"),
     ),
     (
         "users-without-active-person.cypher",
@@ -145,7 +165,7 @@ mod tests {
     #[test]
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
-        assert_eq!(defs.len(), 13);
+        assert_eq!(defs.len(), 18);
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();

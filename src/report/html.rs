@@ -203,8 +203,10 @@ fn account(out: &mut String, report: &Report, a: &AccountReport) {
     phishing(out, a);
     let _ = writeln!(
         out,
-        "<h3>Real threats</h3>\n<p class=\"no-data\" id=\"threats-{code}\">The graph holds no real-threat data \
-         (URL, attachment or impersonation protection logs); this tool does not collect it yet.</p>"
+        "<h3>Real threats</h3>\n<p id=\"threats-{code}\">URL, attachment and impersonation protection events \
+         are in the graph as findings, kept for [sync] event_retention_days; the rules clicked-malicious-not-retrained, \
+         malicious-attachment-recipients, real-and-simulated-failures, impersonation-targets and url-warning-overrides \
+         above report on them.</p>"
     );
     trends(out, report, a);
     out.push_str("</section>\n");

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::tenant::{user_domain, Credential, Tenant};
+use super::threats::{Logs, Stream, ThreatLogs};
 
 /// Page size when the request gives none.
 pub const DEFAULT_PAGE_SIZE: usize = 25;
@@ -30,6 +31,9 @@ pub(crate) enum Endpoint {
     SafeScoreSummary,
     PerformanceDetails,
     WatchlistDetails,
+    TtpUrlLogs,
+    TtpAttachmentLogs,
+    TtpImpersonationLogs,
 }
 
 /// Every path served, with its endpoint.
@@ -69,6 +73,9 @@ pub(crate) const ENDPOINTS: &[(&str, Endpoint)] = &[
         "/api/awareness-training/company/get-watchlist-details",
         Endpoint::WatchlistDetails,
     ),
+    ("/api/ttp/url/get-logs", Endpoint::TtpUrlLogs),
+    ("/api/ttp/attachment/get-logs", Endpoint::TtpAttachmentLogs),
+    ("/api/ttp/impersonation/get-logs", Endpoint::TtpImpersonationLogs),
 ];
 
 impl Endpoint {
@@ -78,7 +85,12 @@ impl Endpoint {
 
     /// Awareness Training endpoints answer 403 when the package is not licensed.
     pub fn is_awareness_training(self) -> bool {
-        !matches!(self, Endpoint::Account | Endpoint::Domains | Endpoint::Users)
+        !matches!(self, Endpoint::Account | Endpoint::Domains | Endpoint::Users) && self.threat_stream().is_none()
+    }
+
+    /// The TTP log stream of a TTP endpoint.
+    pub fn threat_stream(self) -> Option<Stream> {
+        Stream::of(self)
     }
 
     /// Paged endpoints get the configured per-page latency.
@@ -91,6 +103,9 @@ impl Endpoint {
                 | Endpoint::SafeScoreDetails
                 | Endpoint::PerformanceDetails
                 | Endpoint::WatchlistDetails
+                | Endpoint::TtpUrlLogs
+                | Endpoint::TtpAttachmentLogs
+                | Endpoint::TtpImpersonationLogs
         )
     }
 
@@ -103,6 +118,9 @@ impl Endpoint {
             Endpoint::SafeScoreDetails => "safe-score",
             Endpoint::PerformanceDetails => "performance",
             Endpoint::WatchlistDetails => "watchlist",
+            Endpoint::TtpUrlLogs => "ttp-url",
+            Endpoint::TtpAttachmentLogs => "ttp-attachment",
+            Endpoint::TtpImpersonationLogs => "ttp-impersonation",
             _ => "unpaged",
         }
     }
@@ -125,6 +143,9 @@ pub(crate) struct Served {
     safe_scores: Vec<Value>,
     performance: Vec<Value>,
     watchlist: Vec<Value>,
+    threats: ThreatLogs,
+    /// Role permissions the API application lacks: endpoints needing one answer 403.
+    pub missing_permissions: Vec<String>,
 }
 
 impl From<Tenant> for Served {
@@ -153,6 +174,12 @@ impl From<Tenant> for Served {
             safe_scores: t.safe_scores,
             performance: t.performance,
             watchlist: t.watchlist,
+            threats: ThreatLogs {
+                url: Logs::new(Stream::Url, t.url_logs),
+                attachment: Logs::new(Stream::Attachment, t.attachment_logs),
+                impersonation: Logs::new(Stream::Impersonation, t.impersonation_logs),
+            },
+            missing_permissions: t.missing_permissions,
         }
     }
 }
@@ -220,7 +247,7 @@ pub(crate) fn fail_entry(code: &str, message: &str, retryable: bool) -> Value {
 
 /// A function-level failure: HTTP 200, `meta.status` 200, empty `data`, one `fail`
 /// entry echoing the input under `key` (as Mimecast does for a failed data item).
-fn function_failure(key: Option<&Value>, code: &str, message: &str) -> Answer {
+pub(crate) fn function_failure(key: Option<&Value>, code: &str, message: &str) -> Answer {
     let mut entry = fail_entry(code, message, false);
     if let (Some(k), Some(o)) = (key, entry.as_object_mut()) {
         o.insert("key".into(), k.clone());
@@ -235,7 +262,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn ok(body: Vec<u8>) -> Answer {
+    pub(crate) fn ok(body: Vec<u8>) -> Answer {
         Answer { status: 200, body }
     }
 
@@ -279,7 +306,7 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<ApiRequest, String> {
 }
 
 impl ApiRequest {
-    fn first(&self) -> Option<&Value> {
+    pub(crate) fn first(&self) -> Option<&Value> {
         self.data.first()
     }
 
@@ -288,7 +315,7 @@ impl ApiRequest {
     }
 
     /// `meta.pagination.pageSize`, defaulted and clamped to `1..=500`.
-    fn page_size(&self) -> usize {
+    pub(crate) fn page_size(&self) -> usize {
         let v = &self.meta["pagination"]["pageSize"];
         let n = v
             .as_u64()
@@ -346,12 +373,12 @@ pub(crate) fn paginate(
 
 /// Where a paged request starts and what it filters by: from its page token when it
 /// has one (the token carries the filter; `data` may be left out), else from `data`.
-enum Cursor {
+pub(crate) enum Cursor {
     At(usize, String),
     BadToken,
 }
 
-fn cursor(req: &ApiRequest, endpoint: Endpoint, filter_from_data: impl FnOnce() -> String) -> Cursor {
+pub(crate) fn cursor(req: &ApiRequest, endpoint: Endpoint, filter_from_data: impl FnOnce() -> String) -> Cursor {
     match req.page_token() {
         Some(t) => match decode_token(t, endpoint) {
             Some((offset, filter)) => Cursor::At(offset, filter),
@@ -361,7 +388,7 @@ fn cursor(req: &ApiRequest, endpoint: Endpoint, filter_from_data: impl FnOnce() 
     }
 }
 
-fn bad_token(req: &ApiRequest) -> Answer {
+pub(crate) fn bad_token(req: &ApiRequest) -> Answer {
     let key = json!({"pageToken": req.page_token().unwrap_or("")});
     function_failure(Some(&key), "err_invalid_page_token", "The page token is invalid")
 }
@@ -510,6 +537,9 @@ pub(crate) fn answer(
             }
             Answer::ok(envelope(200, Some(pagination), data, Vec::new()))
         }
+        Endpoint::TtpUrlLogs | Endpoint::TtpAttachmentLogs | Endpoint::TtpImpersonationLogs => {
+            super::threats::answer(&served.threats, endpoint, req, chrono::Utc::now())
+        }
     }
 }
 
@@ -540,6 +570,7 @@ mod tests {
             ],
             performance: vec![json!({"email": "x@a.example.com", "numCorrect": 1, "userDetails": {}})],
             watchlist: vec![],
+            ..Tenant::default()
         }
     }
 

@@ -52,6 +52,12 @@ pub struct GenerateSpec {
     /// Phishing campaigns.
     pub phishing: usize,
     pub seed: u64,
+    /// TTP log records of each kind (URL clicks, attachments, impersonation).
+    pub threats: usize,
+    /// The end of the 14 days the TTP logs span, in seconds since 1970; `None` is the
+    /// end of the generated campaign history. (`mimecast-sim --generate` makes it
+    /// the current day, so a worker's look-back window finds them.)
+    pub until: Option<i64>,
 }
 
 impl Default for GenerateSpec {
@@ -62,6 +68,8 @@ impl Default for GenerateSpec {
             campaigns: 4,
             phishing: 2,
             seed: 1,
+            threats: 0,
+            until: None,
         }
     }
 }
@@ -69,7 +77,7 @@ impl Default for GenerateSpec {
 /// A generate spec that could not be parsed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed)")]
+    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed, threats, until)")]
     UnknownKey(String),
     #[error("{key}={value:?} in generate spec is not a non-negative integer")]
     BadNumber { key: String, value: String },
@@ -82,8 +90,9 @@ pub enum SpecError {
 impl FromStr for GenerateSpec {
     type Err = SpecError;
 
-    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S`; missing keys keep
-    /// their defaults (50, 2, 4, 2, 1), an empty string is all defaults.
+    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,until=T`
+    /// (`until` in seconds since 1970); missing keys keep their defaults (50, 2, 4, 2,
+    /// 1, 0, none), an empty string is all defaults.
     fn from_str(text: &str) -> Result<Self, SpecError> {
         let mut spec = GenerateSpec::default();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -111,6 +120,13 @@ impl FromStr for GenerateSpec {
                 "campaigns" => spec.campaigns = count()?,
                 "phishing" => spec.phishing = count()?,
                 "seed" => spec.seed = number()?,
+                "threats" => spec.threats = count()?,
+                "until" => {
+                    spec.until = Some(i64::try_from(number()?).map_err(|_| SpecError::BadNumber {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    })?)
+                }
                 other => return Err(SpecError::UnknownKey(other.to_owned())),
             }
         }
@@ -127,7 +143,14 @@ impl fmt::Display for GenerateSpec {
             f,
             "users={},domains={},campaigns={},phishing={},seed={}",
             self.users, self.domains, self.campaigns, self.phishing, self.seed
-        )
+        )?;
+        if self.threats > 0 {
+            write!(f, ",threats={}", self.threats)?;
+        }
+        match self.until {
+            Some(t) => write!(f, ",until={t}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -349,6 +372,7 @@ const S_EXTERNAL: u64 = 4;
 const S_TRAINING: u64 = 5;
 const S_PHISHING: u64 = 6;
 const S_SCORES: u64 = 7;
+const S_THREATS: u64 = 8;
 
 /// 2023-01-02T00:00:00Z: every generated date is an offset from it, never "now".
 const EPOCH: i64 = 1_672_617_600;
@@ -534,6 +558,15 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
     let mut everyone = people;
     everyone.extend(externals);
 
+    // TTP logs aimed at the people (and a few outside addresses).
+    let threats = {
+        let emails: Vec<&str> = everyone.iter().map(|p| p.email.as_str()).collect();
+        let (internal, external) = emails.split_at(internal_count);
+        let until = spec.until.unwrap_or(EPOCH + SPAN_DAYS * 86_400);
+        let mut rng = SplitMix64::derive(spec.seed, S_THREATS);
+        super::threats::generate(&mut rng, spec.threats, until, slug, internal, external)
+    };
+
     // Decide everything first (cheap and sequential), then build the records in
     // parallel: a tenant of 100,000 users holds millions of row objects (about 4 GB),
     // and allocating them is most of the time.
@@ -609,6 +642,10 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
         safe_scores,
         performance,
         watchlist,
+        url_logs: threats.url,
+        attachment_logs: threats.attachment,
+        impersonation_logs: threats.impersonation,
+        missing_permissions: Vec::new(),
     }
 }
 
@@ -668,7 +705,7 @@ fn external_person(rng: &mut SplitMix64, k: usize, slug: &str, people: &[Person]
 }
 
 /// A Mimecast-looking secure id: a prefix (`eNo`/`eNq`) and URL-safe base64 text.
-fn secure_id(rng: &mut SplitMix64, prefix: &str) -> String {
+pub(super) fn secure_id(rng: &mut SplitMix64, prefix: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let len = rng.range(90, 150) as usize;
     let mut id = String::with_capacity(prefix.len() + len);
@@ -1232,14 +1269,30 @@ mod tests {
                 domains: 5,
                 campaigns: 20,
                 phishing: 10,
-                seed: 7
+                seed: 7,
+                ..GenerateSpec::default()
             }
         );
         assert_eq!(s.to_string().parse::<GenerateSpec>().unwrap(), s);
         assert_eq!(
             "users=10,colour=blue".parse::<GenerateSpec>().unwrap_err().to_string(),
-            "unknown key \"colour\" in generate spec (known: users, domains, campaigns, phishing, seed)"
+            "unknown key \"colour\" in generate spec (known: users, domains, campaigns, phishing, seed, threats, until)"
         );
+        let t: GenerateSpec = "users=20,threats=30,until=1764633600".parse().unwrap();
+        assert_eq!((t.threats, t.until), (30, Some(1_764_633_600)));
+        assert_eq!(
+            t.to_string(),
+            "users=20,domains=2,campaigns=4,phishing=2,seed=1,threats=30,until=1764633600"
+        );
+        let g = generate(&t);
+        assert_eq!(
+            (g.url_logs.len(), g.attachment_logs.len(), g.impersonation_logs.len()),
+            (30, 30, 30)
+        );
+        g.validate().unwrap();
+        // Without threats the tenant is what it always was: no TTP sections written.
+        let plain = serde_json::to_value(generate(&GenerateSpec::default())).unwrap();
+        assert!(plain.get("url_logs").is_none() && plain.get("missing_permissions").is_none());
         assert_eq!(
             "users=-3".parse::<GenerateSpec>().unwrap_err(),
             SpecError::BadNumber {
@@ -1293,6 +1346,7 @@ mod tests {
             campaigns: 12,
             phishing: 3,
             seed: 9,
+            ..GenerateSpec::default()
         };
         let t = generate(&spec);
         t.validate().unwrap();

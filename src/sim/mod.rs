@@ -32,6 +32,7 @@ mod rng;
 mod roster;
 mod server;
 mod tenant;
+mod threats;
 
 #[cfg(test)]
 mod tests;

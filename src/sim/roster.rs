@@ -122,6 +122,7 @@ mod tests {
             campaigns: 2,
             phishing: 1,
             seed: 7,
+            ..GenerateSpec::default()
         });
         let text = demo_roster(&tenant);
         let primary = tenant.domains[0]["domain"].as_str().unwrap().to_owned();

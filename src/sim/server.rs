@@ -368,6 +368,13 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
     }
 
+    // A role lacking the TTP log permission (the tenant's `missing_permissions`).
+    if let Some(stream) = endpoint.threat_stream() {
+        if served.missing_permissions.iter().any(|p| p == stream.permission()) {
+            return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
+        }
+    }
+
     if endpoint.is_paged() && !options.page_latency.is_zero() {
         tokio::time::sleep(options.page_latency).await;
     }

@@ -13,6 +13,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::threats::{record_time, Stream};
+
 /// Credentials the simulator accepts.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -80,6 +82,20 @@ pub struct Tenant {
     pub performance: Vec<Value>,
     #[serde(default)]
     pub watchlist: Vec<Value>,
+    /// `ttp/url/get-logs` records (`clickLogs`), each with a `date`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub url_logs: Vec<Value>,
+    /// `ttp/attachment/get-logs` records (`attachmentLogs`), each with a `date`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachment_logs: Vec<Value>,
+    /// `ttp/impersonation/get-logs` records (`impersonationLogs`), each with an
+    /// `eventTime` and an `id`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub impersonation_logs: Vec<Value>,
+    /// Role permissions the API application lacks (`Monitoring | URL Protection |
+    /// Read`, ...): the endpoints that need one answer 403.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_permissions: Vec<String>,
 }
 
 /// Why a tenant could not be loaded.
@@ -164,6 +180,25 @@ impl Tenant {
                 match c.get("user_data") {
                     None | Some(Value::Array(_)) => {}
                     Some(_) => return bad(format!("{section}[{i}].user_data is not an array")),
+                }
+            }
+        }
+        for (section, stream, list) in [
+            ("url_logs", Stream::Url, &self.url_logs),
+            ("attachment_logs", Stream::Attachment, &self.attachment_logs),
+            ("impersonation_logs", Stream::Impersonation, &self.impersonation_logs),
+        ] {
+            for (i, r) in list.iter().enumerate() {
+                if record_time(stream, r).is_none() {
+                    let field = if stream == Stream::Impersonation {
+                        "eventTime"
+                    } else {
+                        "date"
+                    };
+                    return bad(format!("{section}[{i}] has no readable \"{field}\""));
+                }
+                if stream == Stream::Impersonation && r.get("id").and_then(Value::as_str).is_none() {
+                    return bad(format!("{section}[{i}] has no string \"id\""));
                 }
             }
         }

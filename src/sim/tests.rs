@@ -352,6 +352,70 @@ async fn a_tenant_file_without_the_package_gets_403_on_awareness_training() {
     assert_eq!(account["data"][0]["packages"], json!(["Mimecast Platform [1033]"]));
 }
 
+/// TTP logs over HTTP: the window, the wrapper and paging; a missing permission in
+/// the tenant answers 403 on that log only, and the AT licence does not gate them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttp_logs_are_served_and_a_missing_permission_is_403() {
+    let mut t = tenant(1);
+    t.url_logs = (0..3)
+        .map(|i| json!({"date": format!("2026-11-2{i}T10:00:00+0000"), "userEmailAddress": "user00000@big.example.com", "url": format!("https://bad.example.net/{i}")}))
+        .collect();
+    t.impersonation_logs = vec![
+        json!({"id": "imp-1", "eventTime": "2026-11-21T10:00:00+0000", "recipientAddress": "user00000@big.example.com"}),
+    ];
+    t.missing_permissions = vec!["Monitoring | Attachment Protection | Read".into()];
+    t.validate().unwrap();
+    let options = SimOptions {
+        awareness_training_licensed: false,
+        ..SimOptions::default()
+    };
+    let sim = start_with(t.clone(), options).await;
+    let addr = sim.local_addr();
+    let token = access_token(addr).await;
+    let window = json!({"from": "2026-11-20T00:00:00+0000", "to": "2026-11-23T00:00:00+0000", "oldestFirst": true});
+    let r = post(
+        addr,
+        &token,
+        "/api/ttp/url/get-logs",
+        json!({"meta": {"pagination": {"pageSize": 2}}, "data": [window]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let page = r.json();
+    assert_eq!(page["data"][0]["clickLogs"][0]["url"], "https://bad.example.net/0");
+    assert_eq!(page["data"][0]["clickLogs"][1]["url"], "https://bad.example.net/1");
+    assert_eq!(page["meta"]["pagination"]["totalCount"], 3);
+    let next = page["meta"]["pagination"]["next"].as_str().unwrap();
+    let r = post(
+        addr,
+        &token,
+        "/api/ttp/url/get-logs",
+        json!({"meta": {"pagination": {"pageSize": 2, "pageToken": next}}, "data": [window]}),
+    )
+    .await;
+    assert_eq!(r.json()["data"][0]["clickLogs"], json!([t.url_logs[2]]));
+    let r = post(
+        addr,
+        &token,
+        "/api/ttp/impersonation/get-logs",
+        json!({"data": [window]}),
+    )
+    .await;
+    assert_eq!(r.json()["data"][0]["impersonationLogs"][0]["id"], "imp-1");
+    let r = post(addr, &token, "/api/ttp/attachment/get-logs", json!({"data": [window]})).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.json(),
+        json!({"meta": {"status": 403}, "data": [], "fail": [{"errors": [{"code": "err_forbidden", "message": "Forbidden", "retryable": false}]}]})
+    );
+    // The permission granted (a new tenant file): the same call answers.
+    t.missing_permissions.clear();
+    sim.set_tenant(t);
+    let r = post(addr, &token, "/api/ttp/attachment/get-logs", json!({"data": [window]})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"], json!([{"attachmentLogs": []}]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hmac_signatures_are_verified() {
     let sim = start_with(tenant(2), SimOptions::default()).await;

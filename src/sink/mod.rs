@@ -8,6 +8,7 @@
 //! for `unavailable_retry_secs`, transient server errors `max_attempts` times.
 
 pub mod bolt;
+mod cursors;
 mod diff;
 pub mod fingerprint;
 pub mod guard;
@@ -19,6 +20,7 @@ mod queries;
 pub mod retry;
 mod upsert;
 
+pub use cursors::{StoredCursors, CURSOR_LABEL};
 pub use guard::{DeletePolicy, HeldBack};
 pub use history::{SyncRun, RUN_LABEL};
 pub use load::{LoadReport, TypeWrite};

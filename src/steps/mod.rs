@@ -7,6 +7,7 @@
 
 mod executor;
 mod mimecast;
+mod threats;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,6 +24,10 @@ pub use executor::{execute, plan, PlanError, Progress, SilentProgress, TerminalP
 pub use mimecast::{
     mimecast_steps, FETCH_ACCOUNT, FETCH_AWARENESS_CAMPAIGNS, FETCH_DOMAINS, FETCH_ENROLLMENTS, FETCH_PHISHING,
     FETCH_USERS,
+};
+pub use threats::{
+    threat_steps, Cursors, StreamWindow, ThreatPlan, BUILD_THREAT_INDICATORS, FETCH_TTP_ATTACHMENT,
+    FETCH_TTP_IMPERSONATION, FETCH_TTP_URL,
 };
 
 /// What a step is and what it produces.
@@ -115,11 +120,31 @@ pub struct AccountInfo {
 pub struct TenantState {
     store: Mutex<GraphStore>,
     account: OnceLock<AccountInfo>,
+    /// Where each TTP log stream starts reading.
+    threats: ThreatPlan,
+    /// The windows of the TTP log streams read whole.
+    windows: Mutex<Vec<StreamWindow>>,
 }
 
 impl TenantState {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A tenant whose TTP log streams read the windows `plan` gives.
+    pub fn with_threats(plan: ThreatPlan) -> Self {
+        TenantState {
+            threats: plan,
+            ..Self::default()
+        }
+    }
+
+    /// The windows of the TTP log streams read whole, in the order they finished.
+    pub fn windows(&self) -> Vec<StreamWindow> {
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn account(&self) -> Option<&AccountInfo> {

@@ -239,6 +239,7 @@ async fn after_a_stop_the_summary_says_stopped_and_counts_what_was_written() {
         campaigns: 3,
         phishing: 2,
         seed: 11,
+        ..GenerateSpec::default()
     });
     tenant.account["accountCode"] = json!(account);
     let sim = start_sim(tenant, SimOptions::default()).await;

@@ -560,6 +560,7 @@ async fn a_generated_tenant_serves_every_user_and_campaign() {
         campaigns: 5,
         phishing: 2,
         seed: 42,
+        ..GenerateSpec::default()
     };
     let tenant = sim::generate(&spec);
     let expected_users = tenant.users.len();

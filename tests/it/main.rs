@@ -15,6 +15,7 @@ mod recovery;
 mod report;
 mod sink_roundtrip;
 mod sync;
+mod threats;
 mod throttle;
 mod tls;
 mod wire;

@@ -14,7 +14,8 @@ fn account() -> &'static str {
     CODE.get_or_init(|| crate::helpers::unique_account("QRY"))
 }
 
-/// Syncs the Acme fixtures once for every test in this file.
+/// Syncs the Acme fixtures (with the TTP logs of threats-acme.json) once for every
+/// test in this file.
 async fn synced() -> &'static String {
     static DONE: OnceCell<String> = OnceCell::const_new();
     DONE.get_or_init(|| async {
@@ -25,7 +26,11 @@ async fn synced() -> &'static String {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let sim = start_sim(acme_tenant(account()), mimecast_graph::sim::SimOptions::default()).await;
+                let sim = start_sim(
+                    crate::threats::acme_threat_tenant(account()),
+                    mimecast_graph::sim::SimOptions::default(),
+                )
+                .await;
                 let config = config_with(vec![acme_connection("acme", &sim)]);
                 let outcome = crate::sync::sync(&config).await;
                 assert_eq!(
@@ -488,7 +493,16 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
         ("active-without-account", Some((1, 7, "active people"))),
         ("assigned-not-completed", Some((4, 11, "training assignments"))),
         ("campaign-completion", None),
+        (
+            "clicked-malicious-not-retrained",
+            Some((3, 3, "malicious or blocked link clicks by internal users")),
+        ),
         ("high-risk-safe-score", Some((2, 5, "users with a SAFE score"))),
+        ("impersonation-targets", Some((3, 12, "Mimecast users"))),
+        (
+            "malicious-attachment-recipients",
+            Some((2, 3, "attachment results for internal users")),
+        ),
         (
             "missing-required-training",
             Some((
@@ -498,11 +512,19 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
             )),
         ),
         ("phished-not-retrained", Some((1, 2, "phishing clicks or submissions"))),
+        (
+            "real-and-simulated-failures",
+            Some((2, 2, "users who failed a phishing simulation")),
+        ),
         ("stale-sync", Some((1, 1, "accounts"))),
         ("sync-history", None),
         ("terminated-with-account", Some((1, 1, "terminated people"))),
         ("training-completed-elsewhere", None),
         ("unmapped-campaigns", Some((1, 4, "training campaigns"))),
+        (
+            "url-warning-overrides",
+            Some((1, 2, "URL Protection warnings shown to internal users")),
+        ),
         ("users-without-active-person", Some((2, 7, "reviewed Mimecast users"))),
         ("watchlist", Some((2, 12, "Mimecast users"))),
     ];

@@ -257,6 +257,7 @@ async fn a_neo4j_killed_during_the_daemons_upsert_is_recovered_from_without_a_ma
         campaigns: 4,
         phishing: 2,
         seed: 5,
+        ..GenerateSpec::default()
     });
     let (reference, ride, fail) = (unique_account("REF"), unique_account("RID"), unique_account("FAL"));
 

@@ -1,4 +1,5 @@
-//! `collect --out DIR`: fetch, build and validate; write graph.json and summary.json.
+//! `collect --out DIR`: fetch, build and validate; write graph.json, summary.json and
+//! findings.ocsf.jsonl.
 
 use std::path::Path;
 
@@ -15,11 +16,12 @@ pub async fn run(config: Option<&Path>, args: &CollectArgs) -> Result<Exit, CliE
     collection.write_files(&args.out).map_err(CliError::failure)?;
     output::print(&collection.human())?;
     output::println(&format!(
-        "wrote {} ({} entities, {} relationships) and {}",
+        "wrote {} ({} entities, {} relationships), {} and {}",
         args.out.join("graph.json").display(),
         collection.store.entity_count(),
         collection.store.relationship_count(),
-        args.out.join("summary.json").display()
+        args.out.join("summary.json").display(),
+        args.out.join(crate::collect::FINDINGS_FILE).display()
     ))?;
     Ok(exit(&collection))
 }
