@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod collect;
 mod diff;
+mod drift;
 mod helpers;
 mod local;
 mod queries;
