@@ -171,7 +171,7 @@ fn report_order() -> Vec<QueryDef> {
 }
 
 /// The Acme tenant and roster synced under a new account code.
-async fn synced_acme(prefix: &str) -> (String, SyncOutcome) {
+pub async fn synced_acme(prefix: &str) -> (String, SyncOutcome) {
     let account = unique_account(prefix);
     let sim = start_sim(acme_tenant(&account), mimecast_graph::sim::SimOptions::default()).await;
     let outcome = crate::sync::sync(&config_with(vec![acme_connection("acme", &sim)])).await;
