@@ -7,6 +7,7 @@
 // population: active people
 // count: MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN count(p) AS total
 // remediation: Create the person's Mimecast user, or correct the roster address (or add a domain alias) so it matches the user they have.
+// identity: email
 // param: account = null | Only this account code; null for every account
 // columns: account, person, email, group
 //

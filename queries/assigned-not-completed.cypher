@@ -7,6 +7,7 @@
 // population: training assignments
 // count: MATCH (u:MimecastUser)-[:ASSIGNED]->(:MimecastAwarenessCampaign) WHERE $account IS NULL OR u.accountCode = $account RETURN count(*) AS total
 // remediation: Remind the user to complete the campaign; escalate to their manager when the campaign launched long ago.
+// identity: campaign, email
 // param: account = null | Only this account code; null for every account
 // columns: account, campaign, launched, email, person
 //

@@ -11,6 +11,7 @@
 // param: days = 30 | Clicks in this many days before as_of
 // param: as_of = null | ISO date-time to measure from; null for now
 // columns: account, email, url, action, overridden, clickedOn
+// identity: email, url, clickedOn
 //
 // In Neo4j Browser, set the parameters first:
 //   :param account => null

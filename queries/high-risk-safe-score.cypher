@@ -7,6 +7,7 @@
 // population: users with a SAFE score
 // count: MATCH (u:MimecastUser) WHERE ($account IS NULL OR u.accountCode = $account) AND u.safeRisk IS NOT NULL RETURN count(u) AS total
 // remediation: Enrol the user in targeted training and review their recent phishing results; re-check the grade after the next training cycle.
+// identity: email
 // param: account = null | Only this account code; null for every account
 // param: grades = ["D", "F"] | Risk grades to report
 // columns: account, email, name, risk, humanError, knowledge, person

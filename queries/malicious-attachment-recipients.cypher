@@ -11,6 +11,7 @@
 // param: days = 30 | Results in this many days before as_of
 // param: as_of = null | ISO date-time to measure from; null for now
 // columns: account, email, fileName, sha256, senderDomain, receivedOn, recipientsOfFile
+// identity: email, sha256, receivedOn
 //
 // In Neo4j Browser, set the parameters first:
 //   :param account => null

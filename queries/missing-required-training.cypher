@@ -7,6 +7,7 @@
 // population: training requirements of active people (one per person and category)
 // count: MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN coalesce(sum(size(coalesce(p.requiredCategories, []))), 0) AS total
 // remediation: Assign a campaign covering the category to the person, or record training done elsewhere; check the campaign mapping when a completed campaign should have counted.
+// identity: email, category
 // param: account = null | Only this account code; null for every account
 // param: require_pass = false | Count only completions where every answer was correct
 // columns: account, person, email, group, category

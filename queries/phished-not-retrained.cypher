@@ -7,6 +7,7 @@
 // population: phishing clicks or submissions
 // count: MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) WHERE ($account IS NULL OR u.accountCode = $account) AND (r.clicked OR r.submitted) RETURN count(r) AS total
 // remediation: Assign remedial phishing-awareness training to the user and confirm it is completed.
+// identity: email, phishingCampaign
 // param: account = null | Only this account code; null for every account
 // columns: account, email, phishingCampaign, action, failedOn
 //

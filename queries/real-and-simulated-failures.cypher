@@ -11,6 +11,7 @@
 // param: days = 30 | Real threats in this many days before as_of
 // param: as_of = null | ISO date-time to measure from; null for now
 // columns: account, email, simulations, realThreats, lastRealThreatOn, safeRisk
+// identity: email
 //
 // In Neo4j Browser, set the parameters first:
 //   :param account => null

@@ -7,6 +7,7 @@
 // population: accounts
 // count: MATCH (a:MimecastAccount) WHERE $account IS NULL OR a.accountCode = $account RETURN count(a) AS total
 // remediation: Check the sync job (CI schedule or daemon) and its last error in the sync summary; a failed tenant's account node says when it last failed.
+// identity: account
 // param: account = null | Only this account code; null for every account
 // param: max_age_hours = 26 | Oldest acceptable successful sync, in hours
 // param: as_of = null | ISO date-time to measure from; null for now

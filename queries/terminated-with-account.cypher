@@ -7,6 +7,7 @@
 // population: terminated people
 // count: MATCH (p:Person {active: false}) WHERE $account IS NULL OR p.accountCode = $account RETURN count(p) AS total
 // remediation: Disable or remove the Mimecast user (and the mailbox behind it) as part of offboarding, or correct the roster if the person is still employed.
+// identity: personEmail, mimecastEmail
 // param: account = null | Only this account code; null for every account
 // columns: account, person, personEmail, mimecastEmail, matchedBy
 //

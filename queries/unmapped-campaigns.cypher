@@ -7,6 +7,7 @@
 // population: training campaigns
 // count: MATCH (a:MimecastAccount)-[:HAS]->(c:MimecastAwarenessCampaign) WHERE $account IS NULL OR a.accountCode = $account RETURN count(c) AS total
 // remediation: Map the campaign to its training categories in the configuration's campaign_categories, or confirm it covers none.
+// identity: id
 // param: account = null | Only this account code; null for every account
 // columns: account, campaign, id, launched
 //

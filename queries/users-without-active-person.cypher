@@ -7,6 +7,7 @@
 // population: reviewed Mimecast users
 // count: MATCH (u:MimecastUser) WHERE ($account IS NULL OR u.accountCode = $account) AND ($include_aliases OR coalesce(u.alias, false) = false) AND NOT split(u.email, '@')[0] IN $ignore_local_parts AND EXISTS { MATCH (:Person {accountCode: u.accountCode}) } RETURN count(u) AS total
 // remediation: Confirm who owns the address; disable a leaver's mailbox, document a shared one, or add the person to the roster.
+// identity: email
 // param: account = null | Only this account code; null for every account
 // param: include_aliases = false | Also review Mimecast alias addresses
 // param: ignore_local_parts = ["abuse", "postmaster"] | Local parts of system addresses to leave out

@@ -7,6 +7,7 @@
 // population: Mimecast users
 // count: MATCH (u:MimecastUser) WHERE $account IS NULL OR u.accountCode = $account RETURN count(u) AS total
 // remediation: Follow up with the user (and their manager) until the outstanding modules are watched.
+// identity: email
 // param: account = null | Only this account code; null for every account
 // columns: account, email, name, watchlistCount, notWatched
 //

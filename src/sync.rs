@@ -14,7 +14,7 @@ use crate::collect::{self, Collection, RunStatus};
 use crate::config::Config;
 use crate::queries::QuerySet;
 use crate::schema::schema;
-use crate::sink::{DeletePolicy, LoadReport, Sink, SinkError, SyncRun, SyncStamp};
+use crate::sink::{CampaignCompletion, DeletePolicy, LoadReport, RuleFindings, Sink, SinkError, SyncRun, SyncStamp};
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 
@@ -383,7 +383,7 @@ async fn write_accounts(
         sink.advance_cursors(account, &windows, stamp).await?;
         let mut run = history_run(c, account, label, stamp);
         run.types = types;
-        run.findings = rule_counts(sink, queries, account).await;
+        record_rule_results(sink, queries, account, &mut run).await;
         sink.record_run(&run, keep_runs).await?;
     }
     let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
@@ -416,25 +416,51 @@ fn history_run(c: &Collection, account: &str, status: &str, stamp: &SyncStamp) -
     run
 }
 
-/// The finding count of every saved rule in `account`, as the graph stands now. A
-/// rule that fails is left out (and logged): the data is written already.
-async fn rule_counts(sink: &Sink, queries: &QuerySet, account: &str) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for def in queries.iter().filter(|d| d.reports_findings()) {
+/// Runs every saved rule in `account`, as the graph stands now, into `run`: its
+/// finding count and the identity of each finding; and the completion of each
+/// training campaign (the `campaign-completion` query, when the set has it). A query
+/// that fails is left out (and logged): the data is written already.
+async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, run: &mut SyncRun) {
+    run.has_finding_ids = true;
+    let wanted = queries
+        .iter()
+        .filter(|d| d.reports_findings() || d.id == crate::report::CAMPAIGN_QUERY);
+    for def in wanted {
         let mut params = BTreeMap::new();
         if def.params.iter().any(|p| p.name == "account") {
             params.insert("account".to_owned(), json!(account));
         }
-        match crate::queries::run(sink, def, &params).await {
-            Ok(result) => {
-                counts.insert(def.id.clone(), result.findings(def) as u64);
-            }
+        let result = match crate::queries::run(sink, def, &params).await {
+            Ok(result) => result,
             Err(e) => {
-                warn!(query = %def.id, account, error = %e, "a saved rule failed after the sync; its count is not recorded")
+                warn!(query = %def.id, account, error = %e, "a saved query failed after the sync; its results are not recorded");
+                continue;
             }
+        };
+        if let Some(rule) = &def.rule {
+            run.findings.insert(def.id.clone(), result.findings(def) as u64);
+            run.finding_ids.insert(
+                def.id.clone(),
+                RuleFindings {
+                    version: def.version,
+                    identity: rule.identity.clone(),
+                    ids: result.identities(def),
+                },
+            );
+        } else {
+            let count = |row: &[serde_json::Value], c: &str| result.value(row, c).as_u64().unwrap_or(0);
+            run.completion = result
+                .rows
+                .iter()
+                .map(|row| CampaignCompletion {
+                    campaign: crate::queries::cell(result.value(row, "campaign")),
+                    assigned: count(row, "assigned"),
+                    completed: count(row, "completed"),
+                    passed: count(row, "passed"),
+                })
+                .collect();
         }
     }
-    counts
 }
 
 impl SyncOutcome {

@@ -93,7 +93,9 @@ pub enum Command {
     /// The recorded syncs of each account, newest first: when each ran, how it ended,
     /// what it created, changed, left unchanged and deleted, its API requests and
     /// throttling, and the saved rules' findings after it. Kept in Neo4j as
-    /// MimecastSyncRun nodes ([sync] history_runs per account, default 100).
+    /// MimecastSyncRun nodes ([sync] history_runs per account, default 100), with the
+    /// identity of each finding (compared by `queries diff`) and each campaign's
+    /// completion.
     History(HistoryArgs),
     /// The graph schema (graph-schema/).
     #[command(subcommand)]
@@ -104,7 +106,8 @@ pub enum Command {
     /// Write the evidence report for audits into DIR: index.html (one self-contained
     /// page: sync freshness, campaign completion and pass rates, required-training
     /// coverage, every rule's findings of its population with severity, controls and
-    /// remediation, phishing simulations, trends over the recorded syncs; printable to
+    /// remediation, phishing simulations, trends of findings and of campaign
+    /// completion over the recorded syncs; printable to
     /// PDF), rules/ID.csv with each query's rows, and manifest.json with the tool
     /// version, the time, each account's latest sync id, each rule's counts and the
     /// SHA-256 of every other file. Prints the manifest's own SHA-256.
@@ -213,6 +216,27 @@ pub enum QueriesCommand {
     /// Run queries and print their rows. Rows of queries whose severity is not
     /// `info` are findings. With --all the queries run most severe first.
     Run(RunQueriesArgs),
+    /// Findings history: per rule, the findings that are new in the latest recorded
+    /// sync and the ones resolved since an earlier sync (default: the previous one),
+    /// known by the rule's identity columns (`// identity:`). Each sync records them
+    /// in its MimecastSyncRun node; reads Neo4j only.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Only this account code (default: every account with recorded syncs).
+    #[arg(long, value_name = "CODE")]
+    pub account: Option<String>,
+    /// The earlier sync: a sync id (`mimecast-graph history` lists them), or a date
+    /// or ISO 8601 date-time, meaning the newest sync that started at or before it
+    /// (a date is midnight UTC). Default: the sync before the latest.
+    #[arg(long, value_name = "SYNC_ID|DATE")]
+    pub since: Option<String>,
+    /// Print JSON: per account the two syncs and per rule its new and resolved
+    /// findings, each as an object of its identity columns.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -137,6 +137,11 @@ pub struct Rule {
     /// The population in words, plural: "active people", "phishing failures".
     pub population: String,
     pub remediation: String,
+    /// The columns whose values identify one finding across syncs (`// identity:`,
+    /// every column when the header has none), in header order: what the sync history
+    /// keeps per finding, so that `queries diff` can say which findings are new and
+    /// which were resolved.
+    pub identity: Vec<String>,
 }
 
 /// A query file that does not parse, and why.
@@ -201,7 +206,7 @@ impl QueryDef {
             #[allow(clippy::collapsible_match)]
             match key {
                 "id" | "title" | "description" | "frameworks" | "severity" | "columns" | "version" | "population"
-                | "remediation" => {
+                | "remediation" | "identity" => {
                     if fields.insert(key, value.to_owned()).is_some() {
                         return Err(err(format!("header key {key:?} appears twice")));
                     }
@@ -281,26 +286,55 @@ impl QueryDef {
         if Some(def.id.as_str()) != file.strip_suffix(".cypher") {
             return Err(err(format!("id {:?} differs from the file name", def.id)));
         }
-        let rule = ["count", "population", "remediation"].map(&mut take);
+        // Without `// identity:` every column identifies a finding.
+        let identity = match take("identity") {
+            Ok(text) => {
+                let identity: Vec<String> = text
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if identity.is_empty() {
+                    return Err(err("`// identity:` names no column".to_owned()));
+                }
+                for (i, c) in identity.iter().enumerate() {
+                    if !def.columns.contains(c) {
+                        return Err(err(format!(
+                            "identity column {c:?} is not one of the columns ({})",
+                            def.columns.join(", ")
+                        )));
+                    }
+                    if identity[..i].contains(c) {
+                        return Err(err(format!("identity column {c:?} appears twice")));
+                    }
+                }
+                Some(identity)
+            }
+            Err(_) => None,
+        };
+        const RULE_KEYS: [&str; 3] = ["count", "population", "remediation"];
+        let rule = RULE_KEYS.map(&mut take);
         match rule {
             [Ok(count), Ok(population), Ok(remediation)] if def.reports_findings() => {
                 def.rule = Some(Rule {
                     count,
                     population,
                     remediation,
+                    identity: identity.unwrap_or_else(|| def.columns.clone()),
                 });
             }
-            [count, population, remediation] if def.reports_findings() => {
-                count?;
-                population?;
-                remediation?;
+            found if def.reports_findings() => {
+                for r in found {
+                    r?;
+                }
             }
             found => {
-                if let Some(k) = ["count", "population", "remediation"]
+                let given = RULE_KEYS
                     .into_iter()
                     .zip(found)
                     .find_map(|(k, v)| v.is_ok().then_some(k))
-                {
+                    .or(identity.map(|_| "identity"));
+                if let Some(k) = given {
                     return Err(err(format!(
                         "`// {k}:` is for queries that report findings; this one is info"
                     )));
@@ -362,7 +396,8 @@ impl QueryDef {
             Some(rule) => entity
                 .with("countCypher", rule.count.as_str())
                 .with("population", rule.population.as_str())
-                .with("remediation", rule.remediation.as_str()),
+                .with("remediation", rule.remediation.as_str())
+                .with("identity", rule.identity.clone()),
             None => entity,
         }
     }
@@ -394,7 +429,7 @@ mod tests {
     #[test]
     fn header_errors_name_the_problem() {
         let ok = "// id: q\n// title: T\n// description: D\n// frameworks: SOC 2 CC6.2; HIPAA 164.308(a)(5)\n// severity: low\n// version: 3\n\
-                  // population: things\n// count: MATCH (n) WHERE n.x = $x\n// count: RETURN count(n) AS total\n// remediation: Fix it.\n\
+                  // population: things\n// count: MATCH (n) WHERE n.x = $x\n// count: RETURN count(n) AS total\n// remediation: Fix it.\n// identity: a\n\
                   // param: x = 1 | an x\n// columns: a\nRETURN $x AS a\n";
         let d = QueryDef::parse("q.cypher", ok).unwrap();
         assert_eq!(d.frameworks, vec!["SOC 2 CC6.2", "HIPAA 164.308(a)(5)"]);
@@ -418,6 +453,7 @@ mod tests {
                 count: "MATCH (n) WHERE n.x = $x\nRETURN count(n) AS total".into(),
                 population: "things".into(),
                 remediation: "Fix it.".into(),
+                identity: vec!["a".into()],
             })
         );
         assert_eq!(
@@ -461,6 +497,32 @@ mod tests {
         assert_eq!(
             rule_error("severity: low", "severity: info"),
             "q.cypher: `// count:` is for queries that report findings; this one is info"
+        );
+        // Without `// identity:`, every column identifies a finding.
+        let all_columns = ok.replace("// identity: a\n", "").replace(
+            "// columns: a\nRETURN $x AS a",
+            "// columns: a, b\nRETURN $x AS a, 1 AS b",
+        );
+        let d = QueryDef::parse("q.cypher", &all_columns).unwrap();
+        assert_eq!(d.rule.unwrap().identity, vec!["a", "b"]);
+        let info_with_identity =
+            "// id: q\n// title: T\n// description: D\n// frameworks: SOC 2 CC6.2\n// severity: info\n\
+                                  // version: 1\n// identity: a\n// columns: a\nRETURN 1 AS a\n";
+        assert_eq!(
+            QueryDef::parse("q.cypher", info_with_identity).unwrap_err().to_string(),
+            "q.cypher: `// identity:` is for queries that report findings; this one is info"
+        );
+        assert_eq!(
+            rule_error("// identity: a\n", "// identity: a, b\n"),
+            "q.cypher: identity column \"b\" is not one of the columns (a)"
+        );
+        assert_eq!(
+            rule_error("// identity: a\n", "// identity: a, a\n"),
+            "q.cypher: identity column \"a\" appears twice"
+        );
+        assert_eq!(
+            rule_error("// identity: a\n", "// identity: ,\n"),
+            "q.cypher: `// identity:` names no column"
         );
         assert_eq!(
             rule_error("n.x = $x", "n.x = $z"),

@@ -175,6 +175,13 @@ mod tests {
         );
         for d in defs.iter() {
             assert!(!d.columns.is_empty(), "{}", d.id);
+            // Every built-in rule names its identity columns rather than taking all.
+            assert_eq!(
+                d.text.lines().any(|l| l.starts_with("// identity: ")),
+                d.rule.is_some(),
+                "{}: a rule declares `// identity:`, an info query does not",
+                d.id
+            );
             assert!(
                 d.params.iter().any(|p| p.name == "account"),
                 "{} has no account parameter",

@@ -3,10 +3,12 @@
 //! unchanged in Neo4j Browser once its `:param` lines (listed in each header) are set.
 //!
 //! [`def`] parses one file, [`load`] finds the set (built in or a folder), [`run`]
-//! runs a query with checked parameters, [`format`] renders results. Storing the set
-//! in Neo4j is the sink's job (`Sink::sync_queries`).
+//! runs a query with checked parameters, [`format`] renders results, [`drift`]
+//! compares the findings two recorded syncs kept (`queries diff`). Storing the set in
+//! Neo4j is the sink's job (`Sink::sync_queries`).
 
 mod def;
+pub mod drift;
 mod format;
 mod load;
 mod run;

@@ -45,6 +45,35 @@ impl Judged {
 }
 
 impl QueryResult {
+    /// The value of column `name` in `row` (one of [`QueryResult::rows`]); null when
+    /// the query has no such column.
+    pub fn value<'a>(&'a self, row: &'a [Json], name: &str) -> &'a Json {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .and_then(|i| row.get(i))
+            .unwrap_or(&Json::Null)
+    }
+
+    /// The identity of each finding: the values of the rule's identity columns, one
+    /// entry per distinct finding, sorted. Empty for a query that is no rule.
+    pub fn identities(&self, def: &QueryDef) -> Vec<Vec<Json>> {
+        let Some(rule) = &def.rule else {
+            return Vec::new();
+        };
+        let mut ids: Vec<(String, Vec<Json>)> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let id: Vec<Json> = rule.identity.iter().map(|c| self.value(row, c).clone()).collect();
+                (Json::from(id.clone()).to_string(), id)
+            })
+            .collect();
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        ids.dedup_by(|a, b| a.0 == b.0);
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
     pub fn findings(&self, def: &QueryDef) -> usize {
         if def.reports_findings() {
             self.rows.len()

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::sink::{Sink, SinkError};
+use crate::sink::{CampaignCompletion, Sink, SinkError};
 
-/// One recorded sync of an account and the findings each rule had after it.
+/// One recorded sync of an account, the findings each rule had after it and the
+/// completion of each training campaign.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncRun {
     pub sync_id: String,
@@ -14,6 +15,8 @@ pub struct SyncRun {
     pub status: Option<String>,
     /// Query id to its number of findings.
     pub findings: BTreeMap<String, u64>,
+    /// Campaign completion after the sync, in launch order; empty when not recorded.
+    pub completion: Vec<CampaignCompletion>,
 }
 
 /// A recorded sync that does not read as one.
@@ -41,6 +44,7 @@ pub async fn read_history(sink: &Sink, account: &str) -> Result<Vec<SyncRun>, Hi
             sync_id: r.sync_id,
             started_on: r.started_on,
             findings: r.findings,
+            completion: r.completion,
         })
         .collect();
     runs.reverse();

@@ -249,14 +249,6 @@ fn sync(out: &mut String, report: &Report, a: &AccountReport) {
 }
 
 /// The value of `column` in `row` of `r`.
-fn column<'a>(r: &'a QueryResult, row: &'a [Json], name: &str) -> &'a Json {
-    r.columns
-        .iter()
-        .position(|c| c == name)
-        .and_then(|i| row.get(i))
-        .unwrap_or(&Json::Null)
-}
-
 fn campaigns(out: &mut String, a: &AccountReport) {
     out.push_str("<h3>Awareness training: completion and pass rate per campaign</h3>\n");
     let Some(r) = &a.campaigns else {
@@ -272,10 +264,10 @@ fn campaigns(out: &mut String, a: &AccountReport) {
         .rows
         .iter()
         .map(|row| {
-            let completion = column(r, row, "completionRate");
-            let pass = column(r, row, "passRate");
+            let completion = r.value(row, "completionRate");
+            let pass = r.value(row, "passRate");
             (
-                cell(column(r, row, "campaign")),
+                cell(r.value(row, "campaign")),
                 vec![
                     ("completion", num(completion), format!("{}%", cell(completion))),
                     ("pass", num(pass), format!("{}%", cell(pass))),
@@ -295,7 +287,7 @@ fn campaigns(out: &mut String, a: &AccountReport) {
          <th class=\"num\">Completed</th><th class=\"num\">Passed</th><th class=\"num\">Completion</th><th class=\"num\">Pass rate</th></tr>\n",
     );
     for row in &r.rows {
-        let v = |name: &str| column(r, row, name);
+        let v = |name: &str| r.value(row, name);
         let _ = writeln!(
             out,
             "<tr data-campaign=\"{}\" data-assigned=\"{}\" data-completed=\"{}\" data-passed=\"{}\" data-completion-rate=\"{}\" data-pass-rate=\"{}\">\
@@ -577,15 +569,12 @@ fn trends(out: &mut String, report: &Report, a: &AccountReport) {
         esc(last)
     );
     for d in report.defs.iter().filter(|d| d.rule.is_some()) {
-        let points: Vec<(String, Option<u64>)> = a
+        let points: Vec<(String, Option<f64>)> = a
             .history
             .iter()
-            .map(|r| (r.started_on.clone(), r.findings.get(&d.id).copied()))
+            .map(|r| (r.started_on.clone(), r.findings.get(&d.id).map(|v| *v as f64)))
             .collect();
-        let data: Vec<String> = points
-            .iter()
-            .map(|(_, v)| v.map_or_else(String::new, |v| v.to_string()))
-            .collect();
+        let data = points_data(&points, Scale::Count);
         let _ = writeln!(
             out,
             "<figure class=\"trend\" data-trend=\"{}\" data-points=\"{}\">\n\
@@ -596,13 +585,94 @@ fn trends(out: &mut String, report: &Report, a: &AccountReport) {
             esc(&d.id)
         );
         if points.iter().any(|(_, v)| v.is_some()) {
-            out.push_str(&line_chart(&points));
+            out.push_str(&line_chart(&points, Scale::Count));
         } else {
             out.push_str("<p class=\"no-history\">No recorded sync counted this rule.</p>\n");
         }
         out.push_str("</figure>\n");
     }
+    completion_trends(out, a);
     out.push_str("</div>\n");
+}
+
+/// One line chart per training campaign: its completion rate over the recorded syncs
+/// (campaigns in the order they first appear, each sync listing them by launch).
+fn completion_trends(out: &mut String, a: &AccountReport) {
+    let mut names: Vec<&str> = Vec::new();
+    for c in a.history.iter().flat_map(|r| &r.completion) {
+        if !names.contains(&c.campaign.as_str()) {
+            names.push(&c.campaign);
+        }
+    }
+    if names.is_empty() {
+        out.push_str(
+            "<p class=\"no-history\" id=\"no-completion-history\">No recorded sync holds campaign completion figures yet.</p>\n",
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">Completion rate (completed of assigned, percent) per training campaign over the recorded syncs.</p>"
+    );
+    for name in names {
+        let points: Vec<(String, Option<f64>)> = a
+            .history
+            .iter()
+            .map(|r| {
+                let rate = r
+                    .completion
+                    .iter()
+                    .find(|c| c.campaign == name)
+                    .map(|c| c.completion_rate());
+                (r.started_on.clone(), rate)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<figure class=\"trend\" data-completion-trend=\"{}\" data-points=\"{}\">\n\
+             <figcaption>{}: completion rate per recorded sync</figcaption>",
+            esc(name),
+            points_data(&points, Scale::Percent).join(","),
+            esc(name)
+        );
+        out.push_str(&line_chart(&points, Scale::Percent));
+        out.push_str("</figure>\n");
+    }
+}
+
+/// What a trend's values are.
+#[derive(Clone, Copy)]
+enum Scale {
+    /// Counts from zero to their largest value.
+    Count,
+    /// Percentages from 0 to 100, one decimal.
+    Percent,
+}
+
+impl Scale {
+    /// A value as its `data-` attribute writes it.
+    fn data(self, v: f64) -> String {
+        match self {
+            Scale::Count => format!("{v:.0}"),
+            Scale::Percent => format!("{v:.1}"),
+        }
+    }
+
+    /// A value as the chart labels it.
+    fn label(self, v: f64) -> String {
+        match self {
+            Scale::Count => format!("{v:.0}"),
+            Scale::Percent => format!("{v:.1}%"),
+        }
+    }
+}
+
+/// The values of a trend for its `data-points` attribute; a sync without one is empty.
+fn points_data(points: &[(String, Option<f64>)], scale: Scale) -> Vec<String> {
+    points
+        .iter()
+        .map(|(_, v)| v.map_or_else(String::new, |v| scale.data(v)))
+        .collect()
 }
 
 /// A horizontal grouped bar chart: one group per label, one bar per series.
@@ -674,9 +744,8 @@ fn bar_chart(id: &str, title: &str, series: &[&str], groups: &[Group], max: f64)
     svg
 }
 
-/// A line chart of counts over the recorded syncs; a sync without a count for the
-/// rule leaves a gap.
-fn line_chart(points: &[(String, Option<u64>)]) -> String {
+/// A line chart of values over the recorded syncs; a sync without a value leaves a gap.
+fn line_chart(points: &[(String, Option<f64>)], scale: Scale) -> String {
     const W: f64 = 640.0;
     const H: f64 = 130.0;
     const LEFT: f64 = 44.0;
@@ -685,7 +754,10 @@ fn line_chart(points: &[(String, Option<u64>)]) -> String {
     const BOTTOM: f64 = 30.0;
     // Points stay clear of the axis and the right edge.
     const INSET: f64 = 24.0;
-    let max = points.iter().filter_map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
+    let max = match scale {
+        Scale::Count => points.iter().filter_map(|(_, v)| *v).fold(1.0, f64::max),
+        Scale::Percent => 100.0,
+    };
     let plot_w = W - LEFT - RIGHT - 2.0 * INSET;
     let plot_h = H - TOP - BOTTOM;
     let x = |i: usize| {
@@ -695,15 +767,16 @@ fn line_chart(points: &[(String, Option<u64>)]) -> String {
             LEFT + INSET + plot_w * i as f64 / (points.len() - 1) as f64
         }
     };
-    let y = |v: u64| TOP + plot_h * (1.0 - v as f64 / max);
+    let y = |v: f64| TOP + plot_h * (1.0 - v / max);
     let mut svg = String::new();
     let _ = writeln!(
         svg,
         "<svg class=\"trend\" role=\"img\" viewBox=\"0 0 {W} {H}\" width=\"100%\">\n\
          <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#8c959f\"/>\
          <line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#8c959f\"/>\n\
-         <text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">{max}</text><text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">0</text>",
+         <text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{lx}\" y=\"{}\" text-anchor=\"end\">0</text>",
         TOP + 4.0,
+        scale.label(max),
         H - BOTTOM + 4.0,
         b = H - BOTTOM,
         r = W - RIGHT,
@@ -730,10 +803,11 @@ fn line_chart(points: &[(String, Option<u64>)]) -> String {
     flush(&mut segment, &mut svg);
     for (i, (when, v)) in points.iter().enumerate() {
         if let Some(v) = v {
+            let (data, label) = (scale.data(*v), scale.label(*v));
             let _ = writeln!(
                 svg,
-                "<circle class=\"point\" data-value=\"{v}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#1f5fa8\"><title>{}: {v}</title></circle>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
+                "<circle class=\"point\" data-value=\"{data}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#1f5fa8\"><title>{}: {label}</title></circle>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
                 x(i),
                 y(*v),
                 esc(when),
@@ -775,14 +849,33 @@ mod tests {
 
     #[test]
     fn a_line_breaks_where_a_sync_has_no_count() {
-        let svg = line_chart(&[
-            ("2024-01-01T00:00:00Z".into(), Some(2)),
-            ("2024-01-02T00:00:00Z".into(), Some(4)),
-            ("2024-01-03T00:00:00Z".into(), None),
-            ("2024-01-04T00:00:00Z".into(), Some(1)),
-        ]);
+        let svg = line_chart(
+            &[
+                ("2024-01-01T00:00:00Z".into(), Some(2.0)),
+                ("2024-01-02T00:00:00Z".into(), Some(4.0)),
+                ("2024-01-03T00:00:00Z".into(), None),
+                ("2024-01-04T00:00:00Z".into(), Some(1.0)),
+            ],
+            Scale::Count,
+        );
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("class=\"point\"").count(), 3);
         assert!(svg.contains("points=\"68.0,59.0 245.3,18.0\""), "{svg}");
+    }
+
+    #[test]
+    fn a_completion_trend_spans_zero_to_a_hundred_percent() {
+        let svg = line_chart(
+            &[
+                ("2024-01-01T00:00:00Z".into(), Some(50.0)),
+                ("2024-01-02T00:00:00Z".into(), Some(66.7)),
+            ],
+            Scale::Percent,
+        );
+        // 50% sits half way down the 82-unit plot that starts at 18.
+        assert!(svg.contains("points=\"68.0,59.0 600.0,45.3\""), "{svg}");
+        assert!(svg.contains("data-value=\"66.7\""), "{svg}");
+        assert!(svg.contains(">66.7%</text>"), "{svg}");
+        assert!(svg.contains(">100.0%</text>"), "{svg}");
     }
 }

@@ -184,11 +184,7 @@ pub async fn gather(sink: &Sink, all: &[QueryDef], options: &Options) -> Result<
         Some(code) => {
             return Err(ReportError::UnknownAccount {
                 code: code.clone(),
-                known: if known.is_empty() {
-                    "the graph has no account yet".to_owned()
-                } else {
-                    format!("the graph has {}", known.join(", "))
-                },
+                known: crate::sink::known_accounts(&known),
             })
         }
         None if known.is_empty() => return Err(ReportError::NoAccounts),

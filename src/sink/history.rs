@@ -1,14 +1,18 @@
 //! The sync history: each sync leaves one `MimecastSyncRun` node per account it
 //! wrote, linked from the account (`HAS_SYNC_RUN`), with what it did to each type,
-//! what it cost in API calls and throttling, and the finding count of every saved
-//! rule after it. An account keeps its last `[sync] history_runs` runs.
+//! what it cost in API calls and throttling, the finding count of every saved rule
+//! after it, the identity of each finding (`findingIds`, one JSON text: what
+//! `queries diff` compares) and the completion figures of each training campaign. An
+//! account keeps its last `[sync] history_runs` runs; a trimmed run takes its
+//! identities with it.
 //! (Bookkeeping like the leases, not part of graph-schema/: they carry no `_type`,
 //! and the diff never reads or deletes them.)
 
 use std::collections::BTreeMap;
 
 use neo4rs::{query, BoltType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 use super::load::TypeWrite;
 use super::{Sink, SinkError};
@@ -34,6 +38,52 @@ pub struct SyncRun {
     pub throttle_wait_ms: u64,
     /// Findings of each saved rule (by query id) in the account after the sync.
     pub findings: BTreeMap<String, u64>,
+    /// The identities of each rule's findings (by query id). Read only by
+    /// [`Sink::run_finding_ids`]: [`Sink::runs`] leaves it empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub finding_ids: BTreeMap<String, RuleFindings>,
+    /// True when the run recorded finding identities (a run that failed, or one
+    /// recorded before identities were, did not).
+    #[serde(skip)]
+    pub has_finding_ids: bool,
+    /// Completion of each training campaign after the sync, in the order of the
+    /// `campaign-completion` query; empty when not recorded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub completion: Vec<CampaignCompletion>,
+}
+
+/// One rule's findings after a sync, by identity.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleFindings {
+    /// The rule's version when it ran.
+    pub version: u32,
+    /// Its identity columns (`// identity:`).
+    pub identity: Vec<String>,
+    /// Per distinct finding, the values of those columns; sorted.
+    pub ids: Vec<Vec<Json>>,
+}
+
+/// One training campaign's completion after a sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCompletion {
+    pub campaign: String,
+    pub assigned: u64,
+    pub completed: u64,
+    pub passed: u64,
+}
+
+impl CampaignCompletion {
+    /// Completed of assigned, in percent rounded to one decimal as
+    /// `campaign-completion` rounds it; 0 when nobody was assigned.
+    pub fn completion_rate(&self) -> f64 {
+        if self.assigned == 0 {
+            0.0
+        } else {
+            (1000.0 * self.completed as f64 / self.assigned as f64).round() / 10.0
+        }
+    }
 }
 
 impl SyncRun {
@@ -67,7 +117,7 @@ impl Sink {
     pub async fn record_run(&self, run: &SyncRun, keep: u32) -> Result<u64, SinkError> {
         let totals = run.totals();
         let findings_total: u64 = run.findings.values().sum();
-        let props = super::bolt::map(vec![
+        let mut props = vec![
             (
                 "_key",
                 super::bolt::string(&format!("mimecast_sync_run:{}:{}", run.account, run.sync_id)),
@@ -92,7 +142,14 @@ impl Sink {
                 "recordedMs",
                 int(u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)),
             ),
-        ]);
+        ];
+        if run.has_finding_ids {
+            props.push(("findingIds", json_text(&run.finding_ids)));
+        }
+        if !run.completion.is_empty() {
+            props.push(("completion", json_text(&run.completion)));
+        }
+        let props = super::bolt::map(props);
         let q = query(RECORD)
             .param("accountKey", crate::schema::keys::account(&run.account))
             .param("account", run.account.as_str())
@@ -114,7 +171,8 @@ impl Sink {
             "MATCH (r:MimecastSyncRun) WHERE $account IS NULL OR r.accountCode = $account \
              RETURN r.accountCode AS account, r.syncId AS syncId, r.startedOn AS startedOn, r.endedOn AS endedOn, \
                     r.status AS status, r.typeCounts AS types, r.apiRequests AS api, r.throttledCalls AS throttled, \
-                    r.throttleWaitMs AS waited, r.findings AS findings \
+                    r.throttleWaitMs AS waited, r.findings AS findings, r.completion AS completion, \
+                    r.findingIds IS NOT NULL AS hasIds \
              ORDER BY r.recordedMs DESC, account LIMIT $limit",
         )
         .param(
@@ -147,8 +205,41 @@ impl Sink {
                     throttled_calls: num(r, "throttled"),
                     throttle_wait_ms: num(r, "waited"),
                     findings: serde_json::from_str(&text(r, "findings")).map_err(|e| bad("findings", e))?,
+                    finding_ids: BTreeMap::new(),
+                    has_finding_ids: matches!(r.get("hasIds"), Some(BoltType::Boolean(b)) if b.value),
+                    completion: match r.get("completion") {
+                        Some(BoltType::String(s)) => {
+                            serde_json::from_str(&s.value).map_err(|e| bad("completion", e))?
+                        }
+                        _ => Vec::new(),
+                    },
                 })
             })
             .collect()
+    }
+
+    /// The finding identities one recorded run of `account` kept, by rule id; `None`
+    /// when no such run holds them.
+    ///
+    /// # Errors
+    /// The read fails, or the stored text is not in the form [`Sink::record_run`] writes.
+    pub async fn run_finding_ids(
+        &self,
+        account: &str,
+        sync_id: &str,
+    ) -> Result<Option<BTreeMap<String, RuleFindings>>, SinkError> {
+        let q = query(
+            "MATCH (r:MimecastSyncRun {accountCode: $account, syncId: $syncId}) \
+             WHERE r.findingIds IS NOT NULL RETURN r.findingIds AS ids LIMIT 1",
+        )
+        .param("account", account)
+        .param("syncId", sync_id);
+        let rows = self.read(q).await?;
+        match rows.first().and_then(|r| r.get("ids")) {
+            Some(BoltType::String(s)) => serde_json::from_str(&s.value)
+                .map(Some)
+                .map_err(|e| SinkError::Query(format!("sync run {sync_id} has unreadable findingIds: {e}"))),
+            _ => Ok(None),
+        }
     }
 }

@@ -22,9 +22,10 @@ mod upsert;
 
 pub use cursors::{StoredCursors, CURSOR_LABEL};
 pub use guard::{DeletePolicy, HeldBack};
-pub use history::{SyncRun, RUN_LABEL};
+pub use history::{CampaignCompletion, RuleFindings, SyncRun, RUN_LABEL};
 pub use load::{LoadReport, TypeWrite};
 pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};
+pub use queries::known_accounts;
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;

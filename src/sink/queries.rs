@@ -49,6 +49,16 @@ impl Sink {
     }
 }
 
+/// What the graph holds, for a message about an account it lacks: "the graph has A,
+/// B" or "the graph has no account yet".
+pub fn known_accounts(known: &[String]) -> String {
+    if known.is_empty() {
+        "the graph has no account yet".to_owned()
+    } else {
+        format!("the graph has {}", known.join(", "))
+    }
+}
+
 impl Sink {
     /// The account codes in the graph, sorted.
     ///

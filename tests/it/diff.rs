@@ -132,7 +132,7 @@ async fn an_unchanged_resync_writes_nothing_and_touches_no_property() {
 
 /// Erin leaves, Hal joins, Carol completes the fundamentals, Lunch and Learn is
 /// withdrawn and PCI DSS Essentials renamed.
-fn churned(mut t: Tenant) -> Tenant {
+pub fn churned(mut t: Tenant) -> Tenant {
     t.users.retain(|u| u["emailAddress"] != "erin@acme.com");
     let mut hal = t
         .users

@@ -2,11 +2,13 @@
 //! Mimecast simulator. Neo4j comes from NEO4J_TEST_URI (+ NEO4J_TEST_USER,
 //! NEO4J_TEST_PASSWORD); `scripts/test` starts a local one and sets them.
 
+mod browser;
 mod cleanup;
 mod cli;
 mod client;
 mod collect;
 mod diff;
+mod drift;
 mod examples;
 mod helpers;
 mod local;

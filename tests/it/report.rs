@@ -171,7 +171,7 @@ fn report_order() -> Vec<QueryDef> {
 }
 
 /// The Acme tenant and roster synced under a new account code.
-async fn synced_acme(prefix: &str) -> (String, SyncOutcome) {
+pub async fn synced_acme(prefix: &str) -> (String, SyncOutcome) {
     let account = unique_account(prefix);
     let sim = start_sim(acme_tenant(&account), mimecast_graph::sim::SimOptions::default()).await;
     let outcome = crate::sync::sync(&config_with(vec![acme_connection("acme", &sim)])).await;
@@ -430,22 +430,27 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
     // The sync itself is the one recorded run.
     assert_eq!(pick(&tags_with(&dom, "data-runs")[0], &["data-runs"]), vec!["1"]);
     assert!(!dom.contains("No sync history recorded yet"));
+    assert!(!dom.contains("no-completion-history"));
 
-    // Arrange: three more recorded syncs with their findings, through the sync history.
+    // Arrange: three more recorded syncs with their findings and campaign completion,
+    // through the sync history.
     let history = [
         (
             "run-0501",
             "2024-05-01T09:00:00Z",
             r#"{"watchlist": 4, "missing-required-training": 9}"#,
+            r#"[{"campaign": "Security Awareness Fundamentals", "assigned": 5, "completed": 2, "passed": 1}]"#,
         ),
-        ("run-0502", "2024-05-02T09:00:00Z", r#"{"watchlist": 3}"#),
+        ("run-0502", "2024-05-02T09:00:00Z", r#"{"watchlist": 3}"#, "[]"),
         (
             "run-0503",
             "2024-05-03T09:00:00Z",
             r#"{"watchlist": 2, "missing-required-training": 6}"#,
+            r#"[{"campaign": "Security Awareness Fundamentals", "assigned": 5, "completed": 5, "passed": 4},
+                {"campaign": "Phishing Follow-up", "assigned": 3, "completed": 1, "passed": 1}]"#,
         ),
     ];
-    for (id, started, findings) in history {
+    for (id, started, findings, completion) in history {
         let run = mimecast_graph::sink::SyncRun {
             account: account.clone(),
             sync_id: id.to_owned(),
@@ -453,6 +458,7 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
             ended_on: started.to_owned(),
             status: "success".to_owned(),
             findings: serde_json::from_str(findings).unwrap(),
+            completion: serde_json::from_str(completion).unwrap(),
             ..Default::default()
         };
         s.record_run(&run, 100).await.unwrap();
@@ -480,7 +486,24 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
     assert_eq!(trends["watchlist"], "2,4,3,2");
     assert_eq!(trends["missing-required-training"], "6,9,,6");
     assert_eq!(trends["stale-sync"], "0,,,");
-    assert_eq!(dom.matches("class=\"point\"").count(), rules.len() + 5);
+    // Completion per campaign: the real sync's four campaigns (Acme: 4 of 5, 1 of 1,
+    // 2 of 3, 0 of 2), then the recorded ones; in the order they first appear.
+    let completion: Vec<Vec<String>> = tags_with(&dom, "data-completion-trend")
+        .iter()
+        .map(|t| pick(t, &["data-completion-trend", "data-points"]))
+        .collect();
+    let trend = |name: &str, points: &str| vec![name.to_owned(), points.to_owned()];
+    assert_eq!(
+        completion,
+        vec![
+            trend("Security Awareness Fundamentals", "80.0,40.0,,100.0"),
+            trend("Lunch and Learn", "100.0,,,"),
+            trend("HIPAA 101", "66.7,,,"),
+            trend("PCI DSS Essentials", "0.0,,,"),
+            trend("Phishing Follow-up", ",,,33.3"),
+        ]
+    );
+    assert_eq!(dom.matches("class=\"point\"").count(), rules.len() + 5 + 7);
 
     // The screenshot: a PNG of the window's size.
     let shot_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));

@@ -1,4 +1,4 @@
-//! `queries list | show ID | run ID... | run --all`.
+//! `queries list | show ID | run ID... | run --all | diff`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,15 +6,15 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::Value as Json;
 
-use crate::cli::args::{Format, QueriesArgs, QueriesCommand, RunQueriesArgs};
+use crate::cli::args::{DiffArgs, Format, QueriesArgs, QueriesCommand, RunQueriesArgs};
 use crate::cli::{load_config, load_queries, output, render, CliError};
 use crate::config::{Config, Needs};
 use crate::exit::Exit;
-use crate::queries::{self as q, QueryDef, QueryError};
+use crate::queries::{self as q, drift, QueryDef, QueryError};
 
 pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliError> {
     let needs = match args.command {
-        QueriesCommand::Run(_) => Needs::Neo4j,
+        QueriesCommand::Run(_) | QueriesCommand::Diff(_) => Needs::Neo4j,
         _ => Needs::Nothing,
     };
     let mut config = load_config(config, needs)?;
@@ -60,7 +60,42 @@ pub async fn run(config: Option<&Path>, args: QueriesArgs) -> Result<Exit, CliEr
             }
             run_queries(&config, &selected, &run).await
         }
+        QueriesCommand::Diff(diff) => findings_diff(&config, &defs, &diff).await,
     }
+}
+
+/// `queries diff`: what changed in each rule's findings between two recorded syncs.
+async fn findings_diff(config: &Config, defs: &[QueryDef], args: &DiffArgs) -> Result<Exit, CliError> {
+    let sink = crate::sink::Sink::connect(&config.neo4j).await?;
+    if let Some(account) = &args.account {
+        let known = sink.account_codes().await?;
+        if !known.contains(account) {
+            return Err(CliError::usage(format!(
+                "account {account:?} is not in the graph ({})",
+                crate::sink::known_accounts(&known)
+            )));
+        }
+    }
+    let since = args.since.as_deref().map(drift::Since::parse);
+    let results = drift::drift(&sink, args.account.as_deref(), since.as_ref()).await?;
+    // A --since that names nothing the history holds, for every account, is a usage error.
+    if since.is_some()
+        && !results.is_empty()
+        && results.iter().all(|r| r.as_ref().is_err_and(drift::Unpicked::is_since))
+    {
+        let why: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(ToString::to_string)
+            .collect();
+        return Err(CliError::usage(why.join("\n")));
+    }
+    if args.json {
+        output::println(&serde_json::to_string_pretty(&render::drift_json(&results, defs)).unwrap_or_default())?;
+    } else {
+        output::print(&render::drift_table(&results, defs))?;
+    }
+    Ok(Exit::Success)
 }
 
 async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesArgs) -> Result<Exit, CliError> {
@@ -82,11 +117,7 @@ async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesA
     if let Some(Json::String(account)) = params.get("account") {
         let known = sink.account_codes().await?;
         if !known.contains(account) {
-            let listed = if known.is_empty() {
-                "the graph has no account yet".to_owned()
-            } else {
-                format!("the graph has {}", known.join(", "))
-            };
+            let listed = crate::sink::known_accounts(&known);
             eprintln!("note: account {account:?} is not in the graph ({listed}); its queries find nothing");
         }
     }
