@@ -12,6 +12,7 @@ mod drift;
 mod examples;
 mod helpers;
 mod local;
+mod plans;
 mod queries;
 mod recovery;
 mod report;
