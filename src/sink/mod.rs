@@ -179,7 +179,14 @@ impl Sink {
             builder = builder.db(db.as_str());
         }
         if let Some(ca) = &cfg.ca_file {
+            // Read here: an unreadable file is a configuration error, not a server
+            // that is down (which would be retried).
+            std::fs::File::open(ca)
+                .map_err(|e| SinkError::Config(format!("cannot read neo4j.ca_file {}: {e}", ca.display())))?;
             builder = builder.with_client_certificate(ca);
+        }
+        if cfg.uri.starts_with("bolt+ssc://") || cfg.uri.starts_with("neo4j+ssc://") {
+            warn!(uri = %cfg.uri, "a +ssc URI encrypts but checks no certificate: prefer +s with neo4j.ca_file");
         }
         let config = builder.build().map_err(|e| SinkError::Config(e.to_string()))?;
         let graph = Graph::connect(config).map_err(|e| SinkError::from_neo4rs(e, cfg))?;

@@ -110,6 +110,16 @@ async fn a_server_whose_certificate_is_not_trusted_is_refused() {
             "{ca:?}"
         );
     }
+    // An unreadable CA file is a configuration error, said at once.
+    let missing = tls_config(&format!("bolt+s://localhost:{port}"), Some(dir.join("no-such-ca.crt")));
+    let err = Sink::connect(&missing).await.err().map(|e| e.to_string());
+    assert_eq!(
+        err,
+        Some(format!(
+            "Neo4j configuration: cannot read neo4j.ca_file {}: No such file or directory (os error 2)",
+            dir.join("no-such-ca.crt").display()
+        ))
+    );
     // Without TLS the server does not answer Bolt at all.
     let plain = tls_config(&format!("bolt://127.0.0.1:{port}"), None);
     assert!(Sink::connect(&plain).await.is_err());
