@@ -6,6 +6,7 @@
 //! by endpoint keys, so the sparse nodes (users) are locked in the same order
 //! everywhere.
 
+use petgraph::unionfind::UnionFind;
 use std::collections::{BTreeMap, HashMap};
 
 use super::upsert::Mode;
@@ -50,14 +51,6 @@ fn add_rows<'a>(
     slices.entry((rank, relationship_type, mode)).or_default().extend(rows);
 }
 
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
 /// Splits relationships into units. Units smaller than `batch_size` are packed
 /// together, so no batch is needlessly small; the largest units come first.
 pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size: usize) -> Vec<Unit<'a>> {
@@ -69,29 +62,26 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         .map(|(i, r)| (r.relationship_type.as_str(), i))
         .collect();
 
-    // Union-find over dense node keys.
+    // Union-find over dense node keys: an id per key, then the endpoints joined.
     let mut ids: HashMap<&'a str, usize> = HashMap::new();
-    let mut parent: Vec<usize> = Vec::new();
     let mut dense_ends: Vec<Vec<usize>> = Vec::with_capacity(rows.len());
     for (r, _) in &rows {
         let mut ends = Vec::new();
         if let Some(spec) = schema.relationship(r.relationship_type) {
             for (key, t) in [(r.from_key.as_str(), &spec.from), (r.to_key.as_str(), &spec.to)] {
                 if dense(t) {
-                    let next = parent.len();
-                    let id = *ids.entry(key).or_insert(next);
-                    if id == next {
-                        parent.push(next);
-                    }
-                    ends.push(id);
+                    let next = ids.len();
+                    ends.push(*ids.entry(key).or_insert(next));
                 }
             }
         }
-        if let [a, b] = ends[..] {
-            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-            parent[ra] = rb;
-        }
         dense_ends.push(ends);
+    }
+    let mut sets = UnionFind::<usize>::new(ids.len());
+    for ends in &dense_ends {
+        if let [a, b] = ends[..] {
+            sets.union(a, b);
+        }
     }
 
     // Group rows: by the root of their dense endpoint, or by type when they have none.
@@ -103,7 +93,7 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     let mut groups: BTreeMap<Group, Slices<'a>> = BTreeMap::new();
     for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
         let group = match ends.first() {
-            Some(&id) => Group::Dense(find(&mut parent, id)),
+            Some(&id) => Group::Dense(sets.find_mut(id)),
             None => Group::Sparse(r.relationship_type),
         };
         add_rows(groups.entry(group).or_default(), &order, r.relationship_type, mode, [r]);
