@@ -202,7 +202,7 @@ fn build_extra_completions(ctx: &StepContext) -> StepFuture<'_> {
             .filter_map(|t| t.str("category").map(str::to_owned))
             .collect();
         let mut latest: std::collections::BTreeMap<(String, String), completions::ExtraCompletion> = Default::default();
-        let (mut nobody, mut unused) = (Vec::new(), BTreeSet::new());
+        let (mut nobody, mut unused, mut unused_rows) = (Vec::new(), BTreeSet::new(), 0);
         let total = rows.len();
         for row in rows {
             let Some(person) = people.get(&row.normalized_email) else {
@@ -211,23 +211,19 @@ fn build_extra_completions(ctx: &StepContext) -> StepFuture<'_> {
             };
             if !categories.contains(&row.category) {
                 unused.insert(row.category.clone());
+                unused_rows += 1;
                 continue;
             }
-            let slot = latest.entry((person.clone(), row.category.clone()));
-            match slot {
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(row);
-                }
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    if row.completed_on > o.get().completed_on {
-                        o.insert(row);
-                    }
-                }
+            let kept = latest
+                .entry((person.clone(), row.category.clone()))
+                .or_insert_with(|| row.clone());
+            if row.completed_on > kept.completed_on {
+                *kept = row;
             }
         }
         ctx.note(format!(
             "{} of {total} extra completions recorded ({} person and category pairs)",
-            total - nobody.len() - unused.len(),
+            total - nobody.len() - unused_rows,
             latest.len()
         ));
         if !nobody.is_empty() {

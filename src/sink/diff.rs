@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use neo4rs::{query, BoltMap, BoltString, BoltType};
+use neo4rs::{query, BoltMap, BoltType};
 use tracing::{debug, warn};
 
 use super::fingerprint;
@@ -163,9 +163,10 @@ impl Sink {
                             };
                             // Written by an older version, with the three stored again:
                             // rewritten once without them.
-                            if ["_class", "_fromEntityKey", "_toEntityKey"]
-                                .iter()
-                                .any(|k| props.value.contains_key(&BoltString::from(*k)))
+                            if props
+                                .value
+                                .keys()
+                                .any(|k| matches!(k.value.as_str(), "_class" | "_fromEntityKey" | "_toEntityKey"))
                             {
                                 return Some((slot, false));
                             }
