@@ -67,6 +67,7 @@ pub fn all_steps() -> Vec<Step> {
     let mut all = steps::mimecast_steps();
     all.extend(crate::compliance::compliance_steps());
     all.extend(steps::threat_steps());
+    all.extend(steps::directory_steps());
     all
 }
 
@@ -87,6 +88,7 @@ async fn run_tenant(
     steps: &[Step],
     progress: &dyn Progress,
     plan: steps::ThreatPlan,
+    activity: Arc<steps::ActivityState>,
 ) -> (TenantRun, GraphStore) {
     let t0 = Instant::now();
     let failed = |error: String, steps: Vec<StepResult>, api: ClientStats| TenantRun {
@@ -105,7 +107,7 @@ async fn run_tenant(
         Err(e) => return (failed(e.clone(), Vec::new(), ClientStats::default()), GraphStore::new()),
     };
     let cfg = Arc::new(connection.clone());
-    let tenant = Arc::new(TenantState::with_threats(plan));
+    let tenant = Arc::new(TenantState::with_threats(plan).with_activity(activity));
     let (results, partial_types) = match steps::execute(steps, client, &cfg, &tenant, progress).await {
         Ok(r) => r,
         Err(e) => return (failed(e.to_string(), Vec::new(), client.stats()), GraphStore::new()),
@@ -157,17 +159,19 @@ pub async fn collect_with(
     steps: &[Step],
     progress: &dyn Progress,
 ) -> Collection {
-    collect_resuming(config, clients, steps, progress, &steps::Cursors::new()).await
+    collect_resuming(config, clients, steps, progress, &steps::Cursors::new(), Arc::default()).await
 }
 
 /// [`collect_with`], the TTP log streams resuming from `cursors` (the sync reads them
-/// from Neo4j; without one a stream looks back `[sync] threat_lookback_days`).
+/// from Neo4j; without one a stream looks back `[sync] threat_lookback_days`), and
+/// the users' stored mailbox `activity` kept for those not checked this run.
 pub async fn collect_resuming(
     config: &Config,
     clients: &[Result<Client, String>],
     steps: &[Step],
     progress: &dyn Progress,
     cursors: &steps::Cursors,
+    activity: Arc<steps::ActivityState>,
 ) -> Collection {
     let started_on = crate::time::now_iso();
     let t0 = Instant::now();
@@ -182,7 +186,7 @@ pub async fn collect_resuming(
             .connections
             .iter()
             .zip(clients)
-            .map(|(c, client)| run_tenant(c, client, steps, progress, plan.clone())),
+            .map(|(c, client)| run_tenant(c, client, steps, progress, plan.clone(), activity.clone())),
     )
     .await;
 

@@ -26,6 +26,7 @@ pub mod types {
     pub const URL: &str = "mimecast_url";
     pub const FILE: &str = "mimecast_file";
     pub const SENDER_DOMAIN: &str = "mimecast_sender_domain";
+    pub const GROUP: &str = "mimecast_group";
 }
 
 /// Relationship types, as the schema names them.
@@ -49,6 +50,9 @@ pub mod rels {
     pub const URL_CLICK_FROM_DOMAIN: &str = "mimecast_url_click_sent_from_sender_domain";
     pub const ATTACHMENT_FROM_DOMAIN: &str = "mimecast_attachment_threat_sent_from_sender_domain";
     pub const IMPERSONATION_FROM_DOMAIN: &str = "mimecast_impersonation_sent_from_sender_domain";
+    pub const USER_MEMBER_OF_GROUP: &str = "mimecast_user_member_of_group";
+    pub const DOMAIN_MEMBER_OF_GROUP: &str = "mimecast_domain_member_of_group";
+    pub const GROUP_CHILD_OF_GROUP: &str = "mimecast_group_child_of_group";
 }
 
 /// The text of graph-schema/schema.toml.
@@ -548,6 +552,9 @@ pub mod keys {
     pub fn sender_domain(account_code: &str, domain: &str) -> String {
         format!("mimecast_sender_domain:{account_code}:{}", domain.trim().to_lowercase())
     }
+    pub fn group(account_code: &str, id: &str) -> String {
+        format!("mimecast_group:{account_code}:{id}")
+    }
 
     /// The form of an email used in keys and joins: trimmed and lowercased.
     pub fn email_key(email: &str) -> String {
@@ -599,6 +606,7 @@ mod tests {
             types::URL,
             types::FILE,
             types::SENDER_DOMAIN,
+            types::GROUP,
         ] {
             assert!(s.entity(t).is_some(), "{t} missing from graph-schema");
         }
@@ -621,11 +629,14 @@ mod tests {
             rels::URL_CLICK_FROM_DOMAIN,
             rels::ATTACHMENT_FROM_DOMAIN,
             rels::IMPERSONATION_FROM_DOMAIN,
+            rels::USER_MEMBER_OF_GROUP,
+            rels::DOMAIN_MEMBER_OF_GROUP,
+            rels::GROUP_CHILD_OF_GROUP,
         ] {
             assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
         }
-        assert_eq!(s.entities.len(), 14);
-        assert_eq!(s.relationships.len(), 18);
+        assert_eq!(s.entities.len(), 15);
+        assert_eq!(s.relationships.len(), 21);
     }
 
     #[test]

@@ -141,13 +141,30 @@ pub async fn run_once(
             return finish(outcome);
         }
     };
+    // The users' stored mailbox activity, for those Message Finder is not asked
+    // about this run (only when a connection tracks activity).
+    let activity = if leased.is_empty() || !config.connections.iter().any(|c| c.message_activity.enabled) {
+        Ok(crate::graph::ActivityState::new())
+    } else {
+        sink.stored_activity(&leased).await
+    };
+    let activity = match activity {
+        Ok(a) => std::sync::Arc::new(a),
+        Err(e) => {
+            error!(error = %e, "the stored mailbox activity could not be read; nothing was fetched or written");
+            sink.unlock_accounts(&leased, &stamp).await;
+            outcome.status = status_of_error(&e);
+            outcome.error = Some(e.to_string());
+            return finish(outcome);
+        }
+    };
     let policy = DeletePolicy::from_config(&config.sync);
     let load = &mut outcome.load;
     let work = async {
         // No data is written while collecting (validation comes first), so a stop here
         // simply abandons the run. The schema (idempotent, no data) is applied meanwhile.
         let collection = tokio::select! {
-            c = Box::pin(collect_with_schema(&sink, config, &clients, steps, progress, &cursors)) => c,
+            c = Box::pin(collect_with_schema(&sink, config, &clients, steps, progress, &cursors, activity)) => c,
             () = stop.wait() => return Ended::StoppedCollecting,
         };
         match collection {
@@ -243,8 +260,9 @@ async fn collect_with_schema(
     steps: &[Step],
     progress: &dyn Progress,
     cursors: &crate::sink::StoredCursors,
+    activity: std::sync::Arc<crate::graph::ActivityState>,
 ) -> Result<Collection, SinkError> {
-    let collecting = collect::collect_resuming(config, clients, steps, progress, cursors);
+    let collecting = collect::collect_resuming(config, clients, steps, progress, cursors, activity);
     let applying = sink.apply_schema(schema());
     tokio::pin!(collecting, applying);
     let mut collection = None;

@@ -283,6 +283,28 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
                 .map(|n| format!("{n} events of the last 24 h on the first page")),
         ));
     }
+    // Directory groups (`directory_groups`, on by default) and Message Finder (only
+    // with `[connection.message_activity]`): a 403 is "unavailable", permission named.
+    if c.directory_groups {
+        checks.push(check(
+            "directory groups (directory/find-groups)",
+            first_page(count(client.groups("cloud")))
+                .await
+                .map(|n| format!("{n} cloud groups on the first page")),
+        ));
+    }
+    if c.message_activity.enabled {
+        let probe = "mimecast-graph-validate@invalid";
+        checks.push(check(
+            "message finder (message-finder/search)",
+            client.messages_sent_by(probe, &from, &to).await.map(|m| {
+                format!(
+                    "searches answer ({} messages for a probe address in the last 24 h)",
+                    m.len()
+                )
+            }),
+        ));
+    }
     checks
 }
 

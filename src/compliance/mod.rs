@@ -7,6 +7,7 @@
 //! here what does not match is reported both ways.
 
 pub mod completions;
+pub mod groups;
 pub mod roster;
 mod steps;
 

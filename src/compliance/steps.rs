@@ -6,10 +6,13 @@ use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 
+use super::groups::{build_group_requirements, BUILD_GROUP_REQUIREMENTS};
 use super::{campaign_categories, completions, covers, match_people, roster, training_category, UserRef};
 use crate::graph::Value;
 use crate::schema::{rels, types};
-use crate::steps::{Step, StepContext, StepError, StepFuture, StepSpec, FETCH_AWARENESS_CAMPAIGNS, FETCH_USERS};
+use crate::steps::{
+    Step, StepContext, StepError, StepFuture, StepSpec, FETCH_AWARENESS_CAMPAIGNS, FETCH_GROUP_MEMBERS, FETCH_USERS,
+};
 
 pub const BUILD_TRAINING_CATEGORIES: &str = "build-training-categories";
 pub const BUILD_PERSONNEL: &str = "build-personnel";
@@ -49,6 +52,16 @@ pub fn compliance_steps() -> Vec<Step> {
                 relationship_types: &[rels::PERSON_COMPLETED_CATEGORY],
             },
             run: build_extra_completions,
+        },
+        Step {
+            spec: StepSpec {
+                id: BUILD_GROUP_REQUIREMENTS,
+                name: "Apply training requirements of Mimecast groups to their members",
+                depends_on: &[FETCH_GROUP_MEMBERS, BUILD_PERSONNEL],
+                entity_types: &[],
+                relationship_types: &[],
+            },
+            run: build_group_requirements,
         },
     ]
 }

@@ -53,6 +53,9 @@ struct RawConnection {
     tls_insecure_skip_verify: bool,
     awareness_training: Option<AwarenessTraining>,
     threat_logs: Option<Vec<ThreatLog>>,
+    directory_groups: Option<bool>,
+    #[serde(default)]
+    message_activity: MessageActivity,
     #[serde(default)]
     campaign_categories: BTreeMap<String, Vec<String>>,
     roster: Option<PathBuf>,
@@ -314,6 +317,8 @@ fn resolve_connection(
             logs.dedup();
             logs
         },
+        directory_groups: c.directory_groups.unwrap_or(defaults_conn.directory_groups),
+        message_activity: c.message_activity,
         compliance: ComplianceConfig {
             campaign_categories: c.campaign_categories,
             roster: c.roster.map(resolve_path).or_else(|| defaults.roster.clone()),

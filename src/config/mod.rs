@@ -192,7 +192,34 @@ pub struct ConnectionConfig {
     pub awareness_training: AwarenessTraining,
     /// The TTP logs read (`threat_logs`); a stream left out is a disabled step.
     pub threat_logs: Vec<ThreatLog>,
+    /// Read directory groups and their members (`directory_groups`, default true).
+    pub directory_groups: bool,
+    /// Message Finder activity per user (`[connection.message_activity]`, opt-in).
+    pub message_activity: MessageActivity,
     pub compliance: ComplianceConfig,
+}
+
+/// `[connection.message_activity]`: the last message each internal user sent, from
+/// Message Finder, one call per user, rationed per sync.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageActivity {
+    pub enabled: bool,
+    /// How far back each search looks.
+    pub lookback_days: u32,
+    /// The most Message Finder calls one sync makes; the users left over keep their
+    /// stored values and come first next time.
+    pub max_calls_per_sync: u32,
+}
+
+impl Default for MessageActivity {
+    fn default() -> Self {
+        MessageActivity {
+            enabled: false,
+            lookback_days: 30,
+            max_calls_per_sync: 2000,
+        }
+    }
 }
 
 /// A Targeted Threat Protection log the worker can read.
@@ -260,6 +287,8 @@ impl ConnectionConfig {
             tls_insecure_skip_verify: false,
             awareness_training: AwarenessTraining::Auto,
             threat_logs: ThreatLog::ALL.to_vec(),
+            directory_groups: true,
+            message_activity: MessageActivity::default(),
             compliance: ComplianceConfig::default(),
         }
     }

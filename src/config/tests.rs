@@ -318,3 +318,57 @@ fn roster_paths_resolve_against_the_config_folder() {
         Some(Path::new("/etc/mg/people.csv"))
     );
 }
+
+#[test]
+fn directory_groups_and_message_activity_are_read_with_defaults_and_checked() {
+    let env = env_of(&[("NEO4J_PASSWORD", "p"), ("ID", "i"), ("SECRET", "s")]);
+    let conn = "[[connection]]\nname = \"a\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n";
+    let c = Config::from_sources(None, Some(conn), &env).unwrap();
+    assert!(c.connections[0].directory_groups);
+    assert_eq!(
+        c.connections[0].message_activity,
+        MessageActivity {
+            enabled: false,
+            lookback_days: 30,
+            max_calls_per_sync: 2000
+        }
+    );
+    let text = format!(
+        "{conn}directory_groups = false\n[connection.message_activity]\nenabled = true\nmax_calls_per_sync = 50\n"
+    );
+    let c = Config::from_sources(None, Some(&text), &env).unwrap();
+    assert!(!c.connections[0].directory_groups);
+    assert_eq!(
+        c.connections[0].message_activity,
+        MessageActivity {
+            enabled: true,
+            lookback_days: 30,
+            max_calls_per_sync: 50
+        }
+    );
+    c.validate().unwrap();
+    let bad =
+        format!("{conn}[connection.message_activity]\nenabled = true\nlookback_days = 0\nmax_calls_per_sync = 0\n");
+    let errors = Config::from_sources(None, Some(&bad), &env)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        vec![
+            FieldError {
+                field: "connection[a].message_activity.lookback_days".into(),
+                message: "must be 1 to 365 (got 0)".into()
+            },
+            FieldError {
+                field: "connection[a].message_activity.max_calls_per_sync".into(),
+                message: "must be at least 1 (or set enabled = false)".into()
+            },
+        ]
+    );
+    let typo = format!("{conn}[connection.message_activity]\nenable = true\n");
+    assert!(Config::from_sources(None, Some(&typo), &env)
+        .unwrap_err()
+        .to_string()
+        .contains("enable"));
+}

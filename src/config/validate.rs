@@ -81,6 +81,19 @@ impl Config {
             if c.max_attempts == 0 {
                 push(format!("{at}.max_attempts"), "must be at least 1".into());
             }
+            let activity = &c.message_activity;
+            if activity.enabled && !(1..=365).contains(&activity.lookback_days) {
+                push(
+                    format!("{at}.message_activity.lookback_days"),
+                    format!("must be 1 to 365 (got {})", activity.lookback_days),
+                );
+            }
+            if activity.enabled && activity.max_calls_per_sync == 0 {
+                push(
+                    format!("{at}.message_activity.max_calls_per_sync"),
+                    "must be at least 1 (or set enabled = false)".into(),
+                );
+            }
             if c.max_concurrent_requests == 0 {
                 push(format!("{at}.max_concurrent_requests"), "must be at least 1".into());
             }

@@ -5,6 +5,8 @@ mod model;
 mod store;
 mod validate;
 
-pub use model::{intern, relationship_key, Element, Entity, Properties, Relationship, Value};
+pub use model::{
+    intern, relationship_key, ActivityState, Element, Entity, Properties, Relationship, StoredActivity, Value,
+};
 pub use store::{DuplicateKey, GraphStore, Observation};
 pub use validate::{validate, Finding, FindingKind, IntegrityReport, SAMPLES};

@@ -419,3 +419,16 @@ mod tests {
         assert_eq!(v, Value::Int(1));
     }
 }
+
+/// What the sync read from Neo4j about one user's mailbox activity before the run
+/// (`sink::Sink::stored_activity`), for the users not checked this run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredActivity {
+    pub last_sent: Option<String>,
+    pub count: Option<i64>,
+    pub capped: Option<bool>,
+    pub checked_on: Option<String>,
+}
+
+/// Stored activity by user key.
+pub type ActivityState = std::collections::BTreeMap<String, StoredActivity>;

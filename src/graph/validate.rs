@@ -35,10 +35,13 @@ pub enum FindingKind {
     /// An enrollment or phishing result for an address that is not an internal user
     /// of the tenant: not a defect of the graph; the configured policy decides.
     UnknownParticipant,
+    /// Mimecast's own counts disagree with what it lists (a group's `userCount` or
+    /// `folderCount`, a parent group not listed): reported, not a defect of the graph.
+    SourceMismatch,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::DuplicateKey,
         FindingKind::InvalidKey,
         FindingKind::DanglingRelationship,
@@ -47,6 +50,7 @@ impl FindingKind {
         FindingKind::MissingProperty,
         FindingKind::MistypedProperty,
         FindingKind::UnknownParticipant,
+        FindingKind::SourceMismatch,
     ];
 
     /// The name summaries and graph.json use.
@@ -60,7 +64,15 @@ impl FindingKind {
             FindingKind::MissingProperty => "missing_property",
             FindingKind::MistypedProperty => "mistyped_property",
             FindingKind::UnknownParticipant => "unknown_participant",
+            FindingKind::SourceMismatch => "source_mismatch",
         }
+    }
+
+    /// Whether the kind points at a defect of the graph (its types are incomplete and
+    /// the run is partial). Unknown participants and source mismatches are facts of
+    /// the tenant: the elements are as complete as the source.
+    pub const fn is_defect(self) -> bool {
+        !matches!(self, FindingKind::UnknownParticipant | FindingKind::SourceMismatch)
     }
 }
 
@@ -135,7 +147,7 @@ impl IntegrityReport {
     pub fn defects(&self) -> usize {
         self.findings
             .iter()
-            .filter(|(k, _)| **k != FindingKind::UnknownParticipant)
+            .filter(|(k, _)| k.is_defect())
             .map(|(_, f)| f.count)
             .sum()
     }
@@ -333,7 +345,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         // Unknown participants are not defects of the graph: those elements cannot
         // exist (there is no user to join), the types stay complete, and the
         // configured policy decides what the run does.
-        if o.kind != FindingKind::UnknownParticipant {
+        if o.kind.is_defect() {
             report.affect(None, &o.element_type);
         }
         report.add(o.kind, o.sample);

@@ -330,7 +330,7 @@ impl Client {
 
 /// Mimecast's request form of a date-time, `2015-11-16T14:49:18+0000`; text that is
 /// not a date-time is sent as it is (the API then names it).
-fn ttp_time(iso: &str) -> String {
+pub(super) fn ttp_time(iso: &str) -> String {
     crate::time::parse(iso).map_or_else(|_| iso.to_owned(), |t| t.format("%Y-%m-%dT%H:%M:%S+0000").to_string())
 }
 

@@ -12,6 +12,10 @@ pub enum Area {
     UrlProtection,
     AttachmentProtection,
     ImpersonationProtection,
+    /// Directory groups: `Directories | Groups | Read`.
+    Groups,
+    /// Message Finder: `Gateway | Tracking | Read`.
+    MessageTracking,
 }
 
 /// Every endpoint the worker may call. All are reads.
@@ -30,10 +34,13 @@ pub enum Endpoint {
     GetTtpUrlLogs,
     GetTtpAttachmentLogs,
     GetTtpImpersonationLogs,
+    FindGroups,
+    GetGroupMembers,
+    MessageFinderSearch,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 16] = [
         Endpoint::GetAccount,
         Endpoint::GetInternalDomain,
         Endpoint::GetInternalUsers,
@@ -47,6 +54,9 @@ impl Endpoint {
         Endpoint::GetTtpUrlLogs,
         Endpoint::GetTtpAttachmentLogs,
         Endpoint::GetTtpImpersonationLogs,
+        Endpoint::FindGroups,
+        Endpoint::GetGroupMembers,
+        Endpoint::MessageFinderSearch,
     ];
 
     pub fn path(self) -> &'static str {
@@ -64,6 +74,9 @@ impl Endpoint {
             Endpoint::GetTtpUrlLogs => "/api/ttp/url/get-logs",
             Endpoint::GetTtpAttachmentLogs => "/api/ttp/attachment/get-logs",
             Endpoint::GetTtpImpersonationLogs => "/api/ttp/impersonation/get-logs",
+            Endpoint::FindGroups => "/api/directory/find-groups",
+            Endpoint::GetGroupMembers => "/api/directory/get-group-members",
+            Endpoint::MessageFinderSearch => "/api/message-finder/search",
         }
     }
 
@@ -79,6 +92,8 @@ impl Endpoint {
             Endpoint::GetTtpUrlLogs => Area::UrlProtection,
             Endpoint::GetTtpAttachmentLogs => Area::AttachmentProtection,
             Endpoint::GetTtpImpersonationLogs => Area::ImpersonationProtection,
+            Endpoint::FindGroups | Endpoint::GetGroupMembers => Area::Groups,
+            Endpoint::MessageFinderSearch => Area::MessageTracking,
             _ => Area::AwarenessTraining,
         }
     }
@@ -98,8 +113,12 @@ mod tests {
     fn allowlist_holds_only_reads() {
         for e in Endpoint::ALL {
             assert_eq!(Endpoint::from_path(e.path()), Some(e));
+            // Reads only: get-*, find-* (a listing) and Message Finder's search.
             let action = e.path().rsplit('/').next().unwrap();
-            assert!(action.starts_with("get-"), "{action} is not a read");
+            assert!(
+                action.starts_with("get-") || action.starts_with("find-") || action == "search",
+                "{action} is not a read"
+            );
         }
         assert_eq!(Endpoint::from_path("/api/user/delete-user"), None);
         assert_eq!(

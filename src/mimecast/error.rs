@@ -144,7 +144,11 @@ impl ApiError {
             }
             ApiError::Forbidden { endpoint, .. } => matches!(
                 endpoint.area(),
-                Area::UrlProtection | Area::AttachmentProtection | Area::ImpersonationProtection
+                Area::UrlProtection
+                    | Area::AttachmentProtection
+                    | Area::ImpersonationProtection
+                    | Area::Groups
+                    | Area::MessageTracking
             ),
             _ => false,
         }
@@ -290,6 +294,10 @@ fn forbidden_hint(area: Area) -> &'static str {
         }
         Area::ImpersonationProtection => {
             "The tenant lacks Impersonation Protection, or the API application is not allowed it or its role lacks Monitoring | Impersonation Protection | Read"
+        }
+        Area::Groups => "Grant the API application's role Directories | Groups | Read",
+        Area::MessageTracking => {
+            "Grant the API application's role Gateway | Tracking | Read (Message Finder), or turn [connection.message_activity] off"
         }
     }
 }

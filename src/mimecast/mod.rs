@@ -14,10 +14,12 @@
 //! - `net`: the HTTP client (no redirects, proxy), capped bodies, network errors.
 //! - `redact`: credentials and tokens kept out of every error and log.
 //! - `envelope`, `error`, `records`: the wire shapes, the typed errors, the records.
+//! - `directory`: directory groups and Message Finder (records and methods).
 
 mod auth;
 mod call;
 mod client;
+pub mod directory;
 mod endpoints;
 /// Public so that the fuzz targets (`fuzz/`) can decode envelopes as the client does.
 pub mod envelope;

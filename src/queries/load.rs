@@ -5,7 +5,7 @@ use std::path::Path;
 use super::def::{DefError, QueryDef};
 
 /// The queries compiled into the binary, so a deployed worker has them.
-const EMBEDDED: [(&str, &str); 18] = [
+const EMBEDDED: [(&str, &str); 19] = [
     (
         "active-without-account.cypher",
         include_str!("../../queries/active-without-account.cypher"),
@@ -21,6 +21,10 @@ const EMBEDDED: [(&str, &str); 18] = [
     (
         "clicked-malicious-not-retrained.cypher",
         include_str!("../../queries/clicked-malicious-not-retrained.cypher"),
+    ),
+    (
+        "dormant-mailboxes.cypher",
+        include_str!("../../queries/dormant-mailboxes.cypher"),
     ),
     (
         "high-risk-safe-score.cypher",
@@ -165,7 +169,7 @@ mod tests {
     #[test]
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
-        assert_eq!(defs.len(), 18);
+        assert_eq!(defs.len(), 19);
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::directory::Directory;
 use super::tenant::{user_domain, Credential, Tenant};
 use super::threats::{Logs, Stream, ThreatLogs};
 
@@ -34,6 +35,9 @@ pub(crate) enum Endpoint {
     TtpUrlLogs,
     TtpAttachmentLogs,
     TtpImpersonationLogs,
+    FindGroups,
+    GroupMembers,
+    MessageFinder,
 }
 
 /// Every path served, with its endpoint.
@@ -76,6 +80,9 @@ pub(crate) const ENDPOINTS: &[(&str, Endpoint)] = &[
     ("/api/ttp/url/get-logs", Endpoint::TtpUrlLogs),
     ("/api/ttp/attachment/get-logs", Endpoint::TtpAttachmentLogs),
     ("/api/ttp/impersonation/get-logs", Endpoint::TtpImpersonationLogs),
+    ("/api/directory/find-groups", Endpoint::FindGroups),
+    ("/api/directory/get-group-members", Endpoint::GroupMembers),
+    ("/api/message-finder/search", Endpoint::MessageFinder),
 ];
 
 impl Endpoint {
@@ -85,7 +92,25 @@ impl Endpoint {
 
     /// Awareness Training endpoints answer 403 when the package is not licensed.
     pub fn is_awareness_training(self) -> bool {
-        !matches!(self, Endpoint::Account | Endpoint::Domains | Endpoint::Users) && self.threat_stream().is_none()
+        !matches!(
+            self,
+            Endpoint::Account
+                | Endpoint::Domains
+                | Endpoint::Users
+                | Endpoint::FindGroups
+                | Endpoint::GroupMembers
+                | Endpoint::MessageFinder
+        ) && self.threat_stream().is_none()
+    }
+
+    /// The role permission an endpoint needs beyond the basic directory read, where
+    /// the simulator checks one (the tenant's `missing_permissions`).
+    pub fn permission(self) -> Option<&'static str> {
+        match self {
+            Endpoint::FindGroups | Endpoint::GroupMembers => Some(super::directory::GROUPS_PERMISSION),
+            Endpoint::MessageFinder => Some(super::directory::TRACKING_PERMISSION),
+            _ => self.threat_stream().map(Stream::permission),
+        }
     }
 
     /// The TTP log stream of a TTP endpoint.
@@ -106,6 +131,8 @@ impl Endpoint {
                 | Endpoint::TtpUrlLogs
                 | Endpoint::TtpAttachmentLogs
                 | Endpoint::TtpImpersonationLogs
+                | Endpoint::FindGroups
+                | Endpoint::GroupMembers
         )
     }
 
@@ -121,6 +148,8 @@ impl Endpoint {
             Endpoint::TtpUrlLogs => "ttp-url",
             Endpoint::TtpAttachmentLogs => "ttp-attachment",
             Endpoint::TtpImpersonationLogs => "ttp-impersonation",
+            Endpoint::FindGroups => "groups",
+            Endpoint::GroupMembers => "group-members",
             _ => "unpaged",
         }
     }
@@ -144,6 +173,7 @@ pub(crate) struct Served {
     performance: Vec<Value>,
     watchlist: Vec<Value>,
     threats: ThreatLogs,
+    directory: Directory,
     /// Role permissions the API application lacks: endpoints needing one answer 403.
     pub missing_permissions: Vec<String>,
 }
@@ -179,6 +209,7 @@ impl From<Tenant> for Served {
                 attachment: Logs::new(Stream::Attachment, t.attachment_logs),
                 impersonation: Logs::new(Stream::Impersonation, t.impersonation_logs),
             },
+            directory: Directory::new(t.groups, t.tracked_emails),
             missing_permissions: t.missing_permissions,
         }
     }
@@ -539,6 +570,9 @@ pub(crate) fn answer(
         }
         Endpoint::TtpUrlLogs | Endpoint::TtpAttachmentLogs | Endpoint::TtpImpersonationLogs => {
             super::threats::answer(&served.threats, endpoint, req, chrono::Utc::now())
+        }
+        Endpoint::FindGroups | Endpoint::GroupMembers | Endpoint::MessageFinder => {
+            super::directory::answer(&served.directory, endpoint, req)
         }
     }
 }

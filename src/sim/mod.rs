@@ -26,6 +26,7 @@
 mod api;
 mod auth;
 mod churn;
+mod directory;
 mod generate;
 mod limit;
 mod rng;

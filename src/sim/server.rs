@@ -368,9 +368,9 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
     }
 
-    // A role lacking the TTP log permission (the tenant's `missing_permissions`).
-    if let Some(stream) = endpoint.threat_stream() {
-        if served.missing_permissions.iter().any(|p| p == stream.permission()) {
+    // A role lacking the endpoint's permission (the tenant's `missing_permissions`).
+    if let Some(permission) = endpoint.permission() {
+        if served.missing_permissions.iter().any(|p| p == permission) {
             return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
         }
     }

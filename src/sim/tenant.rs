@@ -92,6 +92,13 @@ pub struct Tenant {
     /// `eventTime` and an `id`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub impersonation_logs: Vec<Value>,
+    /// `directory/find-groups` records (`id`, `description`, `source`, `parentId`,
+    /// `folderCount`, `userCount`), each with its `get-group-members` rows in `members`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Value>,
+    /// `message-finder/search` records (`trackedEmails`), found by `fromEnv.emailAddress`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked_emails: Vec<Value>,
     /// Role permissions the API application lacks (`Monitoring | URL Protection |
     /// Read`, ...): the endpoints that need one answer 403.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -181,6 +188,20 @@ impl Tenant {
                     None | Some(Value::Array(_)) => {}
                     Some(_) => return bad(format!("{section}[{i}].user_data is not an array")),
                 }
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if g.get("id").and_then(Value::as_str).is_none() {
+                return bad(format!("groups[{i}] has no string \"id\""));
+            }
+            match g.get("members") {
+                None | Some(Value::Array(_)) => {}
+                Some(_) => return bad(format!("groups[{i}].members is not an array")),
+            }
+        }
+        for (i, m) in self.tracked_emails.iter().enumerate() {
+            if super::directory::sender(m).is_none() {
+                return bad(format!("tracked_emails[{i}] has no string \"fromEnv.emailAddress\""));
             }
         }
         for (section, stream, list) in [

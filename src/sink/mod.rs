@@ -7,6 +7,7 @@
 //! transaction per batch, retried by the policy of [`retry`]: an unreachable server
 //! for `unavailable_retry_secs`, transient server errors `max_attempts` times.
 
+mod activity;
 pub mod bolt;
 mod cursors;
 mod diff;

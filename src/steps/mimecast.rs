@@ -5,10 +5,9 @@
 use crate::graph::Element as _;
 use std::collections::HashSet;
 
-use anyhow::anyhow;
 use futures::stream::{self, StreamExt};
 
-use super::{AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
+use super::{failed, AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
 use crate::converters::{self as conv, keys};
 use crate::mimecast::{all, ApiError};
 use crate::schema::{rels, types};
@@ -121,11 +120,6 @@ fn fetch_domains(ctx: &StepContext) -> StepFuture<'_> {
         }
         Ok(())
     })
-}
-
-/// Joins failures of several sub-requests into one step error, keeping every cause.
-fn failed(what: &str, errors: Vec<String>) -> StepError {
-    StepError::Failed(anyhow!("{what}: {}", errors.join("; ")))
 }
 
 fn fetch_users(ctx: &StepContext) -> StepFuture<'_> {

@@ -5,6 +5,7 @@
 //! every step depending on it, partial: they are written (merged, never stripped)
 //! but never cleaned up on that run.
 
+mod directory;
 mod executor;
 mod mimecast;
 mod threats;
@@ -20,6 +21,10 @@ use crate::config::{AwarenessTraining, ConnectionConfig};
 use crate::graph::{Entity, FindingKind, GraphStore, Relationship};
 use crate::mimecast::{ApiError, Client};
 
+pub use directory::{
+    directory_steps, ActivityState, StoredActivity, FETCH_GROUPS, FETCH_GROUP_MEMBERS, FETCH_MESSAGE_ACTIVITY,
+    MESSAGE_FINDER_LIMIT,
+};
 pub use executor::{execute, plan, PlanError, Progress, SilentProgress, TerminalProgress};
 pub use mimecast::{
     mimecast_steps, FETCH_ACCOUNT, FETCH_AWARENESS_CAMPAIGNS, FETCH_DOMAINS, FETCH_ENROLLMENTS, FETCH_PHISHING,
@@ -29,6 +34,11 @@ pub use threats::{
     threat_steps, Cursors, StreamWindow, ThreatPlan, BUILD_THREAT_INDICATORS, FETCH_TTP_ATTACHMENT,
     FETCH_TTP_IMPERSONATION, FETCH_TTP_URL,
 };
+
+/// Joins failures of several sub-requests into one step error, keeping every cause.
+pub(crate) fn failed(what: &str, errors: Vec<String>) -> StepError {
+    StepError::Failed(anyhow::anyhow!("{what}: {}", errors.join("; ")))
+}
 
 /// What a step is and what it produces.
 #[derive(Clone, Debug)]
@@ -124,6 +134,8 @@ pub struct TenantState {
     threats: ThreatPlan,
     /// The windows of the TTP log streams read whole.
     windows: Mutex<Vec<StreamWindow>>,
+    /// The users' mailbox activity as stored before the run.
+    activity: Arc<ActivityState>,
 }
 
 impl TenantState {
@@ -137,6 +149,12 @@ impl TenantState {
             threats: plan,
             ..Self::default()
         }
+    }
+
+    /// A tenant that also knows its users' stored mailbox activity.
+    pub fn with_activity(mut self, activity: Arc<ActivityState>) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// The windows of the TTP log streams read whole, in the order they finished.
@@ -264,9 +282,12 @@ impl StepContext {
 
     /// Records a participant whose address is not an internal user of the tenant.
     pub fn unknown_participant(&self, relationship_type: &str, sample: String) {
-        self.tenant
-            .store()
-            .observe(FindingKind::UnknownParticipant, relationship_type, sample);
+        self.observe(FindingKind::UnknownParticipant, relationship_type, sample);
+    }
+
+    /// Records a finding for the integrity report (counted, a few sampled).
+    pub fn observe(&self, kind: FindingKind, element_type: &str, sample: String) {
+        self.tenant.store().observe(kind, element_type, sample);
     }
 
     pub fn note(&self, note: String) {
@@ -303,6 +324,18 @@ impl StepContext {
             .cloned()
             .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    /// The `(from, to)` keys of the relationships of one type.
+    pub fn links_of_type(&self, relationship_type: &str) -> Vec<(String, String)> {
+        let store = self.tenant.store();
+        let mut v: Vec<(String, String)> = store
+            .relationships()
+            .filter(|r| r.relationship_type == relationship_type)
+            .map(|r| (r.from_key.clone(), r.to_key.clone()))
+            .collect();
+        v.sort();
         v
     }
 

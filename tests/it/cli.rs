@@ -484,6 +484,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
             "users-without-active-person",
             "active-without-account",
             "assigned-not-completed",
+            "dormant-mailboxes",
             "high-risk-safe-score",
             "impersonation-targets",
             "url-warning-overrides",
@@ -539,8 +540,8 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
         summary,
         vec![
             ("terminated-with-account".to_owned(), 1, 1, 1),
-            ("missing-required-training".to_owned(), 2, 6, 12),
-            ("users-without-active-person".to_owned(), 1, 2, 7),
+            ("missing-required-training".to_owned(), 3, 6, 12),
+            ("users-without-active-person".to_owned(), 2, 2, 7),
             ("assigned-not-completed".to_owned(), 1, 4, 11),
         ]
     );

@@ -80,10 +80,14 @@ async fn collect_builds_the_exact_graph() {
             ("build-training-categories", StepStatus::Success),
             ("build-personnel", StepStatus::Success),
             ("build-extra-completions", StepStatus::Disabled),
+            ("build-group-requirements", StepStatus::Disabled),
             ("fetch-ttp-url-logs", StepStatus::Success),
             ("fetch-ttp-attachment-logs", StepStatus::Success),
             ("fetch-ttp-impersonation-logs", StepStatus::Success),
             ("build-threat-indicators", StepStatus::Success),
+            ("fetch-groups", StepStatus::Success),
+            ("fetch-group-members", StepStatus::Success),
+            ("fetch-message-activity", StepStatus::Disabled),
         ]
     );
     // What each step produced is what it declared.

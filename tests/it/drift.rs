@@ -156,6 +156,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
             expect("users-without-active-person", "high"),
             expect("active-without-account", "medium"),
             expect("assigned-not-completed", "medium"),
+            expect("dormant-mailboxes", "medium"),
             expect("high-risk-safe-score", "medium"),
             expect("impersonation-targets", "medium"),
             expect("url-warning-overrides", "medium"),
@@ -254,6 +255,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
              active-without-account [medium]: no change (1 finding)\n\
              assigned-not-completed [medium]: 0 new, 1 resolved (3 findings then 2 findings)\n\
              \x20 - campaign=HIPAA 101, email=frank@acme.com\n\
+             dormant-mailboxes [medium]: no change (0 findings)\n\
              high-risk-safe-score [medium]: 1 new, 0 resolved (2 findings then 3 findings)\n\
              \x20 + email=dave@acme.com\n\
              impersonation-targets [medium]: no change (0 findings)\n\

@@ -10,6 +10,7 @@ mod collect;
 mod diff;
 mod drift;
 mod examples;
+mod groups;
 mod helpers;
 mod local;
 mod plans;

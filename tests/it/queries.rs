@@ -234,14 +234,16 @@ async fn users_without_active_person() {
                 json!("erin@acme.com"),
                 json!("Erin Shared"),
                 json!("created_manually"),
-                json!("no roster person")
+                json!("no roster person"),
+                Json::Null
             ],
             vec![
                 json!(account()),
                 json!("frank@acme.com"),
                 json!("Frank Old"),
                 json!("created_manually"),
-                json!("roster person is terminated")
+                json!("roster person is terminated"),
+                Json::Null
             ],
         ]
     );
@@ -436,10 +438,16 @@ async fn stale_sync() {
 
 /// Queries whose rows need data the shared fixture does not hold; the named test
 /// runs each with rows, so `run` checks its columns there.
-const ROWS_CHECKED_ELSEWHERE: [(&str, &str); 1] = [(
-    "training-completed-elsewhere",
-    "trainings_recorded_elsewhere_meet_requirements_and_show_their_source",
-)];
+const ROWS_CHECKED_ELSEWHERE: [(&str, &str); 2] = [
+    (
+        "training-completed-elsewhere",
+        "trainings_recorded_elsewhere_meet_requirements_and_show_their_source",
+    ),
+    (
+        "dormant-mailboxes",
+        "groups::the_activity_budget_covers_every_mailbox_within_three_syncs",
+    ),
+];
 
 /// Every query returns rows for the fixtures (the freshness one when measured from
 /// the far future), so `run` checks each result's columns against the header.
@@ -497,6 +505,10 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
             "clicked-malicious-not-retrained",
             Some((3, 3, "malicious or blocked link clicks by internal users")),
         ),
+        (
+            "dormant-mailboxes",
+            Some((0, 0, "mailboxes whose activity has been checked")),
+        ),
         ("high-risk-safe-score", Some((2, 5, "users with a SAFE score"))),
         ("impersonation-targets", Some((3, 12, "Mimecast users"))),
         (
@@ -508,7 +520,7 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
             Some((
                 6,
                 12,
-                "training requirements of active people (one per person and category)",
+                "training requirements of active people and of unmatched users (one per person and category)",
             )),
         ),
         ("phished-not-retrained", Some((1, 2, "phishing clicks or submissions"))),

@@ -54,6 +54,11 @@ pub struct GenerateSpec {
     pub seed: u64,
     /// TTP log records of each kind (URL clicks, attachments, impersonation).
     pub threats: usize,
+    /// Directory groups (0: none; otherwise the fixed structure of
+    /// `sim::directory::generate`, then project groups up to this many).
+    pub groups: usize,
+    /// The most tracked messages a person sent (Message Finder); 0: none.
+    pub activity: usize,
     /// The end of the 14 days the TTP logs span, in seconds since 1970; `None` is the
     /// end of the generated campaign history. (`mimecast-sim --generate` makes it
     /// the current day, so a worker's look-back window finds them.)
@@ -69,6 +74,8 @@ impl Default for GenerateSpec {
             phishing: 2,
             seed: 1,
             threats: 0,
+            groups: 0,
+            activity: 0,
             until: None,
         }
     }
@@ -77,7 +84,7 @@ impl Default for GenerateSpec {
 /// A generate spec that could not be parsed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed, threats, until)")]
+    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed, threats, groups, activity, until)")]
     UnknownKey(String),
     #[error("{key}={value:?} in generate spec is not a non-negative integer")]
     BadNumber { key: String, value: String },
@@ -90,9 +97,9 @@ pub enum SpecError {
 impl FromStr for GenerateSpec {
     type Err = SpecError;
 
-    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,until=T`
+    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,groups=N,activity=N,until=T`
     /// (`until` in seconds since 1970); missing keys keep their defaults (50, 2, 4, 2,
-    /// 1, 0, none), an empty string is all defaults.
+    /// 1, 0, 0, 0, none), an empty string is all defaults.
     fn from_str(text: &str) -> Result<Self, SpecError> {
         let mut spec = GenerateSpec::default();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -121,6 +128,8 @@ impl FromStr for GenerateSpec {
                 "phishing" => spec.phishing = count()?,
                 "seed" => spec.seed = number()?,
                 "threats" => spec.threats = count()?,
+                "groups" => spec.groups = count()?,
+                "activity" => spec.activity = count()?,
                 "until" => {
                     spec.until = Some(i64::try_from(number()?).map_err(|_| SpecError::BadNumber {
                         key: key.to_owned(),
@@ -146,6 +155,12 @@ impl fmt::Display for GenerateSpec {
         )?;
         if self.threats > 0 {
             write!(f, ",threats={}", self.threats)?;
+        }
+        if self.groups > 0 {
+            write!(f, ",groups={}", self.groups)?;
+        }
+        if self.activity > 0 {
+            write!(f, ",activity={}", self.activity)?;
         }
         match self.until {
             Some(t) => write!(f, ",until={t}"),
@@ -176,6 +191,7 @@ const S_TRAINING: u64 = 5;
 const S_PHISHING: u64 = 6;
 const S_SCORES: u64 = 7;
 const S_THREATS: u64 = 8;
+const S_DIRECTORY: u64 = 9;
 
 /// 2023-01-02T00:00:00Z: every generated date is an offset from it, never "now".
 const EPOCH: i64 = 1_672_617_600;
@@ -370,6 +386,31 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
         super::threats::generate(&mut rng, spec.threats, until, slug, internal, external)
     };
 
+    // Directory groups and sent messages of the people.
+    let directory = {
+        fn member(p: &Person) -> super::directory::Member<'_> {
+            super::directory::Member {
+                name: p.name.as_str(),
+                email: p.email.as_str(),
+                department: p.department,
+            }
+        }
+        let (internal, external) = everyone.split_at(internal_count);
+        let internal: Vec<_> = internal.iter().map(member).collect();
+        let external: Vec<_> = external.iter().map(member).collect();
+        let until = spec.until.unwrap_or(EPOCH + SPAN_DAYS * 86_400);
+        let mut rng = SplitMix64::derive(spec.seed, S_DIRECTORY);
+        super::directory::generate(
+            &mut rng,
+            spec.groups,
+            spec.activity,
+            until,
+            &internal,
+            &external,
+            &domain_names,
+        )
+    };
+
     // Decide everything first (cheap and sequential), then build the records in
     // parallel: a tenant of 100,000 users holds millions of row objects (about 4 GB),
     // and allocating them is most of the time.
@@ -448,6 +489,8 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
         url_logs: threats.url,
         attachment_logs: threats.attachment,
         impersonation_logs: threats.impersonation,
+        groups: directory.groups,
+        tracked_emails: directory.tracked_emails,
         missing_permissions: Vec::new(),
     }
 }
