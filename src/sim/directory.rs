@@ -246,9 +246,9 @@ fn address(m: &Member<'_>, internal: bool) -> Value {
 /// whose `userCount` says two more than it holds (the integrity check's case); then
 /// `Project N` groups under a `Projects` folder up to `groups`.
 ///
-/// Activity: each person sends 0 to `activity` messages within 60 days before
-/// `until`; about one in eight sends none (a dormant mailbox), and one in ten of
-/// those sent only before the window (90 to 120 days back).
+/// Activity: each person sends 1 to `activity` messages within the 25 days before
+/// `until`, except about one in eight that sends none (a dormant mailbox); one in
+/// ten of those sent one message long before (90 to 120 days back).
 pub(crate) fn generate(
     rng: &mut SplitMix64,
     groups: usize,
@@ -356,7 +356,7 @@ pub(crate) fn generate(
                 let back = if dormant {
                     rng.range(90 * 86_400, 120 * 86_400)
                 } else {
-                    rng.below(60 * 86_400)
+                    rng.below(25 * 86_400)
                 };
                 let at = crate::time::iso(chrono::DateTime::from_timestamp(until - back as i64, 0).unwrap_or_default());
                 let at = at.replace('Z', "+0000");
