@@ -107,6 +107,19 @@ pub(super) fn build_group_requirements(ctx: &StepContext) -> StepFuture<'_> {
                 "no group_requirements name a Mimecast group (\"mimecast:<name>\")".into(),
             ));
         }
+        if ctx.tenant.groups_refused() {
+            // Without the groups the requirements cannot be known: users and people
+            // keep the ones stored (partial types are merged, never stripped).
+            for t in [types::USER, types::PERSON] {
+                ctx.mark_partial(
+                    t,
+                    format!("{t} keeps its stored Mimecast-group requirements: the group endpoints were refused"),
+                );
+            }
+            return Err(StepError::Unavailable(
+                "the directory group endpoints were refused, so Mimecast-group requirements are unknown".into(),
+            ));
+        }
         let groups: HashMap<String, (String, Option<String>)> = ctx
             .entities_of_type(types::GROUP)
             .into_iter()

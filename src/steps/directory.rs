@@ -101,6 +101,7 @@ fn fetch_groups(ctx: &StepContext) -> StepFuture<'_> {
             match listed {
                 Ok(g) => groups.extend(g),
                 Err(e) if e.is_unavailable() => {
+                    ctx.tenant.refuse_groups();
                     for t in [types::GROUP, rels::GROUP_CHILD_OF_GROUP] {
                         ctx.mark_partial(t, format!("{t} keeps its stored elements: find-groups was refused"));
                     }
@@ -230,6 +231,7 @@ fn fetch_group_members(ctx: &StepContext) -> StepFuture<'_> {
         }
         match unavailable {
             Some(why) => {
+                ctx.tenant.refuse_groups();
                 for t in [rels::USER_MEMBER_OF_GROUP, rels::DOMAIN_MEMBER_OF_GROUP] {
                     ctx.mark_partial(
                         t,

@@ -136,6 +136,9 @@ pub struct TenantState {
     windows: Mutex<Vec<StreamWindow>>,
     /// The users' mailbox activity as stored before the run.
     activity: Arc<ActivityState>,
+    /// The directory group endpoints were refused (403): what is built from groups
+    /// is incomplete this run.
+    groups_refused: std::sync::atomic::AtomicBool,
 }
 
 impl TenantState {
@@ -155,6 +158,15 @@ impl TenantState {
     pub fn with_activity(mut self, activity: Arc<ActivityState>) -> Self {
         self.activity = activity;
         self
+    }
+
+    /// Whether the directory group endpoints were refused this run.
+    pub fn groups_refused(&self) -> bool {
+        self.groups_refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn refuse_groups(&self) {
+        self.groups_refused.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The windows of the TTP log streams read whole, in the order they finished.

@@ -289,6 +289,16 @@ async fn a_refused_groups_permission_leaves_the_stored_groups_untouched() {
     )
     .await;
     assert_eq!(count, vec![json!({"n": 5})]);
+    // The requirements built from groups stay as stored.
+    let (found, _) = missing_training(&account).await;
+    assert_eq!(found.iter().filter(|r| r[1] == "Erin Shared").count(), 1);
+    let erin = rows(
+        &sink().await,
+        "MATCH (u:MimecastUser {accountCode: $account, email: 'erin@acme.com'}) RETURN u.requiredCategories AS c",
+        &account,
+    )
+    .await;
+    assert_eq!(erin, vec![json!({"c": ["hipaa"]})]);
 
     // validate names the product as unavailable, and the permission.
     let report = mimecast_graph::validate::validate(&config).await;
