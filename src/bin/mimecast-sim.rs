@@ -54,12 +54,14 @@ struct Args {
     tenant: Option<PathBuf>,
 
     /// Generate a tenant: users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,groups=N,
-    /// activity=N,until=T, each optional (defaults 50, 2, 4, 2, 1, 0, 0, 0). threats=N adds N
+    /// activity=N,siem=N,until=T, each optional (defaults 50, 2, 4, 2, 1, 0, 0, 0, 0). threats=N adds N
     /// TTP log records of each kind (URL clicks, attachments, impersonation) over the 14
     /// days before `until` (seconds since 1970; default: the start of the current hour).
     /// groups=N adds N directory groups (a department tree, LDAP groups, a domain
     /// member, outside members, one group whose userCount is wrong, then projects);
     /// activity=N up to N Message Finder records per person (one in eight dormant).
+    /// siem=N adds N SIEM batch detections (url protect, impersonation protect,
+    /// attachment protect, av, spam) over the 6 days before `until`.
     /// The same spec always gives the same tenant.
     #[arg(long, value_name = "SPEC")]
     generate: Option<GenerateSpec>,
@@ -302,7 +304,7 @@ fn load(args: &Args) -> Result<Tenant, u8> {
         });
     }
     let mut spec = args.generate.unwrap_or_default();
-    if (spec.threats > 0 || spec.activity > 0) && spec.until.is_none() {
+    if (spec.threats > 0 || spec.activity > 0 || spec.siem > 0) && spec.until.is_none() {
         // TTP logs end at the start of this hour, so a worker's look-back finds them
         // (and the same spec gives the same tenant within the hour).
         let now = chrono::Utc::now().timestamp();

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::directory::Directory;
+use super::siem::Siem;
 use super::tenant::{user_domain, Credential, Tenant};
 use super::threats::{Logs, Stream, ThreatLogs};
 
@@ -174,6 +175,7 @@ pub(crate) struct Served {
     watchlist: Vec<Value>,
     threats: ThreatLogs,
     directory: Directory,
+    pub(crate) siem: Siem,
     /// Role permissions the API application lacks: endpoints needing one answer 403.
     pub missing_permissions: Vec<String>,
 }
@@ -210,6 +212,7 @@ impl From<Tenant> for Served {
                 impersonation: Logs::new(Stream::Impersonation, t.impersonation_logs),
             },
             directory: Directory::new(t.groups, t.tracked_emails),
+            siem: Siem::new(t.siem_events),
             missing_permissions: t.missing_permissions,
         }
     }

@@ -32,6 +32,7 @@ mod limit;
 mod rng;
 mod roster;
 mod server;
+mod siem;
 mod tenant;
 mod threats;
 
@@ -49,6 +50,7 @@ pub use limit::{RateLimit, RateLimitError, UNLIMITED};
 pub use rng::SplitMix64;
 pub use roster::{alias_domain, demo_roster, group_of};
 pub use server::TOKEN_PATH;
+pub use siem::{LISTING_PATH as SIEM_LISTING_PATH, PERMISSION as SIEM_PERMISSION, TYPES as SIEM_TYPES};
 pub use tenant::{Credential, Tenant, TenantError};
 
 use std::collections::BTreeMap;
@@ -86,6 +88,13 @@ pub struct SimOptions {
     /// Page the lists documented without paging (domains, training and phishing
     /// campaigns) at this many items, with `next`, as some tenants might.
     pub list_page_size: Option<usize>,
+    /// SIEM batch: events per listed file.
+    pub siem_events_per_file: usize,
+    /// SIEM batch: how long a listed file link is valid.
+    pub siem_link_ttl: Duration,
+    /// SIEM batch: the next this many file requests are answered 403, as an expired
+    /// link is (counted down as they come).
+    pub siem_expire_next_files: u32,
 }
 
 impl Default for SimOptions {
@@ -100,6 +109,9 @@ impl Default for SimOptions {
             awareness_training_licensed: true,
             fail_paths: Vec::new(),
             list_page_size: None,
+            siem_events_per_file: 500,
+            siem_link_ttl: Duration::from_secs(3600),
+            siem_expire_next_files: 0,
         }
     }
 }
@@ -121,6 +133,9 @@ pub struct SimStats {
     pub server_errors: u64,
     /// Truncated bodies sent.
     pub malformed: u64,
+    /// SIEM file requests that carried an `Authorization` header (refused: a file
+    /// link must never receive the worker's token).
+    pub siem_files_with_authorization: u64,
 }
 
 impl SimStats {

@@ -99,6 +99,11 @@ pub struct Tenant {
     /// `message-finder/search` records (`trackedEmails`), found by `fromEnv.emailAddress`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tracked_emails: Vec<Value>,
+    /// SIEM batch events (`/siem/v1/batch/events/cg`), each with a `type` and a
+    /// `timestamp` in ms; `{"type", "timestamp", "_raw": text}` is served as the
+    /// corrupt line `text`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siem_events: Vec<Value>,
     /// Role permissions the API application lacks (`Monitoring | URL Protection |
     /// Read`, ...): the endpoints that need one answer 403.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

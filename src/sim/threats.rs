@@ -328,7 +328,7 @@ fn mimecast_date(secs: i64) -> String {
         .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S+0000").to_string())
 }
 
-fn hex(rng: &mut SplitMix64, bytes: usize) -> String {
+pub(crate) fn hex(rng: &mut SplitMix64, bytes: usize) -> String {
     (0..bytes.div_ceil(8))
         .map(|_| format!("{:016x}", rng.next_u64()))
         .collect::<String>()[..bytes * 2]

@@ -59,6 +59,9 @@ pub struct GenerateSpec {
     pub groups: usize,
     /// The most tracked messages a person sent (Message Finder); 0: none.
     pub activity: usize,
+    /// SIEM batch detection events (url protect, impersonation, attachment protect,
+    /// av, spam) over the 6 days before `until`; 0: none.
+    pub siem: usize,
     /// The end of the 14 days the TTP logs span, in seconds since 1970; `None` is the
     /// end of the generated campaign history. (`mimecast-sim --generate` makes it
     /// the current day, so a worker's look-back window finds them.)
@@ -76,6 +79,7 @@ impl Default for GenerateSpec {
             threats: 0,
             groups: 0,
             activity: 0,
+            siem: 0,
             until: None,
         }
     }
@@ -84,7 +88,7 @@ impl Default for GenerateSpec {
 /// A generate spec that could not be parsed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed, threats, groups, activity, until)")]
+    #[error("unknown key {0:?} in generate spec (known: users, domains, campaigns, phishing, seed, threats, groups, activity, siem, until)")]
     UnknownKey(String),
     #[error("{key}={value:?} in generate spec is not a non-negative integer")]
     BadNumber { key: String, value: String },
@@ -97,9 +101,9 @@ pub enum SpecError {
 impl FromStr for GenerateSpec {
     type Err = SpecError;
 
-    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,groups=N,activity=N,until=T`
+    /// Parses `users=N,domains=N,campaigns=N,phishing=N,seed=S,threats=N,groups=N,activity=N,siem=N,until=T`
     /// (`until` in seconds since 1970); missing keys keep their defaults (50, 2, 4, 2,
-    /// 1, 0, 0, 0, none), an empty string is all defaults.
+    /// 1, 0, 0, 0, 0, none), an empty string is all defaults.
     fn from_str(text: &str) -> Result<Self, SpecError> {
         let mut spec = GenerateSpec::default();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -130,6 +134,7 @@ impl FromStr for GenerateSpec {
                 "threats" => spec.threats = count()?,
                 "groups" => spec.groups = count()?,
                 "activity" => spec.activity = count()?,
+                "siem" => spec.siem = count()?,
                 "until" => {
                     spec.until = Some(i64::try_from(number()?).map_err(|_| SpecError::BadNumber {
                         key: key.to_owned(),
@@ -162,6 +167,9 @@ impl fmt::Display for GenerateSpec {
         if self.activity > 0 {
             write!(f, ",activity={}", self.activity)?;
         }
+        if self.siem > 0 {
+            write!(f, ",siem={}", self.siem)?;
+        }
         match self.until {
             Some(t) => write!(f, ",until={t}"),
             None => Ok(()),
@@ -192,6 +200,7 @@ const S_PHISHING: u64 = 6;
 const S_SCORES: u64 = 7;
 const S_THREATS: u64 = 8;
 const S_DIRECTORY: u64 = 9;
+const S_SIEM: u64 = 10;
 
 /// 2023-01-02T00:00:00Z: every generated date is an offset from it, never "now".
 const EPOCH: i64 = 1_672_617_600;
@@ -386,6 +395,15 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
         super::threats::generate(&mut rng, spec.threats, until, slug, internal, external)
     };
 
+    // SIEM detections aimed at the people (and a few outside addresses).
+    let siem_events = {
+        let emails: Vec<&str> = everyone.iter().map(|p| p.email.as_str()).collect();
+        let (internal, external) = emails.split_at(internal_count);
+        let until = spec.until.unwrap_or(EPOCH + SPAN_DAYS * 86_400);
+        let mut rng = SplitMix64::derive(spec.seed, S_SIEM);
+        super::siem::generate(&mut rng, spec.siem, until, slug, &account_code, internal, external)
+    };
+
     // Directory groups and sent messages of the people.
     let directory = {
         fn member(p: &Person) -> super::directory::Member<'_> {
@@ -491,6 +509,7 @@ pub fn generate(spec: &GenerateSpec) -> Tenant {
         impersonation_logs: threats.impersonation,
         groups: directory.groups,
         tracked_emails: directory.tracked_emails,
+        siem_events,
         missing_permissions: Vec::new(),
     }
 }

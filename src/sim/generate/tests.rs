@@ -27,7 +27,7 @@ fn spec_parses_with_defaults_and_names_bad_parts() {
     assert_eq!(s.to_string().parse::<GenerateSpec>().unwrap(), s);
     assert_eq!(
         "users=10,colour=blue".parse::<GenerateSpec>().unwrap_err().to_string(),
-        "unknown key \"colour\" in generate spec (known: users, domains, campaigns, phishing, seed, threats, groups, activity, until)"
+        "unknown key \"colour\" in generate spec (known: users, domains, campaigns, phishing, seed, threats, groups, activity, siem, until)"
     );
     let t: GenerateSpec = "users=20,threats=30,until=1764633600".parse().unwrap();
     assert_eq!((t.threats, t.until), (30, Some(1_764_633_600)));
