@@ -67,6 +67,16 @@ fn kind(entity_type: &str) -> Option<(&'static str, &'static [(&'static str, i64
                 ("senderIpAddress", OBSERVABLE_IP),
             ],
         ),
+        types::SIEM_DETECTION => (
+            "SIEM detection",
+            &[
+                ("senderAddress", OBSERVABLE_EMAIL),
+                ("url", OBSERVABLE_URL),
+                ("fileName", OBSERVABLE_FILE_NAME),
+                ("fileHash", OBSERVABLE_HASH),
+                ("senderIp", OBSERVABLE_IP),
+            ],
+        ),
         _ => return None,
     })
 }

@@ -27,6 +27,7 @@ pub mod types {
     pub const FILE: &str = "mimecast_file";
     pub const SENDER_DOMAIN: &str = "mimecast_sender_domain";
     pub const GROUP: &str = "mimecast_group";
+    pub const SIEM_DETECTION: &str = "mimecast_siem_detection";
 }
 
 /// Relationship types, as the schema names them.
@@ -53,6 +54,10 @@ pub mod rels {
     pub const USER_MEMBER_OF_GROUP: &str = "mimecast_user_member_of_group";
     pub const DOMAIN_MEMBER_OF_GROUP: &str = "mimecast_domain_member_of_group";
     pub const GROUP_CHILD_OF_GROUP: &str = "mimecast_group_child_of_group";
+    pub const USER_RECEIVED_SIEM: &str = "mimecast_user_received_siem_detection";
+    pub const SIEM_LINKS_TO_URL: &str = "mimecast_siem_detection_links_to_url";
+    pub const SIEM_CARRIES_FILE: &str = "mimecast_siem_detection_carries_file";
+    pub const SIEM_FROM_DOMAIN: &str = "mimecast_siem_detection_sent_from_sender_domain";
 }
 
 /// The text of graph-schema/schema.toml.
@@ -552,6 +557,9 @@ pub mod keys {
     pub fn sender_domain(account_code: &str, domain: &str) -> String {
         format!("mimecast_sender_domain:{account_code}:{}", domain.trim().to_lowercase())
     }
+    pub fn siem_detection(account_code: &str, fingerprint: &str) -> String {
+        format!("mimecast_siem_detection:{account_code}:{fingerprint}")
+    }
     pub fn group(account_code: &str, id: &str) -> String {
         format!("mimecast_group:{account_code}:{id}")
     }
@@ -607,6 +615,7 @@ mod tests {
             types::FILE,
             types::SENDER_DOMAIN,
             types::GROUP,
+            types::SIEM_DETECTION,
         ] {
             assert!(s.entity(t).is_some(), "{t} missing from graph-schema");
         }
@@ -632,11 +641,15 @@ mod tests {
             rels::USER_MEMBER_OF_GROUP,
             rels::DOMAIN_MEMBER_OF_GROUP,
             rels::GROUP_CHILD_OF_GROUP,
+            rels::USER_RECEIVED_SIEM,
+            rels::SIEM_LINKS_TO_URL,
+            rels::SIEM_CARRIES_FILE,
+            rels::SIEM_FROM_DOMAIN,
         ] {
             assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
         }
-        assert_eq!(s.entities.len(), 15);
-        assert_eq!(s.relationships.len(), 21);
+        assert_eq!(s.entities.len(), 16);
+        assert_eq!(s.relationships.len(), 25);
     }
 
     #[test]

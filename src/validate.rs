@@ -305,6 +305,25 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
             }),
         ));
     }
+    if c.siem.enabled {
+        for t in &c.siem.types {
+            let day = (chrono::Utc::now() - chrono::Duration::days(1))
+                .format("%Y-%m-%d")
+                .to_string();
+            checks.push(check(
+                &format!("SIEM batch {t:?} (siem/v1/batch/events/cg)"),
+                client
+                    .siem_listing(t, 1, crate::mimecast::siem::From::Day(&day))
+                    .await
+                    .map(|l| {
+                        format!(
+                            "the listing answers ({} files since yesterday on the first page)",
+                            l.value.len()
+                        )
+                    }),
+            ));
+        }
+    }
     checks
 }
 

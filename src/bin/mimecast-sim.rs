@@ -259,6 +259,7 @@ async fn run(args: Args) -> u8 {
         awareness_training_licensed: !args.at_unlicensed,
         fail_paths: args.fail_paths.clone(),
         list_page_size: args.list_page_size.map(usize::from),
+        ..SimOptions::default()
     };
     let addr = SocketAddr::new(args.host, args.port);
     let server = match sim::start(tenant, options, addr).await {

@@ -78,7 +78,8 @@ pub enum Command {
     Validate,
     /// Fetch every configured tenant, build and validate the graph, and write
     /// DIR/graph.json, DIR/summary.json and DIR/findings.ocsf.jsonl (one OCSF Detection
-    /// Finding per TTP URL, attachment and impersonation event). Needs no Neo4j.
+    /// Finding per TTP URL, attachment and impersonation event and per SIEM batch
+    /// detection). Needs no Neo4j.
     Collect(CollectArgs),
     /// Collect, then write to Neo4j only what changed: apply the schema, read what
     /// Neo4j holds of each account, create what is new, rewrite what changed, and

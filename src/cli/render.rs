@@ -79,6 +79,17 @@ pub fn describe(config: &Config) -> String {
             config.sync.threat_lookback_days,
             config.sync.threat_overlap_minutes
         );
+        if c.siem.enabled {
+            let _ = writeln!(
+                out,
+                "  SIEM batch: {} ({} files per listing page; first read {} days back, then from each type's token)",
+                c.siem.types.join(", "),
+                c.siem.page_size,
+                config.sync.threat_lookback_days.min(7)
+            );
+        } else {
+            let _ = writeln!(out, "  SIEM batch: off ([connection.siem] enabled = false)");
+        }
         if !c.compliance.campaign_categories.is_empty() {
             let _ = writeln!(out, "  campaign mappings: {}", c.compliance.campaign_categories.len());
         }

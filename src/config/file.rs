@@ -57,6 +57,8 @@ struct RawConnection {
     #[serde(default)]
     message_activity: MessageActivity,
     #[serde(default)]
+    siem: SiemConfig,
+    #[serde(default)]
     campaign_categories: BTreeMap<String, Vec<String>>,
     roster: Option<PathBuf>,
     group_requirements: Option<BTreeMap<String, Vec<String>>>,
@@ -319,6 +321,7 @@ fn resolve_connection(
         },
         directory_groups: c.directory_groups.unwrap_or(defaults_conn.directory_groups),
         message_activity: c.message_activity,
+        siem: c.siem,
         compliance: ComplianceConfig {
             campaign_categories: c.campaign_categories,
             roster: c.roster.map(resolve_path).or_else(|| defaults.roster.clone()),

@@ -196,7 +196,47 @@ pub struct ConnectionConfig {
     pub directory_groups: bool,
     /// Message Finder activity per user (`[connection.message_activity]`, opt-in).
     pub message_activity: MessageActivity,
+    /// SIEM batch detections (`[connection.siem]`, opt-in).
+    pub siem: SiemConfig,
     pub compliance: ComplianceConfig,
+}
+
+/// `[connection.siem]`: detections from the SIEM batch files
+/// (`/siem/v1/batch/events/cg`), one stream per event type. API 2.0 credentials only.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiemConfig {
+    pub enabled: bool,
+    /// The event types read (of the batch's 10); the default keeps detections only.
+    pub types: Vec<String>,
+    /// Files per listing page (1 to 100).
+    pub page_size: u32,
+}
+
+/// The SIEM batch event types (docs/mimecast-api.md §13.2).
+pub const SIEM_TYPES: [&str; 10] = [
+    "av",
+    "delivery",
+    "internal email protect",
+    "impersonation protect",
+    "journal",
+    "process",
+    "receipt",
+    "attachment protect",
+    "spam",
+    "url protect",
+];
+
+impl Default for SiemConfig {
+    fn default() -> Self {
+        SiemConfig {
+            enabled: false,
+            types: ["av", "attachment protect", "impersonation protect", "url protect"]
+                .map(str::to_owned)
+                .to_vec(),
+            page_size: 100,
+        }
+    }
 }
 
 /// `[connection.message_activity]`: the last message each internal user sent, from
@@ -289,6 +329,7 @@ impl ConnectionConfig {
             threat_logs: ThreatLog::ALL.to_vec(),
             directory_groups: true,
             message_activity: MessageActivity::default(),
+            siem: SiemConfig::default(),
             compliance: ComplianceConfig::default(),
         }
     }

@@ -372,3 +372,71 @@ fn directory_groups_and_message_activity_are_read_with_defaults_and_checked() {
         .to_string()
         .contains("enable"));
 }
+
+#[test]
+fn the_siem_batch_is_opt_in_with_detection_types_and_checked() {
+    let env = env_of(&[("NEO4J_PASSWORD", "p"), ("ID", "i"), ("SECRET", "s")]);
+    let conn = "[[connection]]\nname = \"a\"\nclient_id_env = \"ID\"\nclient_secret_env = \"SECRET\"\n";
+    let c = Config::from_sources(None, Some(conn), &env).unwrap();
+    assert_eq!(
+        c.connections[0].siem,
+        SiemConfig {
+            enabled: false,
+            types: vec![
+                "av".into(),
+                "attachment protect".into(),
+                "impersonation protect".into(),
+                "url protect".into()
+            ],
+            page_size: 100
+        }
+    );
+    let text = format!("{conn}[connection.siem]\nenabled = true\ntypes = [\"spam\"]\npage_size = 10\n");
+    let c = Config::from_sources(None, Some(&text), &env).unwrap();
+    assert_eq!(
+        c.connections[0].siem,
+        SiemConfig {
+            enabled: true,
+            types: vec!["spam".into()],
+            page_size: 10
+        }
+    );
+    c.validate().unwrap();
+    let bad = format!("{conn}[connection.siem]\nenabled = true\ntypes = [\"mta\"]\npage_size = 101\n");
+    let errors = Config::from_sources(None, Some(&bad), &env)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        vec![
+            FieldError {
+                field: "connection[a].siem.types".into(),
+                message: "\"mta\" is not a SIEM batch type (known: av, delivery, internal email protect, impersonation protect, journal, process, receipt, attachment protect, spam, url protect)".into()
+            },
+            FieldError {
+                field: "connection[a].siem.page_size".into(),
+                message: "must be 1 to 100 (got 101)".into()
+            },
+        ]
+    );
+    let env = env_of(&[
+        ("NEO4J_PASSWORD", "p"),
+        ("APP", "a"),
+        ("KEY", "k"),
+        ("AK", "ak"),
+        ("SK", "sk"),
+    ]);
+    let hmac = "[[connection]]\nname = \"a\"\nauth = \"hmac\"\nregion = \"eu\"\napp_id_env = \"APP\"\napp_key_env = \"KEY\"\naccess_key_env = \"AK\"\nsecret_key_env = \"SK\"\n[connection.siem]\nenabled = true\n";
+    let errors = Config::from_sources(None, Some(hmac), &env)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        vec![FieldError {
+            field: "connection[a].siem.enabled".into(),
+            message: "the SIEM batch takes API 2.0 (OAuth2) credentials; this connection uses API 1.0 keys".into()
+        }]
+    );
+}

@@ -94,6 +94,37 @@ impl Config {
                     "must be at least 1 (or set enabled = false)".into(),
                 );
             }
+            if c.siem.enabled {
+                for t in &c.siem.types {
+                    if !super::SIEM_TYPES.contains(&t.as_str()) {
+                        push(
+                            format!("{at}.siem.types"),
+                            format!(
+                                "{t:?} is not a SIEM batch type (known: {})",
+                                super::SIEM_TYPES.join(", ")
+                            ),
+                        );
+                    }
+                }
+                if c.siem.types.is_empty() {
+                    push(
+                        format!("{at}.siem.types"),
+                        "names no type (or set enabled = false)".into(),
+                    );
+                }
+                if !(1..=100).contains(&c.siem.page_size) {
+                    push(
+                        format!("{at}.siem.page_size"),
+                        format!("must be 1 to 100 (got {})", c.siem.page_size),
+                    );
+                }
+                if matches!(c.auth, super::AuthConfig::Hmac { .. }) {
+                    push(
+                        format!("{at}.siem.enabled"),
+                        "the SIEM batch takes API 2.0 (OAuth2) credentials; this connection uses API 1.0 keys".into(),
+                    );
+                }
+            }
             if c.max_concurrent_requests == 0 {
                 push(format!("{at}.max_concurrent_requests"), "must be at least 1".into());
             }

@@ -17,6 +17,7 @@ use crate::schema::{rels, types};
 pub use crate::schema::keys;
 
 pub mod directory;
+pub mod siem;
 pub mod threats;
 
 pub use crate::schema::keys::email_key;

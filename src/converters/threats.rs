@@ -58,7 +58,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// The domain of an address, lowercased.
-fn domain_of(address: &Option<String>) -> Option<String> {
+pub(super) fn domain_of(address: &Option<String>) -> Option<String> {
     non_empty(address)
         .and_then(|a| a.rsplit_once('@'))
         .map(|(_, d)| d.trim().trim_end_matches('>').to_lowercase())
@@ -75,7 +75,7 @@ fn eq(v: &Option<String>, word: &str) -> bool {
 
 /// The finding entity with what every finding carries, OCSF attributes included.
 #[allow(clippy::too_many_arguments)]
-fn finding(
+pub(super) fn finding(
     key: String,
     entity_type: &str,
     account_code: &str,
@@ -319,7 +319,8 @@ pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<
     };
     for f in findings {
         let Some(seen) = f.str("eventTime") else { continue };
-        if f.entity_type == types::URL_CLICK {
+        let siem = f.entity_type == types::SIEM_DETECTION;
+        if f.entity_type == types::URL_CLICK || siem {
             if let Some(url) = f.str("url") {
                 let make = || {
                     let mut e = scoped(keys::url(account_code, url), types::URL, "Indicator", account_code, url);
@@ -338,11 +339,18 @@ pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<
                     &make,
                     seen,
                     f,
-                    (rels::URL_CLICK_LINKS_TO_URL, "LINKS_TO"),
+                    (
+                        if siem {
+                            rels::SIEM_LINKS_TO_URL
+                        } else {
+                            rels::URL_CLICK_LINKS_TO_URL
+                        },
+                        "LINKS_TO",
+                    ),
                 );
             }
         }
-        if f.entity_type == types::ATTACHMENT_THREAT {
+        if f.entity_type == types::ATTACHMENT_THREAT || siem {
             if let Some(hash) = f.str("fileHash") {
                 let make = || {
                     let mut e = scoped(
@@ -362,7 +370,14 @@ pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<
                     &make,
                     seen,
                     f,
-                    (rels::ATTACHMENT_CARRIES_FILE, "CARRIES"),
+                    (
+                        if siem {
+                            rels::SIEM_CARRIES_FILE
+                        } else {
+                            rels::ATTACHMENT_CARRIES_FILE
+                        },
+                        "CARRIES",
+                    ),
                 );
             }
         }
@@ -370,6 +385,7 @@ pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<
             let rel = match f.entity_type {
                 types::URL_CLICK => rels::URL_CLICK_FROM_DOMAIN,
                 types::ATTACHMENT_THREAT => rels::ATTACHMENT_FROM_DOMAIN,
+                types::SIEM_DETECTION => rels::SIEM_FROM_DOMAIN,
                 _ => rels::IMPERSONATION_FROM_DOMAIN,
             };
             let make = || {

@@ -38,10 +38,13 @@ pub enum FindingKind {
     /// Mimecast's own counts disagree with what it lists (a group's `userCount` or
     /// `folderCount`, a parent group not listed): reported, not a defect of the graph.
     SourceMismatch,
+    /// A line of a SIEM batch file that is not a JSON event (or is longer than the
+    /// line cap): counted and sampled, skipped; not a defect of the graph.
+    CorruptRecord,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::DuplicateKey,
         FindingKind::InvalidKey,
         FindingKind::DanglingRelationship,
@@ -51,6 +54,7 @@ impl FindingKind {
         FindingKind::MistypedProperty,
         FindingKind::UnknownParticipant,
         FindingKind::SourceMismatch,
+        FindingKind::CorruptRecord,
     ];
 
     /// The name summaries and graph.json use.
@@ -65,6 +69,7 @@ impl FindingKind {
             FindingKind::MistypedProperty => "mistyped_property",
             FindingKind::UnknownParticipant => "unknown_participant",
             FindingKind::SourceMismatch => "source_mismatch",
+            FindingKind::CorruptRecord => "corrupt_record",
         }
     }
 
@@ -72,7 +77,10 @@ impl FindingKind {
     /// the run is partial). Unknown participants and source mismatches are facts of
     /// the tenant: the elements are as complete as the source.
     pub const fn is_defect(self) -> bool {
-        !matches!(self, FindingKind::UnknownParticipant | FindingKind::SourceMismatch)
+        !matches!(
+            self,
+            FindingKind::UnknownParticipant | FindingKind::SourceMismatch | FindingKind::CorruptRecord
+        )
     }
 }
 

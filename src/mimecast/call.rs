@@ -28,6 +28,7 @@ impl Client {
             endpoint,
             url: format!("{}{}", self.base_url(), endpoint.path()),
             body,
+            query: None,
             generation: None,
             reauthenticated: false,
             data: PhantomData,
@@ -36,11 +37,41 @@ impl Client {
     }
 }
 
+impl Client {
+    /// One typed GET answered with plain JSON (the SIEM batch listing), with the same
+    /// auth, limits and retries as [`Client::call`].
+    pub(super) async fn get_plain<E: DeserializeOwned + Send>(
+        &self,
+        endpoint: Endpoint,
+        query: &[(&'static str, String)],
+    ) -> Result<E, ApiError> {
+        let env = self
+            .send(ApiCall::<E> {
+                client: self,
+                endpoint,
+                url: format!("{}{}", self.base_url(), endpoint.path()),
+                body: &Json::Null,
+                query: Some(query),
+                generation: None,
+                reauthenticated: false,
+                data: PhantomData,
+            })
+            .await?;
+        env.data.into_iter().next().ok_or_else(|| ApiError::Decode {
+            connection: self.connection().to_owned(),
+            endpoint,
+            detail: "an empty answer".into(),
+        })
+    }
+}
+
 struct ApiCall<'a, E> {
     client: &'a Client,
     endpoint: Endpoint,
     url: String,
     body: &'a Json,
+    /// `Some`: a GET with this query string, answered with plain JSON (no envelope).
+    query: Option<&'a [(&'static str, String)]>,
     /// The token generation the last request used (OAuth2 only).
     generation: Option<u64>,
     reauthenticated: bool,
@@ -58,7 +89,11 @@ impl<E: DeserializeOwned + Send> Exchange for ApiCall<'_, E> {
     async fn request(&mut self) -> Result<reqwest::RequestBuilder, ApiError> {
         let (headers, generation) = self.client.auth_headers(self.endpoint.path()).await?;
         self.generation = generation;
-        Ok(self.client.inner.http.post(&self.url).headers(headers).json(self.body))
+        let http = &self.client.inner.http;
+        Ok(match self.query {
+            Some(query) => http.get(&self.url).headers(headers).query(query),
+            None => http.post(&self.url).headers(headers).json(self.body),
+        })
     }
 
     async fn judge(&mut self, answer: Answer, attempt: u32) -> Verdict<Envelope<E>> {
@@ -67,6 +102,19 @@ impl<E: DeserializeOwned + Send> Exchange for ApiCall<'_, E> {
         let Answer { status, headers, body } = answer;
         let stop = Verdict::Stop;
         match status.as_u16() {
+            200..=299 if self.query.is_some() => match serde_json::from_slice::<E>(&body) {
+                Ok(data) => Verdict::Done(Envelope {
+                    meta: envelope::Meta::default(),
+                    data: vec![data],
+                    fail: Vec::new(),
+                }),
+                Err(e) if e.is_eof() => Verdict::Retry(Failure::Malformed(e.to_string()), None),
+                Err(e) => stop(ApiError::Decode {
+                    connection,
+                    endpoint,
+                    detail: e.to_string(),
+                }),
+            },
             200..=299 => match envelope::decode::<E>(&body) {
                 Ok(env) => {
                     let errors = env.fail_errors();

@@ -16,6 +16,9 @@ pub enum Area {
     Groups,
     /// Message Finder: `Gateway | Tracking | Read`.
     MessageTracking,
+    /// The SIEM batch: `Security Events and Data Retrieval | Threat and Security
+    /// Events (SIEM) | Read`.
+    Siem,
 }
 
 /// Every endpoint the worker may call. All are reads.
@@ -37,10 +40,12 @@ pub enum Endpoint {
     FindGroups,
     GetGroupMembers,
     MessageFinderSearch,
+    /// `GET /siem/v1/batch/events/cg`: a listing of event files (its only method).
+    SiemBatch,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::GetAccount,
         Endpoint::GetInternalDomain,
         Endpoint::GetInternalUsers,
@@ -57,6 +62,7 @@ impl Endpoint {
         Endpoint::FindGroups,
         Endpoint::GetGroupMembers,
         Endpoint::MessageFinderSearch,
+        Endpoint::SiemBatch,
     ];
 
     pub fn path(self) -> &'static str {
@@ -77,6 +83,7 @@ impl Endpoint {
             Endpoint::FindGroups => "/api/directory/find-groups",
             Endpoint::GetGroupMembers => "/api/directory/get-group-members",
             Endpoint::MessageFinderSearch => "/api/message-finder/search",
+            Endpoint::SiemBatch => "/siem/v1/batch/events/cg",
         }
     }
 
@@ -94,6 +101,7 @@ impl Endpoint {
             Endpoint::GetTtpImpersonationLogs => Area::ImpersonationProtection,
             Endpoint::FindGroups | Endpoint::GetGroupMembers => Area::Groups,
             Endpoint::MessageFinderSearch => Area::MessageTracking,
+            Endpoint::SiemBatch => Area::Siem,
             _ => Area::AwarenessTraining,
         }
     }
@@ -113,10 +121,14 @@ mod tests {
     fn allowlist_holds_only_reads() {
         for e in Endpoint::ALL {
             assert_eq!(Endpoint::from_path(e.path()), Some(e));
-            // Reads only: get-*, find-* (a listing) and Message Finder's search.
+            // Reads only: get-*, find-* (a listing), Message Finder's search and the
+            // SIEM batch listing (a GET; the client sends nothing else there).
             let action = e.path().rsplit('/').next().unwrap();
             assert!(
-                action.starts_with("get-") || action.starts_with("find-") || action == "search",
+                action.starts_with("get-")
+                    || action.starts_with("find-")
+                    || action == "search"
+                    || e.path() == "/siem/v1/batch/events/cg",
                 "{action} is not a read"
             );
         }

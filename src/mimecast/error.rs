@@ -149,6 +149,7 @@ impl ApiError {
                     | Area::ImpersonationProtection
                     | Area::Groups
                     | Area::MessageTracking
+                    | Area::Siem
             ),
             _ => false,
         }
@@ -296,6 +297,9 @@ fn forbidden_hint(area: Area) -> &'static str {
             "The tenant lacks Impersonation Protection, or the API application is not allowed it or its role lacks Monitoring | Impersonation Protection | Read"
         }
         Area::Groups => "Grant the API application's role Directories | Groups | Read",
+        Area::Siem => {
+            "Grant the API application's role Security Events and Data Retrieval | Threat and Security Events (SIEM) | Read (the SIEM batch also needs the Threats, Security Events and Data product)"
+        }
         Area::MessageTracking => {
             "Grant the API application's role Gateway | Tracking | Read (Message Finder), or turn [connection.message_activity] off"
         }

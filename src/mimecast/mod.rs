@@ -15,6 +15,7 @@
 //! - `redact`: credentials and tokens kept out of every error and log.
 //! - `envelope`, `error`, `records`: the wire shapes, the typed errors, the records.
 //! - `directory`: directory groups and Message Finder (records and methods).
+//! - `siem`: the SIEM batch: the file listing and the streamed gzip NDJSON files.
 
 mod auth;
 mod call;
@@ -29,6 +30,7 @@ mod paging;
 pub mod records;
 mod redact;
 mod retry;
+pub mod siem;
 mod throttle;
 
 pub use auth::sign as hmac_signature;

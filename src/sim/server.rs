@@ -334,7 +334,10 @@ async fn query_of(req: Request) -> HashMap<String, String> {
 async fn siem_listing(shared: &Shared, req: Request) -> Reply {
     let anonymous = RateState::UNLIMITED;
     if req.method() != Method::GET {
-        return Reply::new(Answer::error(405, "err_method_not_allowed", "Method Not Allowed", false), anonymous);
+        return Reply::new(
+            Answer::error(405, "err_method_not_allowed", "Method Not Allowed", false),
+            anonymous,
+        );
     }
     let options = shared.options();
     let served = shared.served();
@@ -342,10 +345,7 @@ async fn siem_listing(shared: &Shared, req: Request) -> Reply {
     let headers = req.headers();
     let authorization = header(headers, "authorization");
     if !authorization.is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("bearer ")) {
-        return Reply::new(
-            auth_failure(&AuthProblem::UnknownToken),
-            anonymous,
-        );
+        return Reply::new(auth_failure(&AuthProblem::UnknownToken), anonymous);
     }
     let principal = {
         let auth_headers = AuthHeaders {
@@ -355,7 +355,14 @@ async fn siem_listing(shared: &Shared, req: Request) -> Reply {
             request_id: None,
         };
         let tokens = lock(&shared.tokens);
-        auth::authenticate(&auth_headers, siem::LISTING_PATH, &served.credentials, &tokens, now, options.token_ttl)
+        auth::authenticate(
+            &auth_headers,
+            siem::LISTING_PATH,
+            &served.credentials,
+            &tokens,
+            now,
+            options.token_ttl,
+        )
     };
     let principal = match principal {
         Ok(p) => p,
@@ -389,12 +396,20 @@ async fn siem_listing(shared: &Shared, req: Request) -> Reply {
 async fn siem_file(shared: &Shared, req: Request, path: &str) -> Reply {
     let anonymous = RateState::UNLIMITED;
     if req.method() != Method::GET {
-        return Reply::new(Answer::error(405, "err_method_not_allowed", "Method Not Allowed", false), anonymous);
+        return Reply::new(
+            Answer::error(405, "err_method_not_allowed", "Method Not Allowed", false),
+            anonymous,
+        );
     }
     if req.headers().contains_key("authorization") {
         lock(&shared.stats).siem_files_with_authorization += 1;
         return Reply::new(
-            Answer::error(400, "err_authorization", "A file link takes no Authorization header", false),
+            Answer::error(
+                400,
+                "err_authorization",
+                "A file link takes no Authorization header",
+                false,
+            ),
             anonymous,
         );
     }
@@ -410,7 +425,10 @@ async fn siem_file(shared: &Shared, req: Request, path: &str) -> Reply {
     }
     let served = shared.served();
     let query = query_of(req).await;
-    Reply::new(siem::file(&served.siem, path, &query, options.seed, expired, now_ms()), anonymous)
+    Reply::new(
+        siem::file(&served.siem, path, &query, options.seed, expired, now_ms()),
+        anonymous,
+    )
 }
 
 /// A `POST /api/...` call.

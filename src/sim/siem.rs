@@ -35,18 +35,7 @@ pub(crate) const FILES_PREFIX: &str = "/siem/files/";
 /// The role permission the listing needs.
 pub const PERMISSION: &str = "Security Events and Data Retrieval | Threat and Security Events (SIEM) | Read";
 /// The ten batch event types.
-pub const TYPES: [&str; 10] = [
-    "av",
-    "delivery",
-    "internal email protect",
-    "impersonation protect",
-    "journal",
-    "process",
-    "receipt",
-    "attachment protect",
-    "spam",
-    "url protect",
-];
+pub const TYPES: [&str; 10] = crate::config::SIEM_TYPES;
 /// How far back a listing may start.
 pub const MAX_DAYS_BACK: i64 = 7;
 
@@ -125,7 +114,9 @@ fn token(event_type: &str, offset: usize, end: Option<usize>) -> String {
 }
 
 fn read_token(text: &str) -> Option<(String, usize, Option<usize>)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let mut parts = raw.strip_prefix("siem:")?.rsplitn(3, ':');
     let end = parts.next()?;
@@ -149,7 +140,13 @@ fn signature(seed: u64, path: &str, expiry: i64) -> String {
 
 /// A listing request, answered at `now_ms`; links point at `origin`
 /// (`http://host:port`).
-pub(crate) fn listing(siem: &Siem, query: &HashMap<String, String>, settings: Settings, origin: &str, now_ms: i64) -> Answer {
+pub(crate) fn listing(
+    siem: &Siem,
+    query: &HashMap<String, String>,
+    settings: Settings,
+    origin: &str,
+    now_ms: i64,
+) -> Answer {
     let Some(event_type) = query.get("type").map(|t| t.trim()) else {
         return bad_request("type is required");
     };
@@ -210,7 +207,14 @@ pub(crate) fn listing(siem: &Siem, query: &HashMap<String, String>, settings: Se
 
 /// A file request: `path` under [`FILES_PREFIX`], its query, whether the link is to
 /// be treated as expired, at `now_ms`.
-pub(crate) fn file(siem: &Siem, path: &str, query: &HashMap<String, String>, seed: u64, expired: bool, now_ms: i64) -> Answer {
+pub(crate) fn file(
+    siem: &Siem,
+    path: &str,
+    query: &HashMap<String, String>,
+    seed: u64,
+    expired: bool,
+    now_ms: i64,
+) -> Answer {
     let forbidden = |m: &str| Answer {
         status: 403,
         body: format!("<Error><Code>AuthenticationFailed</Code><Message>{m}</Message></Error>").into_bytes(),
@@ -379,21 +383,55 @@ mod tests {
         );
         assert_eq!(first.status, 200);
         let b = body(&first);
-        let urls: Vec<&str> = b["value"].as_array().unwrap().iter().map(|v| v["url"].as_str().unwrap()).collect();
+        let urls: Vec<&str> = b["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["url"].as_str().unwrap())
+            .collect();
         assert_eq!(urls.len(), 2);
-        assert!(urls[0].starts_with("http://h/siem/files/av/0-2.json.gz?se="), "{}", urls[0]);
-        assert!(urls[1].starts_with("http://h/siem/files/av/2-4.json.gz?se="), "{}", urls[1]);
+        assert!(
+            urls[0].starts_with("http://h/siem/files/av/0-2.json.gz?se="),
+            "{}",
+            urls[0]
+        );
+        assert!(
+            urls[1].starts_with("http://h/siem/files/av/2-4.json.gz?se="),
+            "{}",
+            urls[1]
+        );
         assert_eq!(b["isCaughtUp"], json!(false));
         let next = b["@nextPage"].as_str().unwrap().to_owned();
-        let second = body(&listing(&siem, &q(&[("type", "av"), ("nextPage", &next)]), SETTINGS, "http://h", NOW));
+        let second = body(&listing(
+            &siem,
+            &q(&[("type", "av"), ("nextPage", &next)]),
+            SETTINGS,
+            "http://h",
+            NOW,
+        ));
         assert_eq!(second["value"].as_array().unwrap().len(), 1);
         assert_eq!(second["isCaughtUp"], json!(true));
         // Caught up: the token lists nothing until more events arrive.
         let last = second["@nextPage"].as_str().unwrap().to_owned();
-        let idle = body(&listing(&siem, &q(&[("type", "av"), ("nextPage", &last)]), SETTINGS, "http://h", NOW));
-        assert_eq!((idle["value"].as_array().unwrap().len(), &idle["isCaughtUp"]), (0, &json!(true)));
+        let idle = body(&listing(
+            &siem,
+            &q(&[("type", "av"), ("nextPage", &last)]),
+            SETTINGS,
+            "http://h",
+            NOW,
+        ));
+        assert_eq!(
+            (idle["value"].as_array().unwrap().len(), &idle["isCaughtUp"]),
+            (0, &json!(true))
+        );
         let grown = Siem::new(events(7, NOW - DAY_MS));
-        let more = body(&listing(&grown, &q(&[("type", "av"), ("nextPage", &last)]), SETTINGS, "http://h", NOW));
+        let more = body(&listing(
+            &grown,
+            &q(&[("type", "av"), ("nextPage", &last)]),
+            SETTINGS,
+            "http://h",
+            NOW,
+        ));
         assert!(more["value"][0]["url"].as_str().unwrap().contains("/av/5-7.json.gz"));
     }
 
@@ -406,7 +444,10 @@ mod tests {
         assert_eq!(status(&[("type", "av")]), 400);
         assert_eq!(status(&[("type", "av"), ("dateRangeStartsAt", "2025-11-24")]), 400);
         assert_eq!(status(&[("type", "av"), ("dateRangeStartsAt", "2025-11-25")]), 200);
-        assert_eq!(status(&[("type", "av"), ("pageSize", "101"), ("dateRangeStartsAt", "2025-12-01")]), 400);
+        assert_eq!(
+            status(&[("type", "av"), ("pageSize", "101"), ("dateRangeStartsAt", "2025-12-01")]),
+            400
+        );
         assert_eq!(status(&[("type", "av"), ("nextPage", "garbage")]), 400);
         let other = token("spam", 0, None);
         assert_eq!(status(&[("type", "av"), ("nextPage", &other)]), 400);
@@ -418,7 +459,13 @@ mod tests {
         let mut evs = events(3, NOW - 10);
         evs.push(json!({"type": "av", "timestamp": NOW, "_raw": "{not json"}));
         let siem = Siem::new(evs);
-        let b = body(&listing(&siem, &q(&[("type", "av"), ("dateRangeStartsAt", "2025-12-02")]), SETTINGS, "http://h", NOW));
+        let b = body(&listing(
+            &siem,
+            &q(&[("type", "av"), ("dateRangeStartsAt", "2025-12-02")]),
+            SETTINGS,
+            "http://h",
+            NOW,
+        ));
         let url = b["value"][1]["url"].as_str().unwrap();
         let (path, query) = url.trim_start_matches("http://h").split_once('?').unwrap();
         let query: HashMap<String, String> = query
@@ -429,7 +476,9 @@ mod tests {
         let got = file(&siem, path, &query, 9, false, NOW);
         assert_eq!(got.status, 200);
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&got.body[..]).read_to_string(&mut text).unwrap();
+        flate2::read::GzDecoder::new(&got.body[..])
+            .read_to_string(&mut text)
+            .unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(serde_json::from_str::<Value>(lines[0]).unwrap()["sha256"], json!("h2"));
@@ -452,12 +501,16 @@ mod tests {
         assert_eq!(a.len(), 200);
         for e in &a {
             let ts = event_time(e).unwrap();
-            assert!(ts < NOW && ts >= NOW - 6 * DAY_MS, "{ts}");
+            assert!((NOW - 6 * DAY_MS..NOW).contains(&ts), "{ts}");
             assert!(TYPES.contains(&e["type"].as_str().unwrap()));
         }
         let count = |t: &str| a.iter().filter(|e| e["type"] == t).count();
         assert_eq!(
-            count("url protect") + count("impersonation protect") + count("attachment protect") + count("av") + count("spam"),
+            count("url protect")
+                + count("impersonation protect")
+                + count("attachment protect")
+                + count("av")
+                + count("spam"),
             200
         );
         assert!(count("url protect") > 0 && count("attachment protect") > 0 && count("av") > 0);

@@ -44,7 +44,8 @@ impl Sink {
     }
 
     /// Moves the cursor of each `(stream, to)` of `account` forward to `to` (never
-    /// back), with the sync that did it.
+    /// back), with the sync that did it. A SIEM stream's position (`siem:...`) is an
+    /// opaque listing token: it is replaced, not compared.
     ///
     /// # Errors
     /// The write fails after its retries.
@@ -58,13 +59,14 @@ impl Sink {
             let q = query(
                 "MERGE (c:MimecastSyncCursor {account: $account, stream: $stream}) \
                  ON CREATE SET c._key = 'mimecast_sync_cursor:' + $account + ':' + $stream \
-                 WITH c WHERE c.position IS NULL OR c.position < $to \
+                 WITH c WHERE c.position IS NULL OR $opaque OR c.position < $to \
                  SET c.position = $to, c.windowFrom = $from, c.syncId = $syncId, c.updatedOn = $now",
             )
             .param("account", account)
             .param("stream", stream.as_str())
             .param("from", from.as_str())
             .param("to", to.as_str())
+            .param("opaque", stream.starts_with("siem:"))
             .param("syncId", stamp.sync_id.as_str())
             .param("now", stamp.now.as_str());
             self.write_even_when_stopped("sync-cursor", q).await?;

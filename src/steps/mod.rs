@@ -8,6 +8,7 @@
 mod directory;
 mod executor;
 mod mimecast;
+mod siem;
 mod threats;
 
 use std::collections::{BTreeMap, HashSet};

@@ -84,7 +84,12 @@ pub struct StreamWindow {
     pub records: usize,
 }
 
-const FINDINGS: &[&str] = &[types::URL_CLICK, types::ATTACHMENT_THREAT, types::IMPERSONATION];
+const FINDINGS: &[&str] = &[
+    types::URL_CLICK,
+    types::ATTACHMENT_THREAT,
+    types::IMPERSONATION,
+    types::SIEM_DETECTION,
+];
 
 /// The TTP log steps, in declaration order.
 pub fn threat_steps() -> Vec<Step> {
@@ -121,9 +126,24 @@ pub fn threat_steps() -> Vec<Step> {
         },
         Step {
             spec: StepSpec {
+                id: super::siem::FETCH_SIEM,
+                name: "Fetch SIEM batch detections",
+                depends_on: &[FETCH_USERS],
+                entity_types: &[types::SIEM_DETECTION],
+                relationship_types: &[rels::USER_RECEIVED_SIEM],
+            },
+            run: super::siem::fetch,
+        },
+        Step {
+            spec: StepSpec {
                 id: BUILD_THREAT_INDICATORS,
                 name: "Build the URLs, files and sender domains the threat logs share",
-                depends_on: &[FETCH_TTP_URL, FETCH_TTP_ATTACHMENT, FETCH_TTP_IMPERSONATION],
+                depends_on: &[
+                    FETCH_TTP_URL,
+                    FETCH_TTP_ATTACHMENT,
+                    FETCH_TTP_IMPERSONATION,
+                    super::siem::FETCH_SIEM,
+                ],
                 entity_types: &[types::URL, types::FILE, types::SENDER_DOMAIN],
                 relationship_types: &[
                     rels::URL_CLICK_LINKS_TO_URL,
@@ -131,6 +151,9 @@ pub fn threat_steps() -> Vec<Step> {
                     rels::URL_CLICK_FROM_DOMAIN,
                     rels::ATTACHMENT_FROM_DOMAIN,
                     rels::IMPERSONATION_FROM_DOMAIN,
+                    rels::SIEM_LINKS_TO_URL,
+                    rels::SIEM_CARRIES_FILE,
+                    rels::SIEM_FROM_DOMAIN,
                 ],
             },
             run: build_indicators,

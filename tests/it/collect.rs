@@ -84,6 +84,7 @@ async fn collect_builds_the_exact_graph() {
             ("fetch-ttp-url-logs", StepStatus::Success),
             ("fetch-ttp-attachment-logs", StepStatus::Success),
             ("fetch-ttp-impersonation-logs", StepStatus::Success),
+            ("fetch-siem-detections", StepStatus::Disabled),
             ("build-threat-indicators", StepStatus::Success),
             ("fetch-groups", StepStatus::Success),
             ("fetch-group-members", StepStatus::Success),

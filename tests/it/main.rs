@@ -17,6 +17,7 @@ mod plans;
 mod queries;
 mod recovery;
 mod report;
+mod siem;
 mod sink_roundtrip;
 mod sync;
 mod threats;
