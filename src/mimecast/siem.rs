@@ -164,6 +164,13 @@ pub fn decode_lines(chunks: &[&[u8]], on_line: impl FnMut(Option<&[u8]>)) -> Res
 }
 
 impl Client {
+    /// The wait before attempt `attempt + 1` of a SIEM file that failed (the
+    /// connection's backoff), or `None` once `max_attempts` are spent.
+    pub fn file_retry_wait(&self, attempt: u32) -> Option<std::time::Duration> {
+        let policy = &self.inner.policy;
+        (attempt < policy.max_attempts).then(|| policy.backoff(attempt))
+    }
+
     /// One page of the SIEM batch listing of `event_type`.
     ///
     /// # Errors

@@ -189,8 +189,9 @@ async fn read_type(
 }
 
 /// Streams one file into the graph. Its events are added only once the file has
-/// been read to its end: a file that breaks part-way adds nothing, the step fails
-/// and the stream's cursor stays where it was.
+/// been read to its end: a transfer that breaks is read again from its start (up to
+/// the connection's `max_attempts`); one that keeps breaking adds nothing, the step
+/// fails and the stream's cursor stays where it was.
 async fn read_file(
     ctx: &StepContext,
     code: &str,
@@ -201,24 +202,42 @@ async fn read_file(
     read: &mut Read,
 ) -> Result<(), FileError> {
     let is_user = |k: &str| users.contains(k);
-    let mut line_no = 0usize;
-    let mut staged = Vec::new();
-    let mut corrupt = Vec::new();
-    ctx.client
-        .siem_file(url, |line| {
-            line_no += 1;
-            let parsed = match line {
-                None => Err(format!("longer than {} bytes", crate::mimecast::siem::MAX_LINE_BYTES)),
-                Some(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
-                    .map_err(|e| format!("not JSON ({e})"))
-                    .and_then(|event| conv::detection(code, &event, &is_user)),
-            };
-            match parsed {
-                Ok(d) => staged.push(d),
-                Err(why) => corrupt.push(format!("{event_type} file {} line {line_no}: {why}", shown(url))),
-            }
-        })
-        .await?;
+    let mut attempt = 0;
+    let (staged, corrupt) = loop {
+        attempt += 1;
+        let mut line_no = 0usize;
+        let mut staged = Vec::new();
+        let mut corrupt = Vec::new();
+        let got = ctx
+            .client
+            .siem_file(url, |line| {
+                line_no += 1;
+                let parsed = match line {
+                    None => Err(format!("longer than {} bytes", crate::mimecast::siem::MAX_LINE_BYTES)),
+                    Some(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
+                        .map_err(|e| format!("not JSON ({e})"))
+                        .and_then(|event| conv::detection(code, &event, &is_user)),
+                };
+                match parsed {
+                    Ok(d) => staged.push(d),
+                    Err(why) => corrupt.push(format!("{event_type} file {} line {line_no}: {why}", shown(url))),
+                }
+            })
+            .await;
+        match got {
+            Ok(()) => break (staged, corrupt),
+            // A transfer that broke is read again from its start, as often as the
+            // connection retries a call.
+            Err(e @ FileError::Failed { .. }) => match ctx.client.file_retry_wait(attempt) {
+                Some(wait) => {
+                    tracing::warn!(link = %shown(url), attempt, error = %e, "retrying a SIEM file");
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    };
     read.records += staged.len();
     read.corrupt += corrupt.len();
     for sample in corrupt {

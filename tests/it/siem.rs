@@ -302,3 +302,42 @@ fn config_check_shows_the_siem_types_read() {
         "{described}"
     );
 }
+
+#[tokio::test]
+async fn a_file_that_fails_keeps_the_cursor_and_the_next_sync_reads_it_without_duplicates() {
+    let account = code("CSIEM00003");
+    let sim = start_sim(siem_tenant(account, events(base_ms())), options()).await;
+    let config = config(&sim);
+    // The second URL Protect file answers 500 on every attempt.
+    sim.set_fail_paths(vec![("/siem/files/url-protect/2-3.json.gz".to_owned(), 500)]);
+    let failed = sync(&config).await;
+    assert_ne!(failed.status, SyncStatus::Success, "{}", failed.human());
+    let step = failed.collection.as_ref().unwrap().tenants[0]
+        .steps
+        .iter()
+        .find(|s| s.id == "fetch-siem-detections")
+        .unwrap()
+        .clone();
+    assert_eq!(step.status, mimecast_graph::steps::StepStatus::Failed);
+    // Read again from its start as often as the connection retries (max_attempts 3).
+    assert_eq!(sim.stats().calls_to("/siem/files/url-protect/2-3.json.gz"), 3);
+    let cursors = rows(
+        &sink().await,
+        "MATCH (c:MimecastSyncCursor {account: $account}) WHERE c.stream STARTS WITH 'siem:' RETURN count(c) AS n",
+        account,
+    )
+    .await;
+    assert_eq!(cursors, vec![json!({"n": 0})]);
+    // Healed: the next sync reads every file and stores each type's cursor.
+    sim.set_fail_paths(Vec::new());
+    let healed = sync(&config).await;
+    assert_eq!(healed.status, SyncStatus::Success, "{}", healed.human());
+    assert_eq!(detections(account).await.len(), 5);
+    let cursors = rows(
+        &sink().await,
+        "MATCH (c:MimecastSyncCursor {account: $account}) WHERE c.stream STARTS WITH 'siem:' RETURN count(c) AS n",
+        account,
+    )
+    .await;
+    assert_eq!(cursors, vec![json!({"n": 4})]);
+}
