@@ -5,7 +5,7 @@ use std::path::Path;
 use super::def::{DefError, QueryDef};
 
 /// The queries compiled into the binary, so a deployed worker has them.
-const EMBEDDED: [(&str, &str); 19] = [
+const EMBEDDED: [(&str, &str); 20] = [
     (
         "active-without-account.cypher",
         include_str!("../../queries/active-without-account.cypher"),
@@ -49,6 +49,10 @@ const EMBEDDED: [(&str, &str); 19] = [
     (
         "real-and-simulated-failures.cypher",
         include_str!("../../queries/real-and-simulated-failures.cypher"),
+    ),
+    (
+        "siem-detections-not-retrained.cypher",
+        include_str!("../../queries/siem-detections-not-retrained.cypher"),
     ),
     ("stale-sync.cypher", include_str!("../../queries/stale-sync.cypher")),
     ("sync-history.cypher", include_str!("../../queries/sync-history.cypher")),

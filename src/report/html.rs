@@ -204,9 +204,9 @@ fn account(out: &mut String, report: &Report, a: &AccountReport) {
     let _ = writeln!(
         out,
         "<h3>Real threats</h3>\n<p id=\"threats-{code}\">URL, attachment and impersonation protection events \
-         are in the graph as findings, kept for [sync] event_retention_days; the rules clicked-malicious-not-retrained, \
-         malicious-attachment-recipients, real-and-simulated-failures, impersonation-targets and url-warning-overrides \
-         above report on them.</p>"
+         and SIEM batch detections are in the graph as findings, kept for [sync] event_retention_days; the rules \
+         clicked-malicious-not-retrained, malicious-attachment-recipients, siem-detections-not-retrained, \
+         real-and-simulated-failures, impersonation-targets and url-warning-overrides above report on them.</p>"
     );
     trends(out, report, a);
     out.push_str("</section>\n");

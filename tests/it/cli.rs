@@ -480,6 +480,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
             "missing-required-training",
             "phished-not-retrained",
             "real-and-simulated-failures",
+            "siem-detections-not-retrained",
             "stale-sync",
             "users-without-active-person",
             "active-without-account",

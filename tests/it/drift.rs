@@ -152,6 +152,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
             expect("missing-required-training", "high"),
             expect("phished-not-retrained", "high"),
             expect("real-and-simulated-failures", "high"),
+            expect("siem-detections-not-retrained", "high"),
             expect("stale-sync", "high"),
             expect("users-without-active-person", "high"),
             expect("active-without-account", "medium"),
@@ -249,6 +250,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
              missing-required-training [high]: no change (5 findings)\n\
              phished-not-retrained [high]: no change (1 finding)\n\
              real-and-simulated-failures [high]: no change (0 findings)\n\
+             siem-detections-not-retrained [high]: no change (0 findings)\n\
              stale-sync [high]: no change (0 findings)\n\
              users-without-active-person [high]: 0 new, 1 resolved (2 findings then 1 finding)\n\
              \x20 - email=frank@acme.com\n\

@@ -438,7 +438,7 @@ async fn stale_sync() {
 
 /// Queries whose rows need data the shared fixture does not hold; the named test
 /// runs each with rows, so `run` checks its columns there.
-const ROWS_CHECKED_ELSEWHERE: [(&str, &str); 2] = [
+const ROWS_CHECKED_ELSEWHERE: [(&str, &str); 3] = [
     (
         "training-completed-elsewhere",
         "trainings_recorded_elsewhere_meet_requirements_and_show_their_source",
@@ -446,6 +446,10 @@ const ROWS_CHECKED_ELSEWHERE: [(&str, &str); 2] = [
     (
         "dormant-mailboxes",
         "groups::the_activity_budget_covers_every_mailbox_within_three_syncs",
+    ),
+    (
+        "siem-detections-not-retrained",
+        "siem::siem_detections_are_streamed_merged_and_linked_to_users_and_indicators",
     ),
 ];
 
@@ -527,6 +531,10 @@ async fn every_rule_reports_its_findings_of_the_population_it_judged() {
         (
             "real-and-simulated-failures",
             Some((2, 2, "users who failed a phishing simulation")),
+        ),
+        (
+            "siem-detections-not-retrained",
+            Some((0, 0, "malicious SIEM detections received by internal users")),
         ),
         ("stale-sync", Some((1, 1, "accounts"))),
         ("sync-history", None),

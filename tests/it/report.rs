@@ -198,7 +198,7 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "report: {} (21 files, 1 account(s))\nmanifest.json sha256 {manifest_sha}\n",
+            "report: {} (22 files, 1 account(s))\nmanifest.json sha256 {manifest_sha}\n",
             dir.join("index.html").display()
         )
     );

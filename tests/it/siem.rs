@@ -188,6 +188,45 @@ async fn siem_detections_are_streamed_merged_and_linked_to_users_and_indicators(
         ]
     );
 
+    // Who a real malicious message reached and has not been trained since: every
+    // linked recipient (the Acme completions were first seen by this very sync).
+    let def = mimecast_graph::queries::embedded()
+        .into_iter()
+        .find(|d| d.id == "siem-detections-not-retrained")
+        .unwrap();
+    let params = std::collections::BTreeMap::from([("account".to_owned(), json!(account))]);
+    let r = mimecast_graph::queries::run(&s, &def, &params).await.unwrap();
+    assert_eq!(r.columns, def.columns);
+    let found: Vec<(String, String, String)> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let text = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
+            (text(1), text(2), text(4))
+        })
+        .collect();
+    let mut found = found;
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "ann@acme.com".to_owned(),
+                "impersonation protect".to_owned(),
+                "acme-corp.example".to_owned()
+            ),
+            ("bob@acme.com".to_owned(), "url protect".to_owned(), BAD_URL.to_owned()),
+            (
+                "carol@acme.com".to_owned(),
+                "url protect".to_owned(),
+                BAD_URL.to_owned()
+            ),
+            ("dave@acme.com".to_owned(), "av".to_owned(), HASH.to_owned()),
+        ]
+    );
+    let judged = r.judged.as_ref().map(|j| (j.findings, j.denominator));
+    assert_eq!(judged, Some((4, 4)));
+
     // A second sync reads only what arrived since: one new URL Protect event.
     let mut more = events(base_ms());
     more.push(
