@@ -139,6 +139,10 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=500))]
     list_page_size: Option<u16>,
 
+    /// SIEM batch: events per listed file (each file a gzip NDJSON link).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    siem_events_per_file: u32,
+
     /// Also write the served tenant (after credential overrides) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     write_tenant: Option<PathBuf>,
@@ -259,6 +263,7 @@ async fn run(args: Args) -> u8 {
         awareness_training_licensed: !args.at_unlicensed,
         fail_paths: args.fail_paths.clone(),
         list_page_size: args.list_page_size.map(usize::from),
+        siem_events_per_file: args.siem_events_per_file as usize,
         ..SimOptions::default()
     };
     let addr = SocketAddr::new(args.host, args.port);
