@@ -317,8 +317,8 @@ pub async fn check_connection(c: &ConnectionConfig) -> Vec<Check> {
                     .await
                     .map(|l| {
                         format!(
-                            "the listing answers ({} files since yesterday on the first page)",
-                            l.value.len()
+                            "the listing answers ({} since yesterday)",
+                            if l.value.is_empty() { "no file" } else { "files" }
                         )
                     }),
             ));
