@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn every_embedded_query_parses_and_the_list_matches_the_folder() {
         let defs = embedded();
-        assert_eq!(defs.len(), 19);
+        assert_eq!(defs.len(), 20);
         assert_eq!(defs.source, "builtin");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let from_disk = load_dir(&dir).unwrap();
