@@ -680,7 +680,7 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
         "",
     )
     .await;
-    assert_eq!(builtin, vec![json!({"n": 19})]);
+    assert_eq!(builtin, vec![json!({"n": 20})]);
 
     // The same query id in another folder is a node of its own.
     let dir2 = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));
