@@ -347,34 +347,15 @@ async fn siem_listing(shared: &Shared, req: Request) -> Reply {
     if !authorization.is_some_and(|a| a.trim_start().to_ascii_lowercase().starts_with("bearer ")) {
         return Reply::new(auth_failure(&AuthProblem::UnknownToken), anonymous);
     }
-    let principal = {
-        let auth_headers = AuthHeaders {
-            authorization,
-            app_id: None,
-            date: None,
-            request_id: None,
-        };
-        let tokens = lock(&shared.tokens);
-        auth::authenticate(
-            &auth_headers,
-            siem::LISTING_PATH,
-            &served.credentials,
-            &tokens,
-            now,
-            options.token_ttl,
-        )
+    let auth_headers = AuthHeaders {
+        authorization,
+        app_id: None,
+        date: None,
+        request_id: None,
     };
-    let principal = match principal {
-        Ok(p) => p,
-        Err(problem) => return Reply::new(auth_failure(&problem), anonymous),
-    };
-    let rate = match lock(&shared.limiter).take(&principal, now) {
+    let rate = match admit(shared, &auth_headers, siem::LISTING_PATH, &served, &options, now) {
         Ok(rate) => rate,
-        Err(rate) => {
-            let mut reply = Reply::new(Answer::error(429, "err_rate_limit", "Quota Exceeded", true), rate);
-            reply.retry_after = Some(rate.retry_after_secs());
-            return reply;
-        }
+        Err(reply) => return reply,
     };
     if served.missing_permissions.iter().any(|p| p == siem::PERMISSION) {
         return Reply::new(Answer::error(403, "err_forbidden", "Forbidden", false), rate);
@@ -431,6 +412,29 @@ async fn siem_file(shared: &Shared, req: Request, path: &str) -> Reply {
     )
 }
 
+/// Authenticates a request and charges its principal's rate limit: the quota left,
+/// or the 401 or 429 to answer instead (the call is not run).
+fn admit(
+    shared: &Shared,
+    auth_headers: &AuthHeaders<'_>,
+    path: &str,
+    served: &Served,
+    options: &SimOptions,
+    now: Instant,
+) -> Result<RateState, Reply> {
+    let principal = {
+        let tokens = lock(&shared.tokens);
+        auth::authenticate(auth_headers, path, &served.credentials, &tokens, now, options.token_ttl)
+    };
+    let principal = principal.map_err(|problem| Reply::new(auth_failure(&problem), RateState::UNLIMITED))?;
+    lock(&shared.limiter).take(&principal, now).map_err(|rate| {
+        // Body shape invented (docs/mimecast-api.md §4.5).
+        let mut reply = Reply::new(Answer::error(429, "err_rate_limit", "Quota Exceeded", true), rate);
+        reply.retry_after = Some(rate.retry_after_secs());
+        reply
+    })
+}
+
 /// A `POST /api/...` call.
 async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
     let anonymous = RateState::UNLIMITED;
@@ -454,30 +458,9 @@ async fn api_call(shared: &Shared, req: Request, path: &str) -> Reply {
         date: header(headers, "x-mc-date"),
         request_id: header(headers, "x-mc-req-id"),
     };
-    let principal = {
-        let tokens = lock(&shared.tokens);
-        auth::authenticate(
-            &auth_headers,
-            path,
-            &served.credentials,
-            &tokens,
-            now,
-            options.token_ttl,
-        )
-    };
-    let principal = match principal {
-        Ok(p) => p,
-        Err(problem) => return Reply::new(auth_failure(&problem), anonymous),
-    };
-
-    let rate = match lock(&shared.limiter).take(&principal, now) {
+    let rate = match admit(shared, &auth_headers, path, &served, &options, now) {
         Ok(rate) => rate,
-        Err(rate) => {
-            // Body shape invented (docs/mimecast-api.md §4.5); the call is not run.
-            let mut reply = Reply::new(Answer::error(429, "err_rate_limit", "Quota Exceeded", true), rate);
-            reply.retry_after = Some(rate.retry_after_secs());
-            return reply;
-        }
+        Err(reply) => return reply,
     };
 
     // Unlicensed by --at-unlicensed, or by an account that lists no package.
