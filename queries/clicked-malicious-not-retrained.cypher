@@ -21,7 +21,7 @@ MATCH (u:MimecastUser)-[:CLICKED]->(c:MimecastUrlClick)
 WHERE ($account IS NULL OR u.accountCode = $account)
   AND (c.malicious OR c.action = 'block')
   AND datetime(c.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
-WITH u, c, c.eventTime AS clickedOn
+WITH u, c, datetime(c.eventTime) AS clickedOn
 WHERE NOT EXISTS {
   MATCH (u)-[d:COMPLETED]->(t:MimecastAwarenessCampaign)
   WHERE t.launchDate >= clickedOn

@@ -20,6 +20,6 @@
 MATCH (u:MimecastUser)-[:RECEIVED]->(i:MimecastImpersonation)
 WHERE ($account IS NULL OR u.accountCode = $account)
   AND datetime(i.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
-WITH u, count(i) AS attempts, sum(CASE WHEN i.malicious THEN 1 ELSE 0 END) AS malicious, max(i.eventTime) AS lastAttemptOn
+WITH u, count(i) AS attempts, sum(CASE WHEN i.malicious THEN 1 ELSE 0 END) AS malicious, max(datetime(i.eventTime)) AS lastAttemptOn
 RETURN u.accountCode AS account, u.email AS email, attempts, malicious, lastAttemptOn, u.safeRisk AS safeRisk
 ORDER BY attempts DESC, malicious DESC, account, email

@@ -27,5 +27,5 @@ WHERE other.malicious
   AND datetime(other.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
 WITH u, a, count(DISTINCT v) AS recipientsOfFile
 RETURN u.accountCode AS account, u.email AS email, a.fileName AS fileName, a.fileHash AS sha256,
-       a.senderDomain AS senderDomain, a.eventTime AS receivedOn, recipientsOfFile
+       a.senderDomain AS senderDomain, datetime(a.eventTime) AS receivedOn, recipientsOfFile
 ORDER BY receivedOn, email

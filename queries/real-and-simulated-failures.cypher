@@ -23,6 +23,6 @@ WITH u, collect(DISTINCT ph.name + ' (' + CASE WHEN r.submitted THEN 'submitted'
 MATCH (u)-[:CLICKED|RECEIVED]->(f:Finding)
 WHERE f.malicious
   AND datetime(f.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
-WITH u, simulations, count(f) AS realThreats, max(f.eventTime) AS lastRealThreatOn
+WITH u, simulations, count(f) AS realThreats, max(datetime(f.eventTime)) AS lastRealThreatOn
 RETURN u.accountCode AS account, u.email AS email, simulations, realThreats, lastRealThreatOn, u.safeRisk AS safeRisk
 ORDER BY realThreats DESC, account, email

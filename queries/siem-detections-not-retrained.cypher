@@ -21,7 +21,7 @@ MATCH (u:MimecastUser)-[:RECEIVED]->(s:MimecastSiemDetection)
 WHERE ($account IS NULL OR u.accountCode = $account)
   AND s.malicious
   AND datetime(s.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
-WITH u, s, s.eventTime AS detectedOn
+WITH u, s, datetime(s.eventTime) AS detectedOn
 WHERE NOT EXISTS {
   MATCH (u)-[d:COMPLETED]->(t:MimecastAwarenessCampaign)
   WHERE t.launchDate >= detectedOn

@@ -22,5 +22,5 @@ WHERE ($account IS NULL OR u.accountCode = $account)
   AND c.overridden
   AND datetime(c.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
 RETURN u.accountCode AS account, u.email AS email, c.url AS url, c.scanResult AS scanResult,
-       c.category AS category, c.userOverride AS userOverride, c.eventTime AS clickedOn
+       c.category AS category, c.userOverride AS userOverride, datetime(c.eventTime) AS clickedOn
 ORDER BY clickedOn, email

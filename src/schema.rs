@@ -172,6 +172,15 @@ impl EntitySchema {
         self.properties.iter().find(|p| p.name == name)
     }
 
+    /// Whether the property `name` is typed `datetime` (declared, or an additional
+    /// property of a type whose additional properties are date-times).
+    pub fn is_datetime(&self, name: &str) -> bool {
+        self.property(name)
+            .map_or(self.additional_properties == Some(PropType::DateTime), |p| {
+                p.prop_type == PropType::DateTime
+            })
+    }
+
     /// Scoped types carry `accountCode`; cleanup is per account.
     pub fn is_account_scoped(&self) -> bool {
         self.property("accountCode").is_some_and(|p| p.required)
@@ -191,6 +200,11 @@ pub struct RelationshipSchema {
 impl RelationshipSchema {
     pub fn property(&self, name: &str) -> Option<&PropSpec> {
         self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Whether the property `name` is typed `datetime`.
+    pub fn is_datetime(&self, name: &str) -> bool {
+        self.property(name).is_some_and(|p| p.prop_type == PropType::DateTime)
     }
 }
 
@@ -367,6 +381,16 @@ impl Schema {
         })
     }
 
+    /// Whether the property `name` of the entity or relationship type `element_type`
+    /// is typed `datetime`: the sink writes those as Neo4j `DATETIME` values. False for
+    /// a type the schema does not declare.
+    pub fn is_datetime(&self, element_type: &str, name: &str) -> bool {
+        match self.entity(element_type) {
+            Some(e) => e.is_datetime(name),
+            None => self.relationship(element_type).is_some_and(|r| r.is_datetime(name)),
+        }
+    }
+
     pub fn entity(&self, entity_type: &str) -> Option<&EntitySchema> {
         self.entities.iter().find(|e| e.entity_type == entity_type)
     }
@@ -396,9 +420,11 @@ impl Schema {
              Every node has `_key`, `_type`, `_class`, `displayName` and the sync bookkeeping \
              `_fingerprint` (a hash of its content: its data properties and labels), `_firstSeenOn` \
              (when a sync created it) and `_lastChangedOn` (when a sync last changed it). Every \
-             relationship has `_key`, `_type`, `_class`, `_fromEntityKey`, `_toEntityKey` and the same \
-             bookkeeping. When an element was last seen is its account's `lastSuccessfulSyncOn`. \
-             Date-times are ISO 8601 UTC text (`2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
+             relationship has `_key`, `_type` and the same bookkeeping; graph.json also gives its \
+             `_class`, `_fromEntityKey` and `_toEntityKey`, which Neo4j holds as its type and its \
+             endpoints. When an element was last seen is its account's `lastSuccessfulSyncOn`. \
+             Date-times, the bookkeeping stamps too, are Neo4j `DATETIME` values (graph.json keeps \
+             their ISO 8601 UTC text, `2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
              Every type has a lifecycle. A `snapshot` type holds the tenant's current state: what a \
              complete sync no longer brings is deleted (within the deletion guard). An `event` type \
              holds things that happened: never deleted for being absent from a sync, only once its \

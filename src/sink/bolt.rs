@@ -1,14 +1,24 @@
 //! Conversions between graph values and Bolt values.
 
+//!
+//! Properties the graph schema types as `datetime` travel as Neo4j `DATETIME` values
+//! (so Cypher's date arithmetic works on them); the graph and graph.json keep their
+//! normalized ISO text ([`crate::time`]). Temporal values read back print as that text.
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use neo4rs::{BoltBoolean, BoltFloat, BoltInteger, BoltList, BoltMap, BoltNull, BoltString, BoltType};
 
 use crate::graph::{Properties, Value};
 
-pub fn to_bolt(value: &Value) -> BoltType {
+/// A graph value as Bolt; `datetime` says the schema types it as a date-time, and then
+/// a normalized ISO text becomes a `DATETIME` (any other text stays text, and the
+/// integrity check reports it).
+pub fn to_bolt(value: &Value, datetime: bool) -> BoltType {
     match value {
         Value::Bool(v) => BoltType::Boolean(BoltBoolean::new(*v)),
         Value::Int(v) => BoltType::Integer(BoltInteger::new(*v)),
         Value::Float(v) => BoltType::Float(BoltFloat::new(*v)),
+        Value::Str(v) if datetime => date_time_text(v),
         Value::Str(v) => BoltType::String(BoltString::from(v.as_str())),
         Value::StrList(v) => BoltType::List(
             v.iter()
@@ -19,16 +29,50 @@ pub fn to_bolt(value: &Value) -> BoltType {
     }
 }
 
-/// A property map with extra string entries (`_key`, `_type`, ...) in front.
-pub fn props_map(extra: &[(&str, &str)], props: &Properties) -> BoltMap {
+/// A property map with extra string entries (`_key`, `_type`, ...) in front;
+/// `is_datetime` names the properties the schema types as date-times.
+pub fn props_map(extra: &[(&str, &str)], props: &Properties, is_datetime: impl Fn(&str) -> bool) -> BoltMap {
     let mut map = BoltMap::with_capacity(extra.len() + props.len());
     for (k, v) in extra {
         map.put(BoltString::from(*k), BoltType::String(BoltString::from(*v)));
     }
     for (k, v) in props {
-        map.put(BoltString::from(k), to_bolt(v));
+        map.put(BoltString::from(k), to_bolt(v, is_datetime(k)));
     }
     map
+}
+
+/// A `DATETIME` (UTC).
+pub fn date_time(t: DateTime<Utc>) -> BoltType {
+    BoltType::DateTime(t.into())
+}
+
+/// A `DATETIME` from an ISO text; a text that is not one stays text.
+pub fn date_time_text(text: &str) -> BoltType {
+    crate::time::parse(text).map_or_else(|_| string(text), date_time)
+}
+
+/// The instant of a temporal value with a zone or offset; `None` for anything else.
+pub fn instant(value: &BoltType) -> Option<DateTime<Utc>> {
+    match value {
+        BoltType::DateTime(d) => DateTime::<Utc>::try_from(d).ok(),
+        BoltType::DateTimeZoneId(d) => DateTime::<Utc>::try_from(d).ok(),
+        _ => None,
+    }
+}
+
+/// ISO text of an instant: UTC with a `Z`, seconds, and a fraction only when there is
+/// one (so what the sink wrote reads back as the text the graph holds).
+pub fn instant_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A text value, or a date-time as its ISO text; `None` for anything else.
+pub fn text(value: &BoltType) -> Option<String> {
+    match value {
+        BoltType::String(s) => Some(s.value.clone()),
+        other => instant(other).map(instant_text),
+    }
 }
 
 pub fn string(s: &str) -> BoltType {
@@ -62,7 +106,7 @@ pub fn to_json(value: &BoltType) -> serde_json::Value {
         BoltType::Node(n) => map_to_json(&n.properties),
         BoltType::Relation(r) => map_to_json(&r.properties),
         BoltType::UnboundedRelation(r) => map_to_json(&r.properties),
-        other => J::String(other.to_string()),
+        other => J::String(instant(other).map_or_else(|| other.to_string(), instant_text)),
     }
 }
 

@@ -68,7 +68,7 @@ impl Sink {
             .param("to", to.as_str())
             .param("opaque", stream.starts_with("siem:"))
             .param("syncId", stamp.sync_id.as_str())
-            .param("now", stamp.now.as_str());
+            .param("now", stamp.now_value());
             self.write_even_when_stopped("sync-cursor", q).await?;
         }
         Ok(())

@@ -60,6 +60,14 @@ struct Scan {
     stored: u64,
 }
 
+/// Stamps an older version wrote as text, not as `DATETIME`: the element is rewritten
+/// once, and its first-seen time kept (converted).
+fn stamped_as_text(map: &BoltMap) -> bool {
+    ["_firstSeenOn", "_lastChangedOn"]
+        .iter()
+        .any(|k| matches!(map.value.get(*k), Some(BoltType::String(_))))
+}
+
 fn string<'a>(map: &'a BoltMap, key: &str) -> Option<&'a str> {
     match map.value.get(key) {
         Some(BoltType::String(s)) => Some(&s.value),
@@ -107,6 +115,9 @@ impl Sink {
                             if e.entity_type != spec.entity_type {
                                 return None;
                             }
+                            if stamped_as_text(props) {
+                                return Some((slot, false));
+                            }
                             // Labels other tools added are theirs: only ours are compared.
                             let ours: Vec<&str> = stored_labels.into_iter().filter(|l| labels.contains(l)).collect();
                             let stored = if merge {
@@ -116,7 +127,7 @@ impl Sink {
                             } else {
                                 fingerprint::of_stored(props, Some(ours), |_| true)
                             };
-                            Some((slot, stored == fingerprint::of_entity(e, &labels)))
+                            Some((slot, stored == fingerprint::of_entity(e, &labels, schema)))
                         },
                     )
                     .await?;
@@ -161,12 +172,13 @@ impl Sink {
                             let [from, to, class] = ends[..] else {
                                 return None;
                             };
-                            // Written by an older version, with the three stored again:
-                            // rewritten once without them.
+                            // Written by an older version, with the three stored again or
+                            // with text stamps: rewritten once without them.
                             if props
                                 .value
                                 .keys()
                                 .any(|k| matches!(k.value.as_str(), "_class" | "_fromEntityKey" | "_toEntityKey"))
+                                || stamped_as_text(props)
                             {
                                 return Some((slot, false));
                             }
@@ -177,7 +189,7 @@ impl Sink {
                             } else {
                                 fingerprint::of_stored_relationship(props, ends, |_| true)
                             };
-                            Some((slot, stored == fingerprint::of_relationship(r)))
+                            Some((slot, stored == fingerprint::of_relationship(r, schema)))
                         },
                     )
                     .await?;

@@ -9,12 +9,17 @@
 //! with their type and length (so `"1"` and `1`, or `["a,b"]` and `["a","b"]`, differ)
 //! and hashed with SHA-256; the first 64 bits, as 16 hex digits, are the fingerprint:
 //! the same on every run and platform.
+//!
+//! A property the schema types as `datetime` enters as its instant, read from the
+//! collected text or from the stored `DATETIME`; stored as text (by a version that
+//! wrote date-times as strings), it differs, so the element is rewritten once with
+//! native values.
 
 use neo4rs::BoltType;
 use sha2::{Digest, Sha256};
 
 use crate::graph::{Entity, Relationship, Value};
-use crate::schema::BOOKKEEPING;
+use crate::schema::{Schema, BOOKKEEPING};
 
 /// The name under which a node's labels enter its fingerprint (not a property name:
 /// properties cannot start with a NUL).
@@ -27,12 +32,15 @@ enum Field<'a> {
     Float(f64),
     Bool(bool),
     List(Vec<&'a str>),
+    /// A date-time: seconds and nanoseconds since the epoch.
+    Time(i64, u32),
     /// A value of a type the sink never writes (set by hand): never equal to ours.
     Foreign(String),
 }
 
-fn from_value(v: &Value) -> Field<'_> {
+fn from_value(v: &Value, datetime: bool) -> Field<'_> {
     match v {
+        Value::Str(s) if datetime => crate::time::parse(s).map_or(Field::Str(s), |t| time(&t)),
         Value::Str(s) => Field::Str(s),
         Value::Int(i) => Field::Int(*i),
         Value::Float(f) => Field::Float(*f),
@@ -41,7 +49,14 @@ fn from_value(v: &Value) -> Field<'_> {
     }
 }
 
+fn time(t: &chrono::DateTime<chrono::Utc>) -> Field<'static> {
+    Field::Time(t.timestamp(), t.timestamp_subsec_nanos())
+}
+
 fn from_bolt(v: &BoltType) -> Field<'_> {
+    if let Some(t) = super::bolt::instant(v) {
+        return time(&t);
+    }
     match v {
         BoltType::String(s) => Field::Str(&s.value),
         BoltType::Integer(i) => Field::Int(i.value),
@@ -83,6 +98,11 @@ fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
                     bytes(b's', s.as_bytes());
                 }
             }
+            Field::Time(secs, nanos) => {
+                let mut b = secs.to_le_bytes().to_vec();
+                b.extend_from_slice(&nanos.to_le_bytes());
+                bytes(b't', &b);
+            }
             Field::Foreign(text) => bytes(b'x', text.as_bytes()),
         }
     }
@@ -90,27 +110,31 @@ fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
     out[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn data<'a>(props: &'a crate::graph::Properties) -> impl Iterator<Item = (&'a str, Field<'a>)> {
+fn data<'a>(
+    props: &'a crate::graph::Properties,
+    is_datetime: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = (&'a str, Field<'a>)> {
     props
         .iter()
         .filter(|(k, _)| !BOOKKEEPING.contains(k))
-        .map(|(k, v)| (k, from_value(v)))
+        .map(move |(k, v)| (k, from_value(v, is_datetime(k))))
 }
 
-/// The fingerprint of an entity as the sink writes it, with `labels`.
-pub fn of_entity(e: &Entity, labels: &[&str]) -> String {
+/// The fingerprint of an entity as the sink writes it, with `labels`; `schema` says
+/// which properties are date-times.
+pub fn of_entity(e: &Entity, labels: &[&str], schema: &Schema) -> String {
     let mut fields: Vec<(&str, Field)> = vec![
         ("_key", Field::Str(&e.key)),
         ("_type", Field::Str(e.entity_type)),
         ("_class", Field::Str(e.class)),
         (LABELS, sorted(labels.to_vec())),
     ];
-    fields.extend(data(&e.properties));
+    fields.extend(data(&e.properties, |k| schema.is_datetime(e.entity_type, k)));
     digest(fields)
 }
 
 /// The fingerprint of a relationship as the sink writes it.
-pub fn of_relationship(r: &Relationship) -> String {
+pub fn of_relationship(r: &Relationship, schema: &Schema) -> String {
     let mut fields: Vec<(&str, Field)> = vec![
         ("_key", Field::Str(&r.key)),
         ("_type", Field::Str(r.relationship_type)),
@@ -118,7 +142,7 @@ pub fn of_relationship(r: &Relationship) -> String {
         ("_fromEntityKey", Field::Str(&r.from_key)),
         ("_toEntityKey", Field::Str(&r.to_key)),
     ];
-    fields.extend(data(&r.properties));
+    fields.extend(data(&r.properties, |k| schema.is_datetime(r.relationship_type, k)));
     digest(fields)
 }
 
@@ -164,6 +188,7 @@ pub fn of_stored_relationship<'a>(
 mod tests {
     use super::*;
     use crate::graph::Element as _;
+    use crate::schema::schema;
     use crate::sink::bolt::props_map;
 
     fn user() -> Entity {
@@ -179,13 +204,16 @@ mod tests {
     fn stored(e: &Entity, extra: &[(&str, &str)]) -> neo4rs::BoltMap {
         let mut base = vec![("_key", e.key.as_str()), ("_type", e.entity_type), ("_class", e.class)];
         base.extend_from_slice(extra);
-        props_map(&base, &e.properties)
+        props_map(&base, &e.properties, |k| schema().is_datetime(e.entity_type, k))
     }
 
     #[test]
     fn stable_known_value() {
         // A change here changes every stored fingerprint: every element is rewritten once.
-        assert_eq!(of_entity(&user(), &["MimecastUser", "User"]), "8115368e455fb709");
+        assert_eq!(
+            of_entity(&user(), &["MimecastUser", "User"], schema()),
+            "8115368e455fb709"
+        );
     }
 
     #[test]
@@ -194,14 +222,14 @@ mod tests {
         let map = stored(&e, &[("_firstSeenOn", "2026-01-01T00:00:00Z"), ("_fingerprint", "x")]);
         assert_eq!(
             of_stored(&map, Some(vec!["User", "MimecastUser"]), |_| true),
-            of_entity(&e, &["MimecastUser", "User"])
+            of_entity(&e, &["MimecastUser", "User"], schema())
         );
     }
 
     #[test]
     fn any_difference_changes_it() {
         let e = user();
-        let base = of_entity(&e, &["MimecastUser", "User"]);
+        let base = of_entity(&e, &["MimecastUser", "User"], schema());
         let edits: Vec<Entity> = vec![
             e.clone().with("watchlistCount", 3_i64),
             e.clone().with("watchlistCount", "2"),
@@ -215,9 +243,13 @@ mod tests {
             },
         ];
         for edited in &edits {
-            assert_ne!(of_entity(edited, &["MimecastUser", "User"]), base, "{edited:?}");
+            assert_ne!(
+                of_entity(edited, &["MimecastUser", "User"], schema()),
+                base,
+                "{edited:?}"
+            );
         }
-        assert_ne!(of_entity(&e, &["MimecastUser"]), base, "a label removed");
+        assert_ne!(of_entity(&e, &["MimecastUser"], schema()), base, "a label removed");
         let mut map = stored(&e, &[]);
         map.put("displayName".into(), BoltType::String("edited by hand".into()));
         assert_ne!(of_stored(&map, Some(vec!["MimecastUser", "User"]), |_| true), base);
@@ -228,7 +260,7 @@ mod tests {
         let r = Relationship::new("t", "HAS", "a", "b").with("passed", true);
         let mut other = Relationship::new("t", "HAS", "a", "c").with("passed", true);
         other.key = r.key.clone();
-        assert_ne!(of_relationship(&r), of_relationship(&other));
+        assert_ne!(of_relationship(&r, schema()), of_relationship(&other, schema()));
         let map = props_map(
             &[
                 ("_key", r.key.as_str()),
@@ -238,7 +270,30 @@ mod tests {
                 ("_toEntityKey", "b"),
             ],
             &r.properties,
+            |_| false,
         );
-        assert_eq!(of_stored(&map, None, |_| true), of_relationship(&r));
+        assert_eq!(of_stored(&map, None, |_| true), of_relationship(&r, schema()));
+    }
+
+    #[test]
+    fn date_times_match_as_instants_and_text_stored_for_one_differs() {
+        let e = user().with("lastMessageSentOn", "2026-11-30T09:15:00Z");
+        let ours = of_entity(&e, &["MimecastUser", "User"], schema());
+        let native = stored(&e, &[]);
+        assert!(matches!(
+            native.value.get("lastMessageSentOn"),
+            Some(BoltType::DateTime(_))
+        ));
+        assert_eq!(of_stored(&native, Some(vec!["MimecastUser", "User"]), |_| true), ours);
+        // As an older version wrote it: the same text, but a string.
+        let mut text = native.clone();
+        text.put(
+            "lastMessageSentOn".into(),
+            BoltType::String("2026-11-30T09:15:00Z".into()),
+        );
+        assert_ne!(of_stored(&text, Some(vec!["MimecastUser", "User"]), |_| true), ours);
+        // A different instant differs.
+        let later = user().with("lastMessageSentOn", "2026-11-30T09:15:01Z");
+        assert_ne!(of_entity(&later, &["MimecastUser", "User"], schema()), ours);
     }
 }

@@ -124,8 +124,8 @@ impl Sink {
             ),
             ("accountCode", super::bolt::string(&run.account)),
             ("syncId", super::bolt::string(&run.sync_id)),
-            ("startedOn", super::bolt::string(&run.started_on)),
-            ("endedOn", super::bolt::string(&run.ended_on)),
+            ("startedOn", super::bolt::date_time_text(&run.started_on)),
+            ("endedOn", super::bolt::date_time_text(&run.ended_on)),
             ("status", super::bolt::string(&run.status)),
             ("created", int(totals.created)),
             ("updated", int(totals.updated)),
@@ -181,10 +181,8 @@ impl Sink {
         )
         .param("limit", i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.read(q).await?;
-        let text = |r: &super::Record, k: &str| match r.get(k) {
-            Some(BoltType::String(s)) => s.value.clone(),
-            _ => String::new(),
-        };
+        // Times are `DATETIME` (text from an older version): both read as ISO text.
+        let text = |r: &super::Record, k: &str| r.get(k).and_then(super::bolt::text).unwrap_or_default();
         let num = |r: &super::Record, k: &str| match r.get(k) {
             Some(BoltType::Integer(i)) => i.value.max(0) as u64,
             _ => 0,

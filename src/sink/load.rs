@@ -403,9 +403,12 @@ impl Sink {
                 let result = match schema.entity(t) {
                     Some(spec) => {
                         let labels = spec.labels();
-                        match self.create_nodes(&labels, &work.new, *mode, stamp, &mut counts).await {
+                        match self
+                            .create_nodes(&labels, &work.new, schema, *mode, stamp, &mut counts)
+                            .await
+                        {
                             Ok(()) => {
-                                self.change_nodes(&labels, &work.changed, *mode, stamp, &mut counts)
+                                self.change_nodes(&labels, &work.changed, schema, *mode, stamp, &mut counts)
                                     .await
                             }
                             Err(e) => Err(e),
@@ -437,7 +440,7 @@ impl Sink {
                 let t_rel = Instant::now();
                 let mut counts = WriteCounts::default();
                 let result = self
-                    .create_relationships(from, &spec.class, to, &part.rows, part.mode, stamp, &mut counts)
+                    .create_relationships(from, &spec.class, to, &part.rows, schema, part.mode, stamp, &mut counts)
                     .await;
                 done.push((part.relationship_type, counts, t_rel.elapsed().as_millis() as u64));
                 if result.is_err() {
@@ -449,7 +452,9 @@ impl Sink {
         let changed_jobs = changed_rels.iter().map(|((t, mode), list)| async move {
             let t_rel = Instant::now();
             let mut counts = WriteCounts::default();
-            let result = self.change_relationships(t, list, *mode, stamp, &mut counts).await;
+            let result = self
+                .change_relationships(t, list, schema, *mode, stamp, &mut counts)
+                .await;
             (vec![(*t, counts, t_rel.elapsed().as_millis() as u64)], result)
         });
         let (mut done, mut error) = self
@@ -572,7 +577,7 @@ impl Sink {
         report: &mut LoadReport,
     ) -> Result<(), SinkError> {
         let now = crate::time::parse(&stamp.now).map_err(|e| SinkError::Config(e.to_string()))?;
-        let cutoff = crate::time::iso(now - chrono::Duration::days(i64::from(policy.event_retention_days)));
+        let cutoff = now - chrono::Duration::days(i64::from(policy.event_retention_days));
         for e in &schema.entities {
             let Lifecycle::Event { time } = &e.lifecycle else {
                 continue;
@@ -580,8 +585,9 @@ impl Sink {
             if !crate::schema::is_identifier(time) {
                 return Err(SinkError::Config(format!("event_time {time:?} is not an identifier")));
             }
+            // The second comparison finds an event time an older version stored as text.
             let expired = format!(
-                "MATCH (x:{} {{accountCode: $account}}) WHERE x.{time} < $cutoff \
+                "MATCH (x:{} {{accountCode: $account}}) WHERE x.{time} < $cutoff OR x.{time} < $cutoffText \
                  RETURN elementId(x) AS id LIMIT $limit",
                 e.label
             );
@@ -589,7 +595,8 @@ impl Sink {
             loop {
                 let q = query(&expired)
                     .param("account", account_code)
-                    .param("cutoff", cutoff.as_str())
+                    .param("cutoff", super::bolt::date_time(cutoff))
+                    .param("cutoffText", crate::time::iso(cutoff))
                     .param("limit", limit as i64);
                 let ids: Vec<String> = self
                     .write_even_when_stopped(&e.entity_type, q)
@@ -630,19 +637,20 @@ impl Sink {
     ) -> Result<i64, SinkError> {
         let q = match account_code {
             Some(code) => query(
-                "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed' \
-                 RETURN count(a) AS marked",
+                "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed', \
+                 a.lastSuccessfulSyncOn = datetime(a.lastSuccessfulSyncOn) RETURN count(a) AS marked",
             )
             .param("key", crate::schema::keys::account(code)),
             None => query(
                 "OPTIONAL MATCH (a:MimecastAccount {connection: $connection}) WITH collect(a) AS found \
                  FOREACH (a IN CASE WHEN size(found) = 1 THEN found ELSE [] END | \
-                   SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed') \
+                   SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed', \
+                       a.lastSuccessfulSyncOn = datetime(a.lastSuccessfulSyncOn)) \
                  RETURN CASE WHEN size(found) = 1 THEN 1 ELSE 0 END AS marked",
             )
             .param("connection", connection),
         };
-        let rows = self.write("mark-account", q.param("now", stamp.now.as_str())).await?;
+        let rows = self.write("mark-account", q.param("now", stamp.now_value())).await?;
         Ok(match rows.first().and_then(|r| r.get("marked")) {
             Some(BoltType::Integer(i)) => i.value,
             _ => 0,
@@ -665,11 +673,13 @@ impl Sink {
             "MATCH (a:MimecastAccount {_key: $key}) \
              SET a.lastSyncOn = $now, a.lastSyncStatus = $status, a.lastSuccessfulSyncOn = $now"
         } else {
-            "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = $status"
+            // `datetime(...)`: a time an older version stored as text becomes native.
+            "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = $status, \
+             a.lastSuccessfulSyncOn = datetime(a.lastSuccessfulSyncOn)"
         };
         let q = query(statement)
             .param("key", crate::schema::keys::account(account_code))
-            .param("now", stamp.now.as_str())
+            .param("now", stamp.now_value())
             .param("status", status);
         self.write_even_when_stopped("mark-account", q).await.map(|_| ())
     }

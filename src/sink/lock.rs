@@ -128,16 +128,21 @@ fn set_live(sync_id: &str, live: bool) {
 /// Takes the lease only where it is free: no lease, an expired one, our own, one left
 /// by an earlier run of this process (`$instance`, owner not live), or one whose
 /// holder was found gone (`$gone`). The `SET` first takes the node's write lock, so
-/// two syncs serialize here and the second sees the first's owner.
+/// two syncs serialize here and the second sees the first's owner. Times are the
+/// server's (`datetime()`), so a worker host whose clock is off neither keeps a lease
+/// alive nor takes one early; `datetime(l.expiresOn)` also reads a lease an older
+/// version wrote with text times.
 const ACQUIRE: &str = "UNWIND $accounts AS account \
     MERGE (l:MimecastGraphLock {accountCode: account}) \
-    ON CREATE SET l.owner = $syncId, l.since = $now, l.expiresOn = $until \
-    SET l.claimedOn = $now \
-    WITH l, coalesce(l.owner = $syncId, false) OR coalesce(l.expiresOn < $now, true) \
+    ON CREATE SET l.owner = $syncId, l.since = datetime(), \
+      l.expiresOn = datetime() + duration({seconds: $leaseSeconds}) \
+    SET l.claimedOn = datetime() \
+    WITH l, coalesce(l.owner = $syncId, false) OR coalesce(datetime(l.expiresOn) < datetime(), true) \
       OR coalesce(l.instance = $instance AND NOT l.owner IN $live, false) \
       OR coalesce(l.owner IN $gone, false) AS free \
     FOREACH (_ IN CASE WHEN free THEN [1] ELSE [] END | \
-      SET l.owner = $syncId, l.since = $now, l.expiresOn = $until, l.instance = $instance, \
+      SET l.owner = $syncId, l.since = datetime(), l.expiresOn = datetime() + duration({seconds: $leaseSeconds}), \
+          l.instance = $instance, \
           l.host = $host, l.hostId = $hostId, l.pid = $pid, l.processStart = $processStart) \
     RETURN l.accountCode AS account, free, l.owner AS owner, l.since AS since, l.expiresOn AS until, \
       l.host AS host, l.hostId AS hostId, l.pid AS pid, l.processStart AS processStart";
@@ -145,16 +150,18 @@ const ACQUIRE: &str = "UNWIND $accounts AS account \
 /// Extends this sync's leases; the count says whether it still holds them all.
 const RENEW: &str = "UNWIND $accounts AS account \
     MATCH (l:MimecastGraphLock {accountCode: account, owner: $syncId}) \
-    SET l.expiresOn = $until RETURN count(l) AS held";
+    SET l.expiresOn = datetime() + duration({seconds: $leaseSeconds}) RETURN count(l) AS held";
 
 const RELEASE: &str = "UNWIND $accounts AS account \
     MATCH (l:MimecastGraphLock {accountCode: account, owner: $syncId}) DELETE l";
 
+/// A text column, or a time as its ISO text.
 fn text(r: &super::Record, k: &str) -> String {
-    match r.get(k) {
-        Some(BoltType::String(s)) => s.value.clone(),
-        _ => String::new(),
-    }
+    r.get(k).and_then(bolt::text).unwrap_or_default()
+}
+
+fn lease_seconds() -> i64 {
+    i64::try_from(LEASE.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn number(r: &super::Record, k: &str) -> u64 {
@@ -242,15 +249,12 @@ impl Sink {
         stamp: &SyncStamp,
         gone: &[String],
     ) -> Result<Vec<super::Record>, SinkError> {
-        let now = chrono::Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let me = Holder::current();
         let strings = |v: &[String]| bolt::list(v.iter().map(|s| bolt::string(s)).collect());
         let q = query(ACQUIRE)
             .param("accounts", accounts_param(accounts))
             .param("syncId", stamp.sync_id.as_str())
-            .param("now", crate::time::iso(now))
-            .param("until", crate::time::iso(until))
+            .param("leaseSeconds", lease_seconds())
             .param("instance", me.instance.as_str())
             .param("live", strings(&live_syncs()))
             .param("gone", strings(gone))
@@ -302,11 +306,10 @@ impl Sink {
     }
 
     async fn renew_leases(&self, accounts: &[&str], stamp: &SyncStamp) -> Result<i64, SinkError> {
-        let until = chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let q = query(RENEW)
             .param("accounts", accounts_param(accounts))
             .param("syncId", stamp.sync_id.as_str())
-            .param("until", crate::time::iso(until));
+            .param("leaseSeconds", lease_seconds());
         let rows = self.write_even_when_stopped("renew-lease", q).await?;
         Ok(match rows.first().and_then(|r| r.get("held")) {
             Some(BoltType::Integer(i)) => i.value,

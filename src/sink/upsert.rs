@@ -9,7 +9,7 @@ use tracing::debug;
 use super::bolt::{self, props_map};
 use super::{fingerprint, Sink, SinkError};
 use crate::graph::{Entity, Relationship};
-use crate::schema::is_identifier;
+use crate::schema::{is_identifier, Schema};
 
 /// Who is writing and when: one per sync.
 #[derive(Clone, Debug)]
@@ -26,6 +26,11 @@ impl SyncStamp {
             sync_id: uuid::Uuid::new_v4().to_string(),
             now: crate::time::now_iso(),
         }
+    }
+
+    /// When the sync started, as the Neo4j `DATETIME` the sink stamps.
+    pub fn now_value(&self) -> BoltType {
+        bolt::date_time_text(&self.now)
     }
 }
 
@@ -108,7 +113,8 @@ fn restamp(var: &str) -> String {
         .enumerate()
         .map(|(i, k)| format!(", {var}.{k} = kept{i}"))
         .collect();
-    format!("SET {var}._firstSeenOn = coalesce(first, $now), {var}._lastChangedOn = $now{restore} ")
+    // `datetime(first)`: a first-seen stamp an older version wrote as text becomes native.
+    format!("SET {var}._firstSeenOn = coalesce(datetime(first), $now), {var}._lastChangedOn = $now{restore} ")
 }
 
 fn kept_columns(var: &str) -> String {
@@ -217,9 +223,10 @@ fn counts_of(rows: &[super::Record]) -> WriteCounts {
     }
 }
 
-/// The property map the sink writes for an entity.
-fn node_row(e: &Entity, labels: &[&str]) -> BoltType {
-    let fp = fingerprint::of_entity(e, labels);
+/// The property map the sink writes for an entity; `schema` says which properties are
+/// date-times.
+fn node_row(e: &Entity, labels: &[&str], schema: &Schema) -> BoltType {
+    let fp = fingerprint::of_entity(e, labels, schema);
     BoltType::Map(props_map(
         &[
             ("_key", &e.key),
@@ -228,24 +235,26 @@ fn node_row(e: &Entity, labels: &[&str]) -> BoltType {
             ("_fingerprint", &fp),
         ],
         &e.properties,
+        |k| schema.is_datetime(e.entity_type, k),
     ))
 }
 
 /// The property map the sink writes for a relationship: not its `_class` (its Neo4j
 /// type) nor its endpoints' keys (stored on the endpoints).
-fn relationship_props(r: &Relationship) -> BoltType {
-    let fp = fingerprint::of_relationship(r);
+fn relationship_props(r: &Relationship, schema: &Schema) -> BoltType {
+    let fp = fingerprint::of_relationship(r, schema);
     BoltType::Map(props_map(
         &[("_key", &r.key), ("_type", r.relationship_type), ("_fingerprint", &fp)],
         &r.properties,
+        |k| schema.is_datetime(r.relationship_type, k),
     ))
 }
 
-fn relationship_row(r: &Relationship) -> BoltType {
+fn relationship_row(r: &Relationship, schema: &Schema) -> BoltType {
     bolt::map(vec![
         ("from", bolt::string(&r.from_key)),
         ("to", bolt::string(&r.to_key)),
-        ("props", relationship_props(r)),
+        ("props", relationship_props(r, schema)),
     ])
 }
 
@@ -286,14 +295,14 @@ impl Sink {
         let q = query(statement)
             .param("rows", bolt::list(rows))
             .param("owned", owned())
-            .param("now", stamp.now.as_str())
+            .param("now", stamp.now_value())
             .param("syncId", stamp.sync_id.as_str());
         Ok(counts_of(&self.write(label, q).await?))
     }
 
     /// Upserts entities that share the label set `labels` (type label first), in
     /// batches of `batch_size`, with `MERGE`: for elements whose state in Neo4j is
-    /// not known.
+    /// not known. Date-times are typed by the built-in schema.
     ///
     /// # Errors
     /// A label is not an identifier, or a batch fails after its retries.
@@ -308,7 +317,10 @@ impl Sink {
         let statement = node_statement(labels, mode);
         let mut counts = WriteCounts::default();
         for batch in entities.chunks(self.config().batch_size) {
-            let rows = batch.iter().map(|e| node_row(e, labels)).collect();
+            let rows = batch
+                .iter()
+                .map(|e| node_row(e, labels, crate::schema::schema()))
+                .collect();
             counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
         }
         Ok(counts)
@@ -324,6 +336,7 @@ impl Sink {
         &self,
         labels: &[&str],
         entities: &[&Entity],
+        schema: &Schema,
         mode: Mode,
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
@@ -331,7 +344,7 @@ impl Sink {
         check_labels(labels)?;
         let statement = create_node_statement(labels);
         for batch in entities.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch.iter().map(|e| node_row(e, labels)).collect();
+            let rows: Vec<BoltType> = batch.iter().map(|e| node_row(e, labels, schema)).collect();
             let c = match self.write_batch(labels[0], &statement, rows.clone(), stamp).await {
                 Err(e) if is_collision(&e) => {
                     debug!(label = labels[0], "a created node was there already; merging the batch");
@@ -353,6 +366,7 @@ impl Sink {
         &self,
         labels: &[&str],
         changed: &[(&Entity, &str)],
+        schema: &Schema,
         mode: Mode,
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
@@ -362,7 +376,7 @@ impl Sink {
         for batch in changed.chunks(self.config().batch_size) {
             let rows = batch
                 .iter()
-                .map(|(e, id)| changed_row(id, node_row(e, labels)))
+                .map(|(e, id)| changed_row(id, node_row(e, labels, schema)))
                 .collect();
             counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
         }
@@ -389,7 +403,10 @@ impl Sink {
         check_pattern(from_label, rel_type, to_label)?;
         let statement = relationship_statement(from_label, rel_type, to_label, mode);
         for batch in relationships.chunks(self.config().batch_size) {
-            let rows = batch.iter().map(|r| relationship_row(r)).collect();
+            let rows = batch
+                .iter()
+                .map(|r| relationship_row(r, crate::schema::schema()))
+                .collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = self.write_batch(&label, &statement, rows, stamp).await?;
             counts.add(c);
@@ -410,6 +427,7 @@ impl Sink {
         rel_type: &str,
         to_label: &str,
         relationships: &[&Relationship],
+        schema: &Schema,
         mode: Mode,
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
@@ -417,7 +435,7 @@ impl Sink {
         check_pattern(from_label, rel_type, to_label)?;
         let statement = create_relationship_statement(from_label, rel_type, to_label);
         for batch in relationships.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch.iter().map(|r| relationship_row(r)).collect();
+            let rows: Vec<BoltType> = batch.iter().map(|r| relationship_row(r, schema)).collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = match self.write_batch(&label, &statement, rows.clone(), stamp).await {
                 Err(e) if is_collision(&e) => {
@@ -441,6 +459,7 @@ impl Sink {
         &self,
         label: &str,
         changed: &[(&Relationship, &str)],
+        schema: &Schema,
         mode: Mode,
         stamp: &SyncStamp,
         counts: &mut WriteCounts,
@@ -449,7 +468,7 @@ impl Sink {
         for batch in changed.chunks(self.config().batch_size) {
             let rows = batch
                 .iter()
-                .map(|(r, id)| changed_row(id, relationship_props(r)))
+                .map(|(r, id)| changed_row(id, relationship_props(r, schema)))
                 .collect();
             counts.add(self.write_batch(label, &statement, rows, stamp).await?);
         }

@@ -7,6 +7,7 @@ mod cleanup;
 mod cli;
 mod client;
 mod collect;
+mod datetimes;
 mod diff;
 mod drift;
 mod examples;

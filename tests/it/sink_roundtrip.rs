@@ -71,7 +71,7 @@ async fn every_property_type_round_trips_exactly() {
             "packages": ["Awareness Training [1078]", "Mimecast Platform [1033]"],
             "launchDate": "2022-01-11T23:32:00Z",
             "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastChangedOn": "2026-01-01T00:00:00Z",
-            "_fingerprint": fingerprint::of_entity(&entity, &["MimecastTestProbe", "Record"])
+            "_fingerprint": fingerprint::of_entity(&entity, &["MimecastTestProbe", "Record"], mimecast_graph::schema::schema())
         })
     );
     let mut labels: Vec<String> = serde_json::from_value(labels).unwrap();
@@ -140,7 +140,7 @@ async fn re_upsert_counts_unchanged_then_updated_and_drops_vanished_properties()
         json!({
             "_key": key, "_type": "mimecast_test_probe", "_class": "Record", "accountCode": account,
             "_firstSeenOn": "2026-01-01T00:00:00Z", "_lastChangedOn": "2026-01-03T00:00:00Z",
-            "_fingerprint": fingerprint::of_entity(&changed, &labels)
+            "_fingerprint": fingerprint::of_entity(&changed, &labels, mimecast_graph::schema::schema())
         })
     );
 }

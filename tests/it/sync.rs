@@ -348,7 +348,7 @@ async fn a_tenant_failing_authentication_keeps_its_data_and_is_marked_failed() {
     let stamped_now = rows(
         &s,
         &format!(
-            "MATCH (a:MimecastAccount {{accountCode: $account}}) RETURN a.lastSyncOn = '{}' AS stamped",
+            "MATCH (a:MimecastAccount {{accountCode: $account}}) RETURN a.lastSyncOn = datetime('{}') AS stamped",
             outcome.started_on
         ),
         account,
