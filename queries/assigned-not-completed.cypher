@@ -13,9 +13,15 @@
 //
 // In Neo4j Browser, set the parameters first:
 //   :param account => null
-MATCH (u:MimecastUser)-[:ASSIGNED]->(c:MimecastAwarenessCampaign)
-WHERE ($account IS NULL OR u.accountCode = $account) AND NOT (u)-[:COMPLETED]->(c)
+MATCH (u:MimecastUser)
+WHERE ($account IS NULL OR u.accountCode = $account)
+OPTIONAL MATCH (u)-[:COMPLETED]->(done:MimecastAwarenessCampaign)
+WITH u, collect(done) AS completed
+MATCH (u)-[:ASSIGNED]->(c:MimecastAwarenessCampaign)
+WHERE NOT c IN completed
+WITH u, collect(c) AS open
 OPTIONAL MATCH (p:Person)-[:IS]->(u)
-WITH u, c, min(p.name) AS person
+WITH u, open, min(p.name) AS person
+UNWIND open AS c
 RETURN u.accountCode AS account, c.name AS campaign, c.launchDate AS launched, u.email AS email, person
 ORDER BY launched, campaign, email

@@ -17,12 +17,14 @@
 //   :param account => null
 //   :param days => 30
 //   :param as_of => null
-MATCH (u:MimecastUser)-[r:ASSIGNED]->(ph:MimecastPhishingCampaign)
-WHERE ($account IS NULL OR u.accountCode = $account) AND (r.clicked OR r.submitted)
-WITH u, collect(DISTINCT ph.name + ' (' + CASE WHEN r.submitted THEN 'submitted' ELSE 'clicked' END + ')') AS simulations
-MATCH (u)-[:CLICKED|RECEIVED]->(f:Finding)
-WHERE f.malicious
+MATCH (u:MimecastUser)-[:CLICKED|RECEIVED]->(f:Finding)
+WHERE ($account IS NULL OR u.accountCode = $account)
+  AND f.malicious
   AND datetime(f.eventTime) >= coalesce(datetime($as_of), datetime()) - duration({days: $days})
-WITH u, simulations, count(f) AS realThreats, max(datetime(f.eventTime)) AS lastRealThreatOn
+WITH u, count(f) AS realThreats, max(datetime(f.eventTime)) AS lastRealThreatOn
+MATCH (u)-[r:ASSIGNED]->(ph:MimecastPhishingCampaign)
+WHERE r.clicked OR r.submitted
+WITH u, realThreats, lastRealThreatOn,
+     collect(DISTINCT ph.name + ' (' + CASE WHEN r.submitted THEN 'submitted' ELSE 'clicked' END + ')') AS simulations
 RETURN u.accountCode AS account, u.email AS email, simulations, realThreats, lastRealThreatOn, u.safeRisk AS safeRisk
 ORDER BY realThreats DESC, account, email
