@@ -422,7 +422,9 @@ impl Schema {
              (when a sync created it) and `_lastChangedOn` (when a sync last changed it). Every \
              relationship has `_key`, `_type` and the same bookkeeping; graph.json also gives its \
              `_class`, `_fromEntityKey` and `_toEntityKey`, which Neo4j holds as its type and its \
-             endpoints. When an element was last seen is its account's `lastSuccessfulSyncOn`. \
+             endpoints. When an element was last seen is its account's `lastSuccessfulSyncOn`; when \
+             a sync last read and verified the account's stored content in full, its \
+             `_contentVerifiedOn`. \
              Date-times, the bookkeeping stamps too, are Neo4j `DATETIME` values (graph.json keeps \
              their ISO 8601 UTC text, `2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
              Every type has a lifecycle. A `snapshot` type holds the tenant's current state: what a \
@@ -600,7 +602,7 @@ pub mod keys {
 /// fingerprint that decides whether an element changed. No converter or roster column
 /// may set them. (`_lastSeenOn` and `_lastSyncId` were written by versions before the
 /// diff engine; they are still ignored where an older graph holds them.)
-pub const BOOKKEEPING: [&str; 8] = [
+pub const BOOKKEEPING: [&str; 9] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "_fingerprint",
@@ -609,6 +611,7 @@ pub const BOOKKEEPING: [&str; 8] = [
     "lastSyncOn",
     "lastSyncStatus",
     "lastSuccessfulSyncOn",
+    "_contentVerifiedOn",
 ];
 
 /// True for names safe to splice into Cypher as a label or relationship type.

@@ -554,9 +554,14 @@ impl SyncOutcome {
                     w.upsert_ms as f64 / 1000.0
                 );
             }
+            let depth = if self.load.content_verified.is_empty() {
+                "keys and fingerprints".to_owned()
+            } else {
+                format!("content verified for {}", self.load.content_verified.join(", "))
+            };
             let _ = writeln!(
                 out,
-                "  neo4j: read {} stored elements {:.1}s, write {:.1}s, delete {:.1}s",
+                "  neo4j: read {} stored elements ({depth}) {:.1}s, write {:.1}s, delete {:.1}s",
                 self.load.read_elements,
                 self.load.read_ms as f64 / 1000.0,
                 self.load.upsert_ms as f64 / 1000.0,

@@ -158,6 +158,13 @@ pub struct SyncArgs {
     /// Print the summary as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Read each account's stored state in full this time and restore whatever was
+    /// edited by hand, however recently it was verified. Without it a sync reads only
+    /// keys and fingerprints when the last full read is younger than [neo4j]
+    /// verify_content_hours (default 24): deletions by hand are restored every sync,
+    /// property edits by hand at the next full read.
+    #[arg(long)]
+    pub verify_content: bool,
     #[command(flatten)]
     pub guard: GuardArgs,
     #[command(flatten)]

@@ -85,6 +85,7 @@ struct RawNeo4j {
     max_attempts: Option<u32>,
     unavailable_retry_secs: Option<u64>,
     ca_file: Option<PathBuf>,
+    verify_content_hours: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +211,7 @@ impl Config {
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.unavailable_retry),
             ca_file: env("NEO4J_CA_FILE").map(PathBuf::from).or(n.ca_file.map(&resolve_path)),
+            verify_content_hours: n.verify_content_hours.unwrap_or(defaults.verify_content_hours),
         };
         let sync_defaults = SyncConfig::default();
 

@@ -371,6 +371,9 @@ pub struct Neo4jConfig {
     /// A PEM file of the CA(s) to trust for a `bolt+s://` or `neo4j+s://` server
     /// instead of the system's roots (a private CA).
     pub ca_file: Option<PathBuf>,
+    /// How often a sync reads an account's stored content in full (catching edits by
+    /// hand) instead of only its keys and fingerprints; 0: every sync.
+    pub verify_content_hours: u32,
 }
 
 impl Neo4jConfig {
@@ -388,6 +391,7 @@ impl Neo4jConfig {
             max_attempts: 5,
             unavailable_retry: Duration::from_secs(120),
             ca_file: None,
+            verify_content_hours: 24,
         }
     }
 }

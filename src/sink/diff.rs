@@ -10,8 +10,16 @@
 //! Nothing is kept from the read but these classes and the gone elements' ids, so the
 //! read costs little memory however large the account.
 //!
-//! The state is read fresh each sync: a node deleted or edited by hand is simply new
-//! or different again, and the sync restores it.
+//! The state is read fresh each sync, in one of two depths ([`Depth`]). Reading the
+//! content (every property, the labels and a relationship's endpoints, fingerprinted
+//! again here) catches any edit by hand: the element is different and the sync
+//! restores it. Reading the fingerprints (`_key` and the stored `_fingerprint` only,
+//! an order of magnitude less to decode) catches what a sync changed and what was
+//! deleted by hand, but not a property edited by hand, which leaves the stored
+//! fingerprint as it was. The sink reads content when the account's content was last
+//! verified `[neo4j] verify_content_hours` ago or longer (or never), and fingerprints
+//! otherwise; partial types are always read in content (their stored fingerprint
+//! describes more than the sync brings).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -23,6 +31,15 @@ use super::fingerprint;
 use super::{Sink, SinkError};
 use crate::graph::GraphStore;
 use crate::schema::Schema;
+
+/// How much of each stored element the diff reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Every property, the labels and the endpoints: catches edits by hand.
+    Content,
+    /// `_key` and `_fingerprint`: catches what a sync changed and what was deleted.
+    Fingerprints,
+}
 
 /// What Neo4j holds of one element the sync brings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,6 +77,14 @@ struct Scan {
     stored: u64,
 }
 
+/// The columns of a fingerprint read: `_key` and `_fingerprint`, no labels.
+const FINGERPRINTS: &str = "x {._key, ._fingerprint} AS p, [] AS l";
+
+/// Whether the stored fingerprint is `ours` (an element written without one differs).
+fn same_fingerprint(props: &BoltMap, ours: &str) -> bool {
+    string(props, "_fingerprint") == Some(ours)
+}
+
 /// Stamps an older version wrote as text, not as `DATETIME`: the element is rewritten
 /// once, and its first-seen time kept (converted).
 fn stamped_as_text(map: &BoltMap) -> bool {
@@ -86,6 +111,7 @@ impl Sink {
         schema: &Schema,
         account: &str,
         partial: &BTreeSet<String>,
+        depth: Depth,
     ) -> Result<Diff, SinkError> {
         let t0 = Instant::now();
         let mut diff = Diff {
@@ -97,10 +123,15 @@ impl Sink {
             for spec in schema.entities.iter().filter(|e| e.is_account_scoped()) {
                 let labels = spec.labels();
                 let merge = partial.contains(&spec.entity_type);
+                let content = merge || depth == Depth::Content;
                 let cypher = format!(
-                    "MATCH (x:{} {{accountCode: $account}}) WHERE x._type = $type \
-                     RETURN elementId(x) AS id, properties(x) AS p, labels(x) AS l",
-                    spec.label
+                    "MATCH (x:{} {{accountCode: $account}}) WHERE x._type = $type RETURN elementId(x) AS id, {}",
+                    spec.label,
+                    if content {
+                        "properties(x) AS p, labels(x) AS l"
+                    } else {
+                        FINGERPRINTS
+                    }
                 );
                 let scan = self
                     .scan(
@@ -114,6 +145,12 @@ impl Sink {
                             let e = store.entity(key)?;
                             if e.entity_type != spec.entity_type {
                                 return None;
+                            }
+                            if !content {
+                                return Some((
+                                    slot,
+                                    same_fingerprint(props, &fingerprint::of_entity(e, &labels, schema)),
+                                ));
                             }
                             if stamped_as_text(props) {
                                 return Some((slot, false));
@@ -150,11 +187,16 @@ impl Sink {
                     continue;
                 };
                 let merge = partial.contains(&spec.relationship_type);
+                let content = merge || depth == Depth::Content;
                 // Neo4j keeps a relationship's class as its type and its endpoints' keys
                 // on the endpoints; the fingerprint covers them, read from there.
                 let cypher = format!(
-                    "MATCH {anchored} WHERE x._type = $type \
-                     RETURN elementId(x) AS id, properties(x) AS p, [a._key, b._key, type(x)] AS l"
+                    "MATCH {anchored} WHERE x._type = $type RETURN elementId(x) AS id, {}",
+                    if content {
+                        "properties(x) AS p, [a._key, b._key, type(x)] AS l"
+                    } else {
+                        FINGERPRINTS
+                    }
                 );
                 let scan = self
                     .scan(
@@ -168,6 +210,9 @@ impl Sink {
                             let r = store.relationship(key)?;
                             if r.relationship_type != spec.relationship_type {
                                 return None;
+                            }
+                            if !content {
+                                return Some((slot, same_fingerprint(props, &fingerprint::of_relationship(r, schema))));
                             }
                             let [from, to, class] = ends[..] else {
                                 return None;

@@ -11,7 +11,7 @@ use neo4rs::{query, BoltType};
 use serde::Serialize;
 use tracing::info;
 
-use super::diff::{Diff, Found};
+use super::diff::{Depth, Diff, Found};
 use super::guard::{DeletePolicy, Deletion, HeldBack};
 use super::upsert::{Mode, SyncStamp, WriteCounts};
 use super::{Sink, SinkError};
@@ -46,6 +46,9 @@ pub struct LoadReport {
     pub read_ms: u64,
     /// Stored elements read.
     pub read_elements: u64,
+    /// Accounts whose stored content was read in full and verified this sync (the
+    /// others' fingerprints only: see `[neo4j] verify_content_hours`).
+    pub content_verified: Vec<String>,
     pub upsert_ms: u64,
     pub cleanup_ms: u64,
 }
@@ -80,6 +83,7 @@ impl LoadReport {
         self.held_back.extend(other.held_back);
         self.read_ms += other.read_ms;
         self.read_elements += other.read_elements;
+        self.content_verified.extend(other.content_verified);
         self.upsert_ms += other.upsert_ms;
         self.cleanup_ms += other.cleanup_ms;
     }
@@ -293,13 +297,44 @@ impl Sink {
                 r.relationship_type
             )));
         }
-        let diff = self.read_diff(store, schema, account, partial).await?;
+        let depth = self.diff_depth(account).await?;
+        let diff = self.read_diff(store, schema, account, partial, depth).await?;
         report.read_ms += diff.read_ms;
         report.read_elements += diff.read;
         self.write_changes(store, schema, account, partial, &diff, stamp, report)
             .await?;
         self.delete_gone(account, schema, partial, policy, &diff, stamp, report)
-            .await
+            .await?;
+        if depth == Depth::Content {
+            // The sync's start: what it verified is as of then.
+            let q = query("MATCH (a:MimecastAccount {_key: $key}) SET a._contentVerifiedOn = $now")
+                .param("key", crate::schema::keys::account(account))
+                .param("now", stamp.now_value());
+            self.write("content-verified", q).await?;
+            report.content_verified.push(account.to_owned());
+        }
+        Ok(())
+    }
+
+    /// How deep this sync reads the account's stored state: its content when it was
+    /// last verified `verify_content_hours` ago or longer (by the server's clock), or
+    /// never, or when that setting is 0; its fingerprints otherwise.
+    async fn diff_depth(&self, account: &str) -> Result<Depth, SinkError> {
+        let hours = self.config().verify_content_hours;
+        if hours == 0 {
+            return Ok(Depth::Content);
+        }
+        let q = query(
+            "MATCH (a:MimecastAccount {_key: $key}) \
+             RETURN a._contentVerifiedOn > datetime() - duration({hours: $hours}) AS fresh",
+        )
+        .param("key", crate::schema::keys::account(account))
+        .param("hours", i64::from(hours));
+        let rows = self.read(q).await?;
+        Ok(match rows.first().and_then(|r| r.get("fresh")) {
+            Some(BoltType::Boolean(b)) if b.value => Depth::Fingerprints,
+            _ => Depth::Content,
+        })
     }
 
     /// Creates and rewrites what the diff found new or changed: nodes first, each type

@@ -73,7 +73,12 @@ pub enum Mode {
 }
 
 /// Sink-owned properties other than the three stamps, restored after `SET x = data`.
-const KEPT: [&str; 3] = ["lastSyncOn", "lastSyncStatus", "lastSuccessfulSyncOn"];
+const KEPT: [&str; 4] = [
+    "lastSyncOn",
+    "lastSyncStatus",
+    "lastSuccessfulSyncOn",
+    "_contentVerifiedOn",
+];
 
 /// `WITH` clause shared by nodes and relationships: remembers the sink-owned values
 /// and whether the element is new or unchanged. Unchanged means every incoming value

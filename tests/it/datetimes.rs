@@ -151,8 +151,9 @@ async fn date_times_an_older_version_stored_as_text_become_native_keeping_their_
     let before = rows(&s, first_seen, account).await;
     assert_eq!(before.len(), 4);
 
-    // As a version that wrote text would have left it: every date-time a string.
-    let text = "MATCH (x {accountCode: $account}) \
+    // As a version that wrote text would have left it: every date-time a string, and
+    // no time of a content verification.
+    let text = "MATCH (x {accountCode: $account}) REMOVE x._contentVerifiedOn \
                 SET x._firstSeenOn = toString(x._firstSeenOn), x._lastChangedOn = toString(x._lastChangedOn), \
                     x.launchDate = toString(x.launchDate), x.lastSuccessfulSyncOn = toString(x.lastSuccessfulSyncOn) \
                 WITH x MATCH (x)-[r]->() SET r._firstSeenOn = toString(r._firstSeenOn), \

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mimecast_graph::graph::{Element as _, Entity, GraphStore, Relationship};
 use mimecast_graph::schema::Schema;
 use mimecast_graph::sim::Tenant;
+use mimecast_graph::sink::bolt::to_json;
 use mimecast_graph::sink::{DeletePolicy, LoadReport, Sink, SyncStamp};
 use mimecast_graph::sync::{SyncOutcome, SyncStatus};
 use neo4rs::query;
@@ -17,12 +18,13 @@ use crate::helpers::{acme_tenant, sink, unique_account};
 use crate::sync::{acme, code, data_written, rows, sync};
 
 /// Properties that say when, not what: they differ between two syncs of one tenant.
-const WHEN: [&str; 5] = [
+const WHEN: [&str; 6] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "lastSyncOn",
     "lastSyncStatus",
     "lastSuccessfulSyncOn",
+    "_contentVerifiedOn",
 ];
 
 /// Every node and relationship of the account by key: labels or type and endpoints,
@@ -192,10 +194,21 @@ async fn a_changed_tenant_gives_exactly_the_difference_to_a_clean_sync() {
     assert_eq!(unchanged, untouched);
 }
 
+/// Edits by hand: Bob deleted with his relationships, Carol's name edited and a
+/// property added, a label removed, a completion's property flipped.
+const TAMPER: [&str; 4] = [
+    "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) DETACH DELETE u",
+    "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) SET u.displayName = 'edited', u.extra = 1",
+    "MATCH (c:MimecastAwarenessCampaign {accountCode: $account, name: 'HIPAA 101'}) REMOVE c:Training",
+    "MATCH (:MimecastUser {accountCode: $account})-[r:COMPLETED]->() WITH r LIMIT 1 SET r.passed = NOT r.passed",
+];
+
 #[tokio::test]
 async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
     let account = code("CDIFFHEAL1");
-    let (_sim, config) = acme(account).await;
+    let (_sim, mut config) = acme(account).await;
+    // Every sync reads the stored content in full (`sync --verify-content`).
+    config.neo4j.verify_content_hours = 0;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     let s = sink().await;
     let before = dump(&s, account, false).await;
@@ -205,12 +218,7 @@ async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
         .filter(|v| v["from"] == json!(bob_key) || v["to"] == json!(bob_key))
         .count() as u64;
     assert_eq!(bobs_relationships, 6);
-    for tamper in [
-        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) DETACH DELETE u",
-        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) SET u.displayName = 'edited', u.extra = 1",
-        "MATCH (c:MimecastAwarenessCampaign {accountCode: $account, name: 'HIPAA 101'}) REMOVE c:Training",
-        "MATCH (:MimecastUser {accountCode: $account})-[r:COMPLETED]->() WITH r LIMIT 1 SET r.passed = NOT r.passed",
-    ] {
+    for tamper in TAMPER {
         s.run("tamper", query(tamper).param("account", account)).await.unwrap();
     }
 
@@ -228,6 +236,71 @@ async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
         .map(|(_, w)| w.created)
         .sum();
     assert_eq!(created_relationships, bobs_relationships);
+}
+
+#[tokio::test]
+async fn between_full_reads_a_sync_restores_deletions_by_hand_and_a_full_read_restores_edits() {
+    let account = code("CDIFFFAST1");
+    let (_sim, mut config) = acme(account).await;
+    assert_eq!(config.neo4j.verify_content_hours, 24, "the default");
+    let first = sync(&config).await;
+    assert_eq!(first.status, SyncStatus::Success);
+    assert_eq!(
+        first.load.content_verified,
+        vec![account.to_owned()],
+        "never verified: read in full"
+    );
+    let s = sink().await;
+    let before = dump(&s, account, false).await;
+    let verified_on =
+        "MATCH (a:MimecastAccount {accountCode: $account}) RETURN a._contentVerifiedOn = datetime($on) AS at";
+    let at_first = s
+        .read(
+            query(verified_on)
+                .param("account", account)
+                .param("on", first.started_on.as_str()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(at_first.len(), 1);
+    assert_eq!(to_json(at_first[0].get("at").unwrap()), json!(true));
+    for tamper in TAMPER {
+        s.run("tamper", query(tamper).param("account", account)).await.unwrap();
+    }
+
+    // Within 24 hours: keys and fingerprints only. Bob and his 6 relationships are back;
+    // the edits that left the stored fingerprints as they were are not seen.
+    let fast = sync(&config).await;
+    assert_eq!(fast.status, SyncStatus::Success, "{}", fast.human());
+    assert!(fast.load.content_verified.is_empty());
+    assert!(fast.human().contains("(keys and fingerprints)"), "{}", fast.human());
+    let t = &fast.load.types;
+    assert_eq!(t["mimecast_user"].counts(), (1, 0, 11, 0));
+    assert_eq!(t["mimecast_awareness_campaign"].counts(), (0, 0, 4, 0));
+    assert_eq!(t["mimecast_user_completed_awareness_campaign"].updated, 0);
+    let carol =
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) RETURN u.displayName AS name";
+    assert_eq!(rows(&s, carol, account).await, vec![json!({"name": "edited"})]);
+    let bob_key = format!("mimecast_user:{account}:bob@acme.com");
+    let after = dump(&s, account, false).await;
+    let bobs = |d: &BTreeMap<String, Json>| -> Vec<Json> {
+        d.iter()
+            .filter(|(k, v)| **k == bob_key || v["from"] == json!(bob_key) || v["to"] == json!(bob_key))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(bobs(&after).len(), 7);
+    assert_eq!(bobs(&after), bobs(&before));
+
+    // A full read (`sync --verify-content`) restores the rest, as the first sync wrote it.
+    config.neo4j.verify_content_hours = 0;
+    let full = sync(&config).await;
+    assert_eq!(full.status, SyncStatus::Success, "{}", full.human());
+    assert_eq!(full.load.content_verified, vec![account.to_owned()]);
+    assert_eq!(full.load.types["mimecast_user"].counts(), (0, 1, 11, 0));
+    assert_eq!(full.load.types["mimecast_awareness_campaign"].counts(), (0, 1, 3, 0));
+    assert_eq!(full.load.types["mimecast_user_completed_awareness_campaign"].updated, 1);
+    assert_eq!(dump(&s, account, false).await, before);
 }
 
 #[tokio::test]
@@ -281,14 +354,16 @@ async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_alrea
         ]
     );
 
-    // A graph written by an older version stored the three: the next sync rewrites
-    // those relationships once without them, and then leaves them alone.
+    // A graph written by an older version stored the three (and no content
+    // verification time): the next sync rewrites those relationships once without
+    // them, and then leaves them alone.
     let before = dump(&s, account, false).await;
     s.run(
         "legacy",
         query(
             "MATCH (a {accountCode: $account})-[r:HAS]->(b) WHERE r._type IS NOT NULL \
-             SET r._class = type(r), r._fromEntityKey = a._key, r._toEntityKey = b._key",
+             SET r._class = type(r), r._fromEntityKey = a._key, r._toEntityKey = b._key \
+             REMOVE a._contentVerifiedOn",
         )
         .param("account", account),
     )

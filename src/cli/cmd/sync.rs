@@ -9,6 +9,9 @@ use crate::exit::Exit;
 pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliError> {
     let (mut config, queries) = load_sync_setup(config, args.shard.shard)?;
     config.sync.allow_mass_delete = args.guard.allow_mass_delete;
+    if args.verify_content {
+        config.neo4j.verify_content_hours = 0;
+    }
     let progress = crate::steps::TerminalProgress::new();
     let stop = crate::stop::Stop::new();
     stop.on_signals();
