@@ -11,7 +11,7 @@ use serde_json::json;
 use tracing::{debug, error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
-use crate::config::Config;
+use crate::config::{Config, SyncConfig};
 use crate::queries::QuerySet;
 use crate::schema::schema;
 use crate::sink::{CampaignCompletion, DeletePolicy, LoadReport, RuleFindings, Sink, SinkError, SyncRun, SyncStamp};
@@ -169,17 +169,7 @@ pub async fn run_once(
         };
         match collection {
             Ok(c) => {
-                let result = Box::pin(write(
-                    &sink,
-                    &c,
-                    queries,
-                    &stamp,
-                    &leased,
-                    &policy,
-                    config.sync.history_runs,
-                    load,
-                ))
-                .await;
+                let result = Box::pin(write(&sink, &c, queries, &stamp, &leased, &policy, &config.sync, load)).await;
                 Ended::Written(Box::new(c), result)
             }
             Err(e) => Ended::SchemaFailed(e),
@@ -293,7 +283,7 @@ async fn write(
     stamp: &SyncStamp,
     leased: &[&str],
     policy: &DeletePolicy,
-    keep_runs: u32,
+    history: &SyncConfig,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
     if c.policy_violation.is_some() {
@@ -334,13 +324,13 @@ async fn write(
                     warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
                 }
                 if let Some(account) = t.account_code.as_deref() {
-                    sink.record_run(&history_run(c, account, "failed", stamp), keep_runs).await?;
+                    sink.record_run(&history_run(c, account, "failed", stamp), history.history_runs).await?;
                 }
             }
             if usable.is_empty() {
                 return Ok(());
             }
-            Box::pin(write_accounts(sink, c, &usable, queries, stamp, policy, keep_runs, load)).await
+            Box::pin(write_accounts(sink, c, &usable, queries, stamp, policy, history, load)).await
         })
         .await;
     if !extra.is_empty() {
@@ -359,7 +349,7 @@ async fn write_accounts(
     queries: &QuerySet,
     stamp: &SyncStamp,
     policy: &DeletePolicy,
-    keep_runs: u32,
+    history: &SyncConfig,
     load: &mut LoadReport,
 ) -> Result<(), SinkError> {
     for (account, status) in usable {
@@ -401,8 +391,8 @@ async fn write_accounts(
         sink.advance_cursors(account, &windows, stamp).await?;
         let mut run = history_run(c, account, label, stamp);
         run.types = types;
-        record_rule_results(sink, queries, account, &mut run).await;
-        sink.record_run(&run, keep_runs).await?;
+        record_rule_results(sink, queries, account, history.history_finding_ids_max, &mut run).await;
+        sink.record_run(&run, history.history_runs).await?;
     }
     let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
     let q = load
@@ -435,10 +425,11 @@ fn history_run(c: &Collection, account: &str, status: &str, stamp: &SyncStamp) -
 }
 
 /// Runs every saved rule in `account`, as the graph stands now, into `run`: its
-/// finding count and the identity of each finding; and the completion of each
+/// finding count and the identity of each finding (only their number when there are
+/// more than `max_ids`); and the completion of each
 /// training campaign (the `campaign-completion` query, when the set has it). A query
 /// that fails is left out (and logged): the data is written already.
-async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, run: &mut SyncRun) {
+async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, max_ids: u32, run: &mut SyncRun) {
     run.has_finding_ids = true;
     let wanted = queries
         .iter()
@@ -457,12 +448,19 @@ async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, run
         };
         if let Some(rule) = &def.rule {
             run.findings.insert(def.id.clone(), result.findings(def) as u64);
+            let mut ids = result.identities(def);
+            let capped = (ids.len() > max_ids as usize).then(|| {
+                let n = ids.len() as u64;
+                ids = Vec::new();
+                n
+            });
             run.finding_ids.insert(
                 def.id.clone(),
                 RuleFindings {
                     version: def.version,
                     identity: rule.identity.clone(),
-                    ids: result.identities(def),
+                    ids,
+                    capped,
                 },
             );
         } else {

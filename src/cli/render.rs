@@ -237,6 +237,12 @@ pub fn drift_table(
                     count(r.from_findings),
                     count(r.to_findings)
                 ),
+                Compared::TooMany => format!(
+                    "too many findings to keep their identities ([sync] history_finding_ids_max), so they do \
+                     not compare ({} then {})",
+                    count(r.from_findings),
+                    count(r.to_findings)
+                ),
             };
             let _ = writeln!(out, "{} [{severity}]: {summary}{version}", r.id);
             for id in &r.new {

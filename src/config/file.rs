@@ -95,6 +95,7 @@ struct RawSync {
     max_delete_share: Option<f64>,
     event_retention_days: Option<u32>,
     history_runs: Option<u32>,
+    history_finding_ids_max: Option<u32>,
     threat_lookback_days: Option<u32>,
     threat_overlap_minutes: Option<u32>,
 }
@@ -228,6 +229,10 @@ impl Config {
                     .event_retention_days
                     .unwrap_or(sync_defaults.event_retention_days),
                 history_runs: raw.sync.history_runs.unwrap_or(sync_defaults.history_runs),
+                history_finding_ids_max: raw
+                    .sync
+                    .history_finding_ids_max
+                    .unwrap_or(sync_defaults.history_finding_ids_max),
                 threat_lookback_days: raw
                     .sync
                     .threat_lookback_days

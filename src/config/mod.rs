@@ -408,6 +408,9 @@ pub struct SyncConfig {
     pub event_retention_days: u32,
     /// How many `MimecastSyncRun` records each account keeps (the oldest go first).
     pub history_runs: u32,
+    /// A rule with more distinct findings than this keeps only their number in a
+    /// sync's history, not their identities (which `queries diff` compares).
+    pub history_finding_ids_max: u32,
     /// How far back the first read of a TTP log goes (no cursor stored yet).
     pub threat_lookback_days: u32,
     /// How much before its cursor each later read starts again, to catch late events
@@ -423,6 +426,7 @@ impl Default for SyncConfig {
             allow_mass_delete: false,
             event_retention_days: 90,
             history_runs: 100,
+            history_finding_ids_max: 10_000,
             threat_lookback_days: 7,
             threat_overlap_minutes: 60,
         }

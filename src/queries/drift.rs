@@ -110,6 +110,9 @@ pub enum Compared {
     NotInLater,
     /// Its identity columns changed between the two, so identities do not compare.
     IdentityChanged,
+    /// One side kept only the number of its findings (more than `[sync]
+    /// history_finding_ids_max`), so identities do not compare.
+    TooMany,
 }
 
 /// One rule between two syncs.
@@ -211,6 +214,7 @@ pub fn compare(from: &BTreeMap<String, RuleFindings>, to: &BTreeMap<String, Rule
         .map(|id| {
             let (f, t) = (from.get(id), to.get(id));
             let compared = match (f, t) {
+                (Some(f), Some(t)) if f.capped.is_some() || t.capped.is_some() => Compared::TooMany,
                 (Some(f), Some(t)) if f.identity == t.identity => Compared::Yes,
                 (Some(_), Some(_)) => Compared::IdentityChanged,
                 (None, _) => Compared::NotInEarlier,
@@ -226,8 +230,8 @@ pub fn compare(from: &BTreeMap<String, RuleFindings>, to: &BTreeMap<String, Rule
                 identity: t.or(f).map(|r| r.identity.clone()).unwrap_or_default(),
                 from_version: f.map(|r| r.version),
                 to_version: t.map(|r| r.version),
-                from_findings: f.map(|r| r.ids.len()),
-                to_findings: t.map(|r| r.ids.len()),
+                from_findings: f.map(RuleFindings::count),
+                to_findings: t.map(RuleFindings::count),
                 new,
                 resolved,
             }
@@ -356,6 +360,7 @@ mod tests {
                 .iter()
                 .map(|id| id.iter().map(|v| Json::from(*v)).collect())
                 .collect(),
+            capped: None,
         }
     }
 
@@ -406,5 +411,32 @@ mod tests {
         assert!(d[1..].iter().all(|r| r.new.is_empty() && r.resolved.is_empty()));
         assert_eq!((d[1].from_findings, d[1].to_findings), (None, Some(1)));
         assert_eq!((d[3].from_findings, d[3].to_findings), (Some(1), None));
+    }
+
+    #[test]
+    fn a_rule_whose_identities_were_not_kept_is_counted_not_compared() {
+        let capped = RuleFindings {
+            capped: Some(12_000),
+            ..findings(1, &["email"], &[])
+        };
+        let from = BTreeMap::from([("a".to_owned(), findings(1, &["email"], &[&["ann@x"]]))]);
+        let to = BTreeMap::from([("a".to_owned(), capped)]);
+
+        let d = compare(&from, &to);
+
+        assert_eq!(
+            d,
+            vec![RuleDrift {
+                id: "a".into(),
+                compared: Compared::TooMany,
+                identity: vec!["email".into()],
+                from_version: Some(1),
+                to_version: Some(1),
+                from_findings: Some(1),
+                to_findings: Some(12_000),
+                new: Vec::new(),
+                resolved: Vec::new(),
+            }]
+        );
     }
 }

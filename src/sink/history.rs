@@ -60,8 +60,20 @@ pub struct RuleFindings {
     pub version: u32,
     /// Its identity columns (`// identity:`).
     pub identity: Vec<String>,
-    /// Per distinct finding, the values of those columns; sorted.
+    /// Per distinct finding, the values of those columns; sorted. Empty when `capped`.
     pub ids: Vec<Vec<Json>>,
+    /// Set when the rule found more distinct findings than `[sync]
+    /// history_finding_ids_max`: their number; their identities were not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped: Option<u64>,
+}
+
+impl RuleFindings {
+    /// The rule's distinct findings: kept or, when capped, counted.
+    pub fn count(&self) -> usize {
+        self.capped
+            .map_or(self.ids.len(), |n| usize::try_from(n).unwrap_or(usize::MAX))
+    }
 }
 
 /// One training campaign's completion after a sync.

@@ -354,3 +354,86 @@ async fn an_account_with_one_sync_has_nothing_to_compare_yet() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn rules_with_more_findings_than_the_cap_keep_their_number_not_their_identities() {
+    let account = code("CDRIFT0003");
+    let (sim, mut config) = acme(account).await;
+    config.sync.history_finding_ids_max = 2;
+    let first = sync(&config).await;
+    sim.set_tenant(churned(acme_tenant(account)));
+    let second = sync(&config).await;
+    for o in [&first, &second] {
+        assert_eq!(o.status, SyncStatus::Success, "{}", o.human());
+    }
+
+    let latest = diff_json(account, &[]);
+    let out = graph(&["queries", "diff", "--account", account], &[]);
+
+    // (compared, findings before, findings after) of the rules with findings.
+    let rules: BTreeMap<String, (Json, Json, Json)> = latest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fromFindings"] != json!(0) || r["toFindings"] != json!(0))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                (
+                    r["compared"].clone(),
+                    r["fromFindings"].clone(),
+                    r["toFindings"].clone(),
+                ),
+            )
+        })
+        .collect();
+    let row = |c: &str, from: u64, to: u64| (json!(c), json!(from), json!(to));
+    assert_eq!(
+        rules,
+        BTreeMap::from([
+            ("active-without-account".to_owned(), row("yes", 1, 1)),
+            ("assigned-not-completed".to_owned(), row("too-many", 4, 3)),
+            ("high-risk-safe-score".to_owned(), row("yes", 2, 2)),
+            ("missing-required-training".to_owned(), row("too-many", 6, 5)),
+            ("phished-not-retrained".to_owned(), row("yes", 1, 1)),
+            ("terminated-with-account".to_owned(), row("yes", 1, 1)),
+            ("unmapped-campaigns".to_owned(), row("yes", 1, 1)),
+            ("users-without-active-person".to_owned(), row("yes", 2, 2)),
+            ("watchlist".to_owned(), row("yes", 2, 2)),
+        ])
+    );
+    // Rules under the cap still compare: PCI DSS Essentials renamed (so unmapped) and
+    // Lunch and Learn withdrawn; Hal in, Erin out.
+    assert_eq!(
+        changes(&latest),
+        BTreeMap::from([
+            (
+                "unmapped-campaigns".to_owned(),
+                (
+                    json!([{"id": "eNoTrainingPCI000003"}]),
+                    json!([{"id": "eNoTrainingLNL000004"}])
+                )
+            ),
+            (
+                "users-without-active-person".to_owned(),
+                (json!([{"email": "hal@acme.com"}]), json!([{"email": "erin@acme.com"}]))
+            ),
+        ])
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(
+            "\nmissing-required-training [high]: too many findings to keep their identities \
+             ([sync] history_finding_ids_max), so they do not compare (6 findings then 5 findings)\n"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    // What the history holds for a capped rule: its number, no identities.
+    let s = sink().await;
+    let stored = s.run_finding_ids(account, &second.sync_id).await.unwrap().unwrap();
+    let anc = &stored["assigned-not-completed"];
+    assert_eq!((anc.ids.len(), anc.capped, anc.count()), (0, Some(3), 3));
+    assert_eq!(stored["watchlist"].capped, None);
+    assert_eq!(stored["watchlist"].ids.len(), 2);
+}
