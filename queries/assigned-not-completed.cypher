@@ -1,15 +1,15 @@
 // id: assigned-not-completed
 // title: Training assigned but not completed, oldest first
-// description: Internal users enrolled in a training campaign who have recorded no answer for it, oldest campaign launch first, with the roster person when one matches.
+// description: Internal users enrolled in a training campaign who have recorded no answer for it, oldest campaign launch first, with the roster person when one matches. A finding is identified by the campaign id, so a renamed campaign keeps its findings in `queries diff` (version 2; version 1 used the name).
 // frameworks: SOC 2 CC2.2; HIPAA 164.308(a)(5); PCI DSS 12.6; ISO 27001 A.6.3; GDPR Art. 39(1)(b)
 // severity: medium
-// version: 1
+// version: 2
 // population: training assignments
 // count: MATCH (u:MimecastUser)-[:ASSIGNED]->(:MimecastAwarenessCampaign) WHERE $account IS NULL OR u.accountCode = $account RETURN count(*) AS total
 // remediation: Remind the user to complete the campaign; escalate to their manager when the campaign launched long ago.
-// identity: campaign, email
+// identity: campaignId, email
 // param: account = null | Only this account code; null for every account
-// columns: account, campaign, launched, email, person
+// columns: account, campaign, campaignId, launched, email, person
 //
 // In Neo4j Browser, set the parameters first:
 //   :param account => null
@@ -23,5 +23,6 @@ WITH u, collect(c) AS open
 OPTIONAL MATCH (p:Person)-[:IS]->(u)
 WITH u, open, min(p.name) AS person
 UNWIND open AS c
-RETURN u.accountCode AS account, c.name AS campaign, c.launchDate AS launched, u.email AS email, person
+RETURN u.accountCode AS account, c.name AS campaign, c.id AS campaignId, c.launchDate AS launched, u.email AS email,
+       person
 ORDER BY launched, campaign, email

@@ -102,7 +102,10 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
         BTreeMap::from([
             (
                 "assigned-not-completed".to_owned(),
-                (json!([]), json!([{"campaign": "HIPAA 101", "email": "frank@acme.com"}]))
+                (
+                    json!([]),
+                    json!([{"campaignId": "eNoTrainingHIPAA0002", "email": "frank@acme.com"}])
+                )
             ),
             (
                 "high-risk-safe-score".to_owned(),
@@ -187,16 +190,13 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
         BTreeMap::from([
             (
                 "assigned-not-completed".to_owned(),
+                // PCI DSS Essentials was renamed: its open assignments (Bob's, Dave's)
+                // keep their identity, by campaign id, and are neither new nor resolved.
                 (
+                    json!([]),
                     json!([
-                        {"campaign": "PCI DSS Essentials 2024", "email": "bob@acme.com"},
-                        {"campaign": "PCI DSS Essentials 2024", "email": "dave@acme.com"}
-                    ]),
-                    json!([
-                        {"campaign": "HIPAA 101", "email": "frank@acme.com"},
-                        {"campaign": "PCI DSS Essentials", "email": "bob@acme.com"},
-                        {"campaign": "PCI DSS Essentials", "email": "dave@acme.com"},
-                        {"campaign": "Security Awareness Fundamentals", "email": "carol@acme.com"}
+                        {"campaignId": "eNoTrainingHIPAA0002", "email": "frank@acme.com"},
+                        {"campaignId": "eNoTrainingSAF000001", "email": "carol@acme.com"}
                     ])
                 )
             ),
@@ -256,7 +256,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
              \x20 - email=frank@acme.com\n\
              active-without-account [medium]: no change (1 finding)\n\
              assigned-not-completed [medium]: 0 new, 1 resolved (3 findings then 2 findings)\n\
-             \x20 - campaign=HIPAA 101, email=frank@acme.com\n\
+             \x20 - campaignId=eNoTrainingHIPAA0002, email=frank@acme.com\n\
              dormant-mailboxes [medium]: no change (0 findings)\n\
              high-risk-safe-score [medium]: 1 new, 0 resolved (2 findings then 3 findings)\n\
              \x20 + email=dave@acme.com\n\

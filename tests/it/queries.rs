@@ -194,6 +194,7 @@ async fn assigned_not_completed() {
             vec![
                 json!(account()),
                 json!("Security Awareness Fundamentals"),
+                json!("eNoTrainingSAF000001"),
                 json!("2024-01-10T09:00:00Z"),
                 json!("carol@acme.com"),
                 json!("Carol Diaz")
@@ -201,6 +202,7 @@ async fn assigned_not_completed() {
             vec![
                 json!(account()),
                 json!("HIPAA 101"),
+                json!("eNoTrainingHIPAA0002"),
                 json!("2024-03-01T09:00:00Z"),
                 json!("frank@acme.com"),
                 json!("Frank Old")
@@ -208,6 +210,7 @@ async fn assigned_not_completed() {
             vec![
                 json!(account()),
                 json!("PCI DSS Essentials"),
+                json!("eNoTrainingPCI000003"),
                 json!("2024-06-01T09:00:00Z"),
                 json!("bob@acme.com"),
                 json!("Bob Stone")
@@ -215,6 +218,7 @@ async fn assigned_not_completed() {
             vec![
                 json!(account()),
                 json!("PCI DSS Essentials"),
+                json!("eNoTrainingPCI000003"),
                 json!("2024-06-01T09:00:00Z"),
                 json!("dave@acme.com"),
                 json!("Dave Kim")
@@ -330,6 +334,7 @@ async fn phished_not_retrained() {
             json!(account()),
             json!("bob@acme.com"),
             json!("Q1 Password Reset"),
+            json!("eNoPhishQ1Reset00001"),
             json!("clicked"),
             json!("2024-02-15T10:00:00Z")
         ]]
