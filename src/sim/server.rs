@@ -394,13 +394,14 @@ async fn siem_file(shared: &Shared, req: Request, path: &str) -> Reply {
             anonymous,
         );
     }
-    let expired = {
+    let options = shared.options();
+    // The write lock only while injected expiries remain (checked again under it).
+    let expired = options.siem_expire_next_files > 0 && {
         let mut o = shared.options.write().unwrap_or_else(PoisonError::into_inner);
         let expired = o.siem_expire_next_files > 0;
         o.siem_expire_next_files = o.siem_expire_next_files.saturating_sub(1);
         expired
     };
-    let options = shared.options();
     if let Some(status) = forced_status(&options, path) {
         return forced_reply(status, anonymous);
     }

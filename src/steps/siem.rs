@@ -113,6 +113,23 @@ impl ReadError {
     }
 }
 
+/// Where a listing starts: a day (the first read, or after a refused token) or the
+/// token a listing gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Position {
+    Day(String),
+    Token(String),
+}
+
+impl Position {
+    fn start(&self) -> From<'_> {
+        match self {
+            Position::Day(d) => From::Day(d),
+            Position::Token(t) => From::Token(t),
+        }
+    }
+}
+
 async fn read_type(
     ctx: &StepContext,
     code: &str,
@@ -125,18 +142,18 @@ async fn read_type(
     let page_size = ctx.connection.siem.page_size;
     let client = &ctx.client;
     let mut read = Read::default();
-    let mut from: String = stored.unwrap_or(day).to_owned();
-    let mut by_token = stored.is_some();
+    let mut at = match stored {
+        Some(token) => Position::Token(token.to_owned()),
+        None => Position::Day(day.to_owned()),
+    };
     for _ in 0..MAX_PAGES {
-        let start = if by_token { From::Token(&from) } else { From::Day(&from) };
-        let listing: Listing = match client.siem_listing(event_type, page_size, start).await {
+        let listing: Listing = match client.siem_listing(event_type, page_size, at.start()).await {
             Ok(l) => l,
-            Err(ApiError::Fail { .. }) if by_token && read.token.is_none() => {
+            Err(ApiError::Fail { .. }) if matches!(at, Position::Token(_)) && read.token.is_none() => {
                 ctx.note(format!(
                     "the stored SIEM cursor of {event_type:?} was refused; reading again from {day}"
                 ));
-                from = day.to_owned();
-                by_token = false;
+                at = Position::Day(day.to_owned());
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -148,8 +165,7 @@ async fn read_type(
                 match read_file(ctx, code, event_type, &url, users, seen, &mut read).await {
                     Ok(()) => break,
                     Err(FileError::Expired { .. }) if relisted.is_none() => {
-                        let start = if by_token { From::Token(&from) } else { From::Day(&from) };
-                        let fresh = client.siem_listing(event_type, page_size, start).await?;
+                        let fresh = client.siem_listing(event_type, page_size, at.start()).await?;
                         let next = fresh.value.get(i).map(|l| l.url.clone());
                         relisted = Some(fresh);
                         match next {
@@ -178,9 +194,8 @@ async fn read_type(
             read.token = Some(t.clone());
         }
         match next {
-            Some(t) if !listing.caught_up && !listing.value.is_empty() && t != from => {
-                from = t;
-                by_token = true;
+            Some(t) if !listing.caught_up && !listing.value.is_empty() && at != Position::Token(t.clone()) => {
+                at = Position::Token(t);
             }
             _ => return Ok(read),
         }
