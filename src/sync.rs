@@ -470,6 +470,7 @@ async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, max
                 .iter()
                 .map(|row| CampaignCompletion {
                     campaign: crate::queries::cell(result.value(row, "campaign")),
+                    id: crate::queries::cell(result.value(row, "campaignId")),
                     assigned: count(row, "assigned"),
                     completed: count(row, "completed"),
                     passed: count(row, "passed"),

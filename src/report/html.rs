@@ -3,6 +3,7 @@
 //! its hash) makes the browser refuse anything the page would fetch. Key figures carry
 //! `data-` attributes so that a test (or an auditor's script) can read them exactly.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
@@ -11,6 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{AccountReport, Coverage, Report};
 use crate::queries::{cell, judged_line, QueryDef, QueryResult, Severity};
+use crate::sink::CampaignCompletion;
 
 /// Rows of a rule shown in the page; all of them are in its CSV.
 const SHOWN_ROWS: usize = 25;
@@ -248,7 +250,7 @@ fn sync(out: &mut String, report: &Report, a: &AccountReport) {
     );
 }
 
-/// The value of `column` in `row` of `r`.
+/// The campaign-completion rows of an account: a bar chart and a table.
 fn campaigns(out: &mut String, a: &AccountReport) {
     out.push_str("<h3>Awareness training: completion and pass rate per campaign</h3>\n");
     let Some(r) = &a.campaigns else {
@@ -596,15 +598,34 @@ fn trends(out: &mut String, report: &Report, a: &AccountReport) {
 }
 
 /// One line chart per training campaign: its completion rate over the recorded syncs
-/// (campaigns in the order they first appear, each sync listing them by launch).
+/// (campaigns in the order they first appear, each sync listing them by launch). A
+/// campaign is followed by its id, so a renamed one keeps one line, captioned with its
+/// latest name; a run recorded without ids matches by name.
 fn completion_trends(out: &mut String, a: &AccountReport) {
-    let mut names: Vec<&str> = Vec::new();
-    for c in a.history.iter().flat_map(|r| &r.completion) {
-        if !names.contains(&c.campaign.as_str()) {
-            names.push(&c.campaign);
+    let all = || a.history.iter().flat_map(|r| &r.completion);
+    let id_of_name: BTreeMap<&str, &str> = all()
+        .filter(|c| !c.id.is_empty())
+        .map(|c| (c.campaign.as_str(), c.id.as_str()))
+        .collect();
+    let key = |c: &'_ CampaignCompletion| -> String {
+        if c.id.is_empty() {
+            id_of_name
+                .get(c.campaign.as_str())
+                .map_or_else(|| c.campaign.clone(), |id| (*id).to_owned())
+        } else {
+            c.id.clone()
         }
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut names: BTreeMap<String, &str> = BTreeMap::new();
+    for c in all() {
+        let k = key(c);
+        if !keys.contains(&k) {
+            keys.push(k.clone());
+        }
+        names.insert(k, &c.campaign);
     }
-    if names.is_empty() {
+    if keys.is_empty() {
         out.push_str(
             "<p class=\"no-history\" id=\"no-completion-history\">No recorded sync holds campaign completion figures yet.</p>\n",
         );
@@ -614,7 +635,8 @@ fn completion_trends(out: &mut String, a: &AccountReport) {
         out,
         "<p class=\"meta\">Completion rate (completed of assigned, percent) per training campaign over the recorded syncs.</p>"
     );
-    for name in names {
+    for k in &keys {
+        let name = names[k];
         let points: Vec<(String, Option<f64>)> = a
             .history
             .iter()
@@ -622,8 +644,8 @@ fn completion_trends(out: &mut String, a: &AccountReport) {
                 let rate = r
                     .completion
                     .iter()
-                    .find(|c| c.campaign == name)
-                    .map(|c| c.completion_rate());
+                    .find(|c| key(c) == *k)
+                    .map(CampaignCompletion::completion_rate);
                 (r.started_on.clone(), rate)
             })
             .collect();

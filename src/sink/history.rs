@@ -81,6 +81,9 @@ impl RuleFindings {
 #[serde(rename_all = "camelCase")]
 pub struct CampaignCompletion {
     pub campaign: String,
+    /// The campaign's id, which a rename keeps; empty in runs recorded before it was.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     pub assigned: u64,
     pub completed: u64,
     pub passed: u64,

@@ -62,8 +62,15 @@ fn changes(account: &Json) -> BTreeMap<String, (Json, Json)> {
 }
 
 fn campaign(name: &str, assigned: u64, completed: u64, passed: u64) -> CampaignCompletion {
+    let id = match name {
+        "Security Awareness Fundamentals" => "eNoTrainingSAF000001",
+        "Lunch and Learn" => "eNoTrainingLNL000004",
+        "HIPAA 101" => "eNoTrainingHIPAA0002",
+        _ => "eNoTrainingPCI000003", // PCI DSS Essentials, renamed PCI DSS Essentials 2024
+    };
     CampaignCompletion {
         campaign: name.to_owned(),
+        id: id.to_owned(),
         assigned,
         completed,
         passed,

@@ -144,6 +144,7 @@ async fn campaign_completion() {
             vec![
                 json!(account()),
                 json!("Security Awareness Fundamentals"),
+                json!("eNoTrainingSAF000001"),
                 json!("2024-01-10T09:00:00Z"),
                 json!(5),
                 json!(4),
@@ -154,6 +155,7 @@ async fn campaign_completion() {
             vec![
                 json!(account()),
                 json!("Lunch and Learn"),
+                json!("eNoTrainingLNL000004"),
                 json!("2024-02-01T09:00:00Z"),
                 json!(1),
                 json!(1),
@@ -164,6 +166,7 @@ async fn campaign_completion() {
             vec![
                 json!(account()),
                 json!("HIPAA 101"),
+                json!("eNoTrainingHIPAA0002"),
                 json!("2024-03-01T09:00:00Z"),
                 json!(3),
                 json!(2),
@@ -174,6 +177,7 @@ async fn campaign_completion() {
             vec![
                 json!(account()),
                 json!("PCI DSS Essentials"),
+                json!("eNoTrainingPCI000003"),
                 json!("2024-06-01T09:00:00Z"),
                 json!(2),
                 json!(0),

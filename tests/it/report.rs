@@ -361,7 +361,19 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
     let campaign_rows: Vec<Vec<String>> = campaigns
         .rows
         .iter()
-        .map(|row| [1, 3, 4, 5, 6, 7].iter().map(|i| attr(&row[*i])).collect())
+        .map(|row| {
+            [
+                "campaign",
+                "assigned",
+                "completed",
+                "passed",
+                "completionRate",
+                "passRate",
+            ]
+            .iter()
+            .map(|c| attr(campaigns.value(row, c)))
+            .collect()
+        })
         .collect();
     assert_eq!(campaign_tags, campaign_rows);
     assert_eq!(
@@ -447,6 +459,7 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
             "2024-05-03T09:00:00Z",
             r#"{"watchlist": 2, "missing-required-training": 6}"#,
             r#"[{"campaign": "Security Awareness Fundamentals", "assigned": 5, "completed": 5, "passed": 4},
+                {"campaign": "PCI DSS Essentials 2025", "id": "eNoTrainingPCI000003", "assigned": 2, "completed": 1, "passed": 1},
                 {"campaign": "Phishing Follow-up", "assigned": 3, "completed": 1, "passed": 1}]"#,
         ),
     ];
@@ -487,7 +500,9 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
     assert_eq!(trends["missing-required-training"], "6,9,,6");
     assert_eq!(trends["stale-sync"], "0,,,");
     // Completion per campaign: the real sync's four campaigns (Acme: 4 of 5, 1 of 1,
-    // 2 of 3, 0 of 2), then the recorded ones; in the order they first appear.
+    // 2 of 3, 0 of 2), then the recorded ones; in the order they first appear. Runs
+    // recorded without campaign ids match by name; PCI DSS Essentials, renamed in the
+    // last run, keeps its line (by id) under its latest name.
     let completion: Vec<Vec<String>> = tags_with(&dom, "data-completion-trend")
         .iter()
         .map(|t| pick(t, &["data-completion-trend", "data-points"]))
@@ -499,11 +514,11 @@ async fn the_report_holds_the_rule_results_and_renders_them_in_a_browser() {
             trend("Security Awareness Fundamentals", "80.0,40.0,,100.0"),
             trend("Lunch and Learn", "100.0,,,"),
             trend("HIPAA 101", "66.7,,,"),
-            trend("PCI DSS Essentials", "0.0,,,"),
+            trend("PCI DSS Essentials 2025", "0.0,,,50.0"),
             trend("Phishing Follow-up", ",,,33.3"),
         ]
     );
-    assert_eq!(dom.matches("class=\"point\"").count(), rules.len() + 5 + 7);
+    assert_eq!(dom.matches("class=\"point\"").count(), rules.len() + 5 + 8);
 
     // The screenshot: a PNG of the window's size.
     let shot_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
