@@ -65,9 +65,7 @@ pub fn next_wait(opts: &DaemonOptions, failures: u32, random: f64) -> Duration {
     let base = if failures == 0 {
         opts.interval
     } else {
-        opts.failure_backoff
-            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20)))
-            .min(opts.interval)
+        crate::backoff::Backoff::new(opts.failure_backoff, opts.interval).nominal(failures)
     };
     let factor = 1.0 + opts.jitter * (2.0 * random.clamp(0.0, 1.0) - 1.0);
     base.mul_f64(factor.max(0.0))
@@ -94,10 +92,6 @@ pub async fn run(
     let mut failures: u32 = 0;
     let mut runs = 0;
     let mut interrupted = false;
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(7, |d| d.as_nanos() as u64)
-        | 1;
     info!(
         interval_secs = opts.interval.as_secs(),
         tenants = config.connections.len(),
@@ -112,10 +106,7 @@ pub async fn run(
             break;
         }
         failures = if failed(outcome.status) { failures + 1 } else { 0 };
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let wait = next_wait(opts, failures, (seed >> 11) as f64 / (1u64 << 53) as f64);
+        let wait = next_wait(opts, failures, crate::backoff::random_unit());
         if failures > 0 {
             warn!(
                 failures,

@@ -15,7 +15,7 @@
 //! only code that writes Cypher), which applies the schema, writes and cleans up per
 //! account. [`queries`] read the result; [`daemon`] repeats [`sync`]; [`cli`] is the
 //! only place that turns outcomes into [`exit`] codes. Dependencies point that way:
-//! `schema`, `time` and `graph` depend on nothing above them, `sink` never on the
+//! `schema`, `time`, `backoff` and `graph` depend on nothing above them, `sink` never on the
 //! client, and nothing but `cli` on `cli`.
 //!
 //! # Layout
@@ -23,6 +23,7 @@
 //! - [`cli`]: clap types (`cli::args`), one module per command (`cli::cmd`), renderers
 //!   (`cli::render`); the one place that turns outcomes and errors into [`exit`] codes.
 //! - [`config`]: TOML file plus environment, secrets wrapped, a pure `validate()`.
+//! - [`backoff`]: the one exponential backoff with jitter (backon) every retry uses.
 //! - [`telemetry`]: tracing set-up (text or JSON lines on stderr).
 //! - [`time`]: parsing Mimecast timestamps and normalizing them to UTC.
 //! - [`mimecast`]: the API client (auth, envelope, paging, retries and rate limits,
@@ -47,6 +48,7 @@
 //! - [`sim`]: the Mimecast API simulator (binary `mimecast-sim`) for tests, demo, benchmarks.
 //! - [`exit`]: the process exit codes, one enum; `--help` and README.md are generated from it.
 
+pub mod backoff;
 pub mod cli;
 pub mod collect;
 pub mod compliance;

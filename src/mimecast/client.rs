@@ -166,8 +166,7 @@ impl Client {
     #[must_use]
     pub fn with_backoff(mut self, base: Duration, max_wait: Duration) -> Client {
         let inner = Arc::get_mut(&mut self.inner).expect("with_backoff before the client is shared");
-        inner.policy.backoff_base = base;
-        inner.policy.max_wait = max_wait;
+        inner.policy.backoff = crate::backoff::Backoff::new(base, max_wait);
         self
     }
 

@@ -14,7 +14,7 @@
 //! request's own token or signature added to it.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, LOCATION};
@@ -25,6 +25,7 @@ use super::client::Client;
 use super::error::{ApiError, FailError};
 use super::net::{self, ReadError};
 use super::throttle::retry_after;
+use crate::backoff::{self, Backoff};
 use crate::config::ConnectionConfig;
 
 /// Which counter a request goes to, and whether it takes a concurrency permit.
@@ -86,45 +87,33 @@ pub(crate) trait Exchange: Send {
 #[derive(Debug)]
 pub(crate) struct Policy {
     pub max_attempts: u32,
-    pub backoff_base: Duration,
-    /// The longest wait before one retry of a failure.
-    pub max_wait: Duration,
+    /// Waits between failed attempts: from `retry_backoff` up to 60 s.
+    pub backoff: Backoff,
     /// The longest total wait for throttling in one call.
     pub rate_limit_max_wait: Duration,
-    jitter: AtomicU64,
 }
 
 impl Policy {
     pub fn new(cfg: &ConnectionConfig) -> Policy {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1;
         Policy {
             max_attempts: cfg.max_attempts.max(1),
-            backoff_base: cfg.retry_backoff,
-            max_wait: Duration::from_secs(60),
+            backoff: Backoff::new(cfg.retry_backoff, Duration::from_secs(60)),
             rate_limit_max_wait: cfg.rate_limit_max_wait,
-            jitter: AtomicU64::new(seed),
         }
     }
 
-    /// Exponential backoff with jitter: base * 2^(attempt-1), at most `max_wait`,
-    /// scaled by a random factor in [0.5, 1.0).
+    /// Exponential backoff with jitter ([`Backoff::wait`]): base * 2^(attempt-1), at
+    /// most the longest wait, scaled by a random factor in [0.5, 1).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .backoff_base
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
-            .min(self.max_wait);
-        exp.mul_f64(0.5 + self.random_unit() * 0.5)
+        self.backoff.wait(attempt)
     }
 
     /// The wait before retrying a failure: the server's `Retry-After` plus up to a
     /// quarter of it at random (so callers turned away together do not all come back
-    /// at the same instant), else the backoff; at most `max_wait`.
+    /// at the same instant), else the backoff; at most the longest wait.
     pub fn wait(&self, attempt: u32, header: Option<Duration>) -> Duration {
         match header {
-            Some(w) => self.spread(w).min(self.max_wait),
+            Some(w) => backoff::spread(w, 0.25).min(self.backoff.max),
             None => self.backoff(attempt),
         }
     }
@@ -136,30 +125,10 @@ impl Policy {
         let left = self.rate_limit_max_wait.checked_sub(waited).filter(|l| !l.is_zero())?;
         let wait = match header {
             Some(h) if h > left => return None,
-            Some(h) => self.spread(h),
+            Some(h) => backoff::spread(h, 0.25),
             None => self.backoff(nth),
         };
-        Some(wait.max(self.backoff_base).min(left))
-    }
-
-    fn spread(&self, w: Duration) -> Duration {
-        w.mul_f64(1.0 + self.random_unit() * 0.25)
-    }
-
-    /// A pseudo-random number in [0, 1): xorshift64 on one atomic state, advanced
-    /// atomically so concurrent callers never share a value.
-    fn random_unit(&self) -> f64 {
-        let step = |mut x: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let previous = self
-            .jitter
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)))
-            .unwrap_or_else(|x| x);
-        (step(previous) >> 11) as f64 / (1u64 << 53) as f64
+        Some(wait.max(self.backoff.base).min(left))
     }
 }
 
@@ -358,7 +327,7 @@ mod tests {
         cfg.retry_backoff = Duration::from_millis(base_ms);
         cfg.rate_limit_max_wait = rate_limit_max_wait;
         let mut p = Policy::new(&cfg);
-        p.max_wait = max_wait;
+        p.backoff.max = max_wait;
         p
     }
 

@@ -10,14 +10,15 @@
 //!   `max_attempts` times.
 //! - **fatal**: anything else (a bad statement, refused credentials).
 //!
-//! Waits grow exponentially with jitter (backon), so concurrent writers that hit the
-//! same deadlock do not retry in lockstep.
+//! Waits grow exponentially with jitter ([`crate::backoff`]), so concurrent writers
+//! that hit the same deadlock do not retry in lockstep.
 
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-
 use super::SinkError;
+use backon::ExponentialBackoff;
+
+use crate::backoff::Backoff;
 use crate::config::Neo4jConfig;
 
 /// What an error means for another attempt.
@@ -57,7 +58,7 @@ impl SinkError {
 /// give up.
 pub struct Retry {
     window: Duration,
-    transient: ExponentialBackoff,
+    transient: std::iter::Take<ExponentialBackoff>,
     unavailable: ExponentialBackoff,
     /// When the first "unavailable" failure of this operation happened.
     unavailable_since: Option<Instant>,
@@ -67,18 +68,11 @@ impl Retry {
     pub fn new(cfg: &Neo4jConfig) -> Retry {
         Retry {
             window: cfg.unavailable_retry,
-            transient: ExponentialBuilder::new()
-                .with_jitter()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(10))
-                .with_max_times(cfg.max_attempts.saturating_sub(1) as usize)
-                .build(),
-            unavailable: ExponentialBuilder::new()
-                .with_jitter()
-                .with_min_delay(Duration::from_millis(250))
-                .with_max_delay(Duration::from_secs(4))
-                .without_max_times()
-                .build(),
+            // Deadlocks: 200 ms to 10 s; a restart: 250 ms to 4 s until the window ends.
+            transient: Backoff::new(Duration::from_millis(400), Duration::from_secs(20))
+                .waits()
+                .take(cfg.max_attempts.saturating_sub(1) as usize),
+            unavailable: Backoff::new(Duration::from_millis(500), Duration::from_secs(8)).waits(),
             unavailable_since: None,
         }
     }
