@@ -6,9 +6,11 @@
 //! [`gather`] reads the graph (read transactions only), [`history`] reads the recorded
 //! syncs, [`html`] renders the page, [`files`] writes the folder and the manifest.
 
+mod charts;
 mod files;
 pub mod history;
 mod html;
+mod trends;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

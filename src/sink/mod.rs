@@ -9,6 +9,7 @@
 
 mod activity;
 pub mod bolt;
+mod cleanup;
 mod cursors;
 mod diff;
 pub mod fingerprint;
@@ -16,6 +17,7 @@ pub mod guard;
 mod history;
 mod load;
 mod lock;
+mod marks;
 mod plan;
 mod queries;
 pub mod retry;

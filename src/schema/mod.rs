@@ -3,7 +3,6 @@
 //! here.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -61,7 +60,7 @@ pub mod rels {
 }
 
 /// The text of graph-schema/schema.toml.
-pub const SOURCE: &str = include_str!("../graph-schema/schema.toml");
+pub const SOURCE: &str = include_str!("../../graph-schema/schema.toml");
 
 /// A property's declared type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,123 +408,6 @@ impl Schema {
                 .is_some_and(|e| matches!(e.lifecycle, Lifecycle::Event { .. }))
         })
     }
-
-    /// graph-schema/README.md, generated from the schema (never edited by hand).
-    pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# Graph schema\n");
-        let _ = writeln!(
-            out,
-            "Generated from `schema.toml` by `mimecast-graph schema docs`; do not edit by hand.\n\n\
-             Every node has `_key`, `_type`, `_class`, `displayName` and the sync bookkeeping \
-             `_fingerprint` (a hash of its content: its data properties and labels), `_firstSeenOn` \
-             (when a sync created it) and `_lastChangedOn` (when a sync last changed it). Every \
-             relationship has `_key`, `_type` and the same bookkeeping; graph.json also gives its \
-             `_class`, `_fromEntityKey` and `_toEntityKey`, which Neo4j holds as its type and its \
-             endpoints. When an element was last seen is its account's `lastSuccessfulSyncOn`; when \
-             a sync last read and verified the account's stored content in full, its \
-             `_contentVerifiedOn`. \
-             Date-times, the bookkeeping stamps too, are Neo4j `DATETIME` values (graph.json keeps \
-             their ISO 8601 UTC text, `2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
-             Every type has a lifecycle. A `snapshot` type holds the tenant's current state: what a \
-             complete sync no longer brings is deleted (within the deletion guard). An `event` type \
-             holds things that happened: never deleted for being absent from a sync, only once its \
-             event time is older than `[sync] event_retention_days` (default 90); a relationship to \
-             an event lives as long as the event.\n\n\
-             Beside the graph, two bookkeeping labels carry no `_type`: `MimecastGraphLock` (one write \
-             lease per account while a sync writes it) and `MimecastSyncRun` (one per sync and account, \
-             linked `(:MimecastAccount)-[:HAS_SYNC_RUN]->(:MimecastSyncRun)`: `syncId`, `startedOn`, \
-             `endedOn`, `status`, `created`, `updated`, `unchanged`, `deleted`, `typeCounts` (JSON \
-             text per type), `apiRequests`, `throttledCalls`, `throttleWaitMs`, `findings` (JSON text: \
-             findings per saved rule after the sync), `findingsTotal`, `recordedMs`; the newest \
-             `[sync] history_runs` (default 100) are kept).\n\n\
-             Labels other tools may also use (`Person`, `User`, `Account`, `UserAccount`, \
-             `TrainingCategory`, `ComplianceQuery`, ...) are safe in a shared database: this tool \
-             reads, changes and deletes only nodes that carry its type label (`MimecastUser`, \
-             `Person`, ...) together with its `_type` and, for tenant data, the account's \
-             `accountCode`; a node another tool wrote is never touched, and labels another tool \
-             adds to ours are left alone.\n"
-        );
-        let _ = writeln!(out, "## Entities\n");
-        let _ = writeln!(out, "| `_type` | `_class` | Neo4j labels | `_key` | lifecycle | from |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
-        for e in &self.entities {
-            let lifecycle = match &e.lifecycle {
-                Lifecycle::Snapshot => "snapshot".to_owned(),
-                Lifecycle::Event { time } => format!("event (`{time}`)"),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | `{}` | {lifecycle} | {} |",
-                e.entity_type,
-                e.class,
-                e.labels().join(", "),
-                e.key,
-                e.source
-            );
-        }
-        for e in &self.entities {
-            let dense = if e.dense {
-                " Dense: it gathers many relationships."
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "\n### {} (`{}`)\n\n{}{dense}\n",
-                e.label, e.entity_type, e.description
-            );
-            let _ = writeln!(out, "{}", property_list(&e.properties));
-            if let Some(t) = e.additional_properties {
-                let _ = writeln!(out, "\nOther properties of type {} are allowed.", t.name());
-            }
-        }
-        let _ = writeln!(out, "\n## Relationships\n");
-        let _ = writeln!(out, "| `_type` | pattern | properties |");
-        let _ = writeln!(out, "|---|---|---|");
-        for r in &self.relationships {
-            let label = |t: &str| self.entity(t).map_or(t.to_owned(), |e| e.label.clone());
-            let _ = writeln!(
-                out,
-                "| {} | `({})-[:{}]->({})` | {} |",
-                r.relationship_type,
-                label(&r.from),
-                r.class,
-                label(&r.to),
-                property_list(&r.properties)
-            );
-        }
-        let _ = writeln!(out, "\n## Constraints and indexes\n");
-        let _ = writeln!(
-            out,
-            "For every entity label: a uniqueness constraint on `_key` and an index on \
-             `accountCode`; for every relationship type: a uniqueness constraint on `_key`; for \
-             `MimecastSyncRun`: a uniqueness constraint on `_key` and an index on `accountCode`. \
-             `mimecast-graph schema apply` creates them (idempotent); every sync applies them first.\n\n\
-             Range indexes on what joins and the saved queries filter by:\n"
-        );
-        for e in self.entities.iter().filter(|e| !e.indexes.is_empty()) {
-            let names: Vec<String> = e.indexes.iter().map(|p| format!("`{p}`")).collect();
-            let _ = writeln!(out, "- `{}`: {}", e.label, names.join(", "));
-        }
-        out
-    }
-}
-
-/// "`name`: type!" for each property, comma-separated (`!` marks required ones).
-fn property_list(properties: &[PropSpec]) -> String {
-    properties
-        .iter()
-        .map(|p| {
-            format!(
-                "`{}`: {}{}",
-                p.name,
-                p.prop_type.name(),
-                if p.required { "!" } else { "" }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The embedded schema.
@@ -538,65 +420,8 @@ pub fn schema() -> &'static Schema {
     SCHEMA.get_or_init(|| Schema::parse(SOURCE).unwrap_or_else(|e| panic!("graph-schema/schema.toml: {e}")))
 }
 
-/// One key function per entity type: the `key` templates of graph-schema/ as code
-/// (a test checks each against its template).
-pub mod keys {
-    pub fn account(account_code: &str) -> String {
-        format!("mimecast_account:{account_code}")
-    }
-    pub fn domain(account_code: &str, domain: &str) -> String {
-        format!("mimecast_domain:{account_code}:{}", domain.trim().to_lowercase())
-    }
-    pub fn user(account_code: &str, email: &str) -> String {
-        format!("mimecast_user:{account_code}:{}", email_key(email))
-    }
-    pub fn awareness_campaign(account_code: &str, id: &str) -> String {
-        format!("mimecast_awareness_campaign:{account_code}:{id}")
-    }
-    pub fn phishing_campaign(account_code: &str, id: &str) -> String {
-        format!("mimecast_phishing_campaign:{account_code}:{id}")
-    }
-    pub fn training_category(account_code: &str, category: &str) -> String {
-        format!("training_category:{account_code}:{category}")
-    }
-    pub fn person(account_code: &str, normalized_email: &str) -> String {
-        format!("person:{account_code}:{normalized_email}")
-    }
-    /// Per query set (`builtin` or the folder), so deployments with different
-    /// folders in one database never share a node.
-    pub fn compliance_query(query_set: &str, id: &str) -> String {
-        format!("compliance_query:{query_set}:{id}")
-    }
-    pub fn url_click(account_code: &str, fingerprint: &str) -> String {
-        format!("mimecast_url_click:{account_code}:{fingerprint}")
-    }
-    pub fn attachment_threat(account_code: &str, fingerprint: &str) -> String {
-        format!("mimecast_attachment_threat:{account_code}:{fingerprint}")
-    }
-    pub fn impersonation(account_code: &str, id: &str) -> String {
-        format!("mimecast_impersonation:{account_code}:{id}")
-    }
-    pub fn url(account_code: &str, url: &str) -> String {
-        format!("mimecast_url:{account_code}:{}", url.trim())
-    }
-    pub fn file(account_code: &str, sha256: &str) -> String {
-        format!("mimecast_file:{account_code}:{}", sha256.trim().to_lowercase())
-    }
-    pub fn sender_domain(account_code: &str, domain: &str) -> String {
-        format!("mimecast_sender_domain:{account_code}:{}", domain.trim().to_lowercase())
-    }
-    pub fn siem_detection(account_code: &str, fingerprint: &str) -> String {
-        format!("mimecast_siem_detection:{account_code}:{fingerprint}")
-    }
-    pub fn group(account_code: &str, id: &str) -> String {
-        format!("mimecast_group:{account_code}:{id}")
-    }
-
-    /// The form of an email used in keys and joins: trimmed and lowercased.
-    pub fn email_key(email: &str) -> String {
-        email.trim().to_lowercase()
-    }
-}
+pub mod keys;
+mod markdown;
 
 /// Properties the sink owns: they survive upserts and are left out of the content
 /// fingerprint that decides whether an element changed. No converter or roster column
@@ -622,134 +447,4 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_schema_parses_and_names_every_constant() {
-        let s = Schema::parse(SOURCE).unwrap();
-        for t in [
-            types::ACCOUNT,
-            types::DOMAIN,
-            types::USER,
-            types::AWARENESS_CAMPAIGN,
-            types::PHISHING_CAMPAIGN,
-            types::TRAINING_CATEGORY,
-            types::PERSON,
-            types::COMPLIANCE_QUERY,
-            types::URL_CLICK,
-            types::ATTACHMENT_THREAT,
-            types::IMPERSONATION,
-            types::URL,
-            types::FILE,
-            types::SENDER_DOMAIN,
-            types::GROUP,
-            types::SIEM_DETECTION,
-        ] {
-            assert!(s.entity(t).is_some(), "{t} missing from graph-schema");
-        }
-        for r in [
-            rels::ACCOUNT_HAS_DOMAIN,
-            rels::ACCOUNT_HAS_AWARENESS_CAMPAIGN,
-            rels::ACCOUNT_HAS_PHISHING_CAMPAIGN,
-            rels::DOMAIN_HAS_USER,
-            rels::USER_ASSIGNED_AWARENESS,
-            rels::USER_COMPLETED_AWARENESS,
-            rels::USER_ASSIGNED_PHISHING,
-            rels::CAMPAIGN_COVERS_CATEGORY,
-            rels::PERSON_IS_USER,
-            rels::PERSON_COMPLETED_CATEGORY,
-            rels::USER_CLICKED_URL,
-            rels::USER_RECEIVED_ATTACHMENT,
-            rels::USER_RECEIVED_IMPERSONATION,
-            rels::URL_CLICK_LINKS_TO_URL,
-            rels::ATTACHMENT_CARRIES_FILE,
-            rels::URL_CLICK_FROM_DOMAIN,
-            rels::ATTACHMENT_FROM_DOMAIN,
-            rels::IMPERSONATION_FROM_DOMAIN,
-            rels::USER_MEMBER_OF_GROUP,
-            rels::DOMAIN_MEMBER_OF_GROUP,
-            rels::GROUP_CHILD_OF_GROUP,
-            rels::USER_RECEIVED_SIEM,
-            rels::SIEM_LINKS_TO_URL,
-            rels::SIEM_CARRIES_FILE,
-            rels::SIEM_FROM_DOMAIN,
-        ] {
-            assert!(s.relationship(r).is_some(), "{r} missing from graph-schema");
-        }
-        assert_eq!(s.entities.len(), 16);
-        assert_eq!(s.relationships.len(), 25);
-    }
-
-    #[test]
-    fn labels_follow_the_naming_rules() {
-        let s = schema();
-        assert_eq!(
-            s.entity(types::USER).unwrap().labels(),
-            vec!["MimecastUser", "User", "UserAccount"]
-        );
-        assert_eq!(s.entity(types::PERSON).unwrap().labels(), vec!["Person"]);
-        for e in &s.entities {
-            if e.entity_type.starts_with("mimecast_") {
-                assert!(e.label.starts_with("Mimecast"), "{} label {}", e.entity_type, e.label);
-            }
-        }
-        for r in &s.relationships {
-            assert_eq!(r.class, r.class.to_ascii_uppercase(), "{}", r.relationship_type);
-        }
-    }
-
-    #[test]
-    fn bad_schemas_are_refused_with_the_reason() {
-        let err = Schema::parse(
-            "[[entity]]\ntype='a'\nclass='A'\nlabel='A b'\nkey='a'\nsource=''\ndescription=''\n[entity.properties]\n\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n",
-        )
-        .unwrap_err();
-        assert_eq!(err, "a: label \"A b\" is not an identifier");
-        let err = Schema::parse(
-            "[[entity]]\ntype='a'\nclass='A'\nlabel='A'\nkey='a'\nsource=''\ndescription=''\n[entity.properties]\nx='text'\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n",
-        )
-        .unwrap_err();
-        assert_eq!(err, "a.x: unknown type \"text\"");
-        let entity = |extra: &str| {
-            format!(
-                "[[entity]]\ntype='a'\nclass='A'\nlabel='A'\nkey='a'\nsource=''\ndescription=''\n{extra}\n[entity.properties]\nx='string'\n_o='string'\n[[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\n"
-            )
-        };
-        assert_eq!(
-            Schema::parse(&entity("extra_labels = ['Ok', 'Not ok']")).unwrap_err(),
-            "a: label \"Not ok\" is not an identifier"
-        );
-        assert_eq!(
-            Schema::parse(&entity("indexes = ['y']")).unwrap_err(),
-            "a: index \"y\" must name one of its properties"
-        );
-        let ok = Schema::parse(&entity("indexes = ['x', '_o']\nextra_labels = ['Ok']")).unwrap();
-        assert_eq!(ok.entities[0].indexes, ["x", "_o"]);
-        assert_eq!(ok.entities[0].labels(), ["A", "Ok"]);
-    }
-
-    #[test]
-    fn generated_docs_match_the_committed_readme() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/graph-schema/README.md");
-        let expected = schema().markdown();
-        if std::env::var_os("UPDATE_SCHEMA_DOCS").is_some() {
-            std::fs::write(path, &expected).unwrap();
-        }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == expected,
-            "graph-schema/README.md is out of date; regenerate it with `mimecast-graph schema docs > graph-schema/README.md` \
-             (or UPDATE_SCHEMA_DOCS=1 cargo test schema)"
-        );
-    }
-
-    #[test]
-    fn identifiers() {
-        assert!(super::is_identifier("MimecastUser"));
-        assert!(super::is_identifier("HAS"));
-        assert!(!super::is_identifier("User`) DETACH DELETE n //"));
-        assert!(!super::is_identifier(""));
-        assert!(!super::is_identifier("1abc"));
-    }
-}
+mod tests;

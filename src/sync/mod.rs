@@ -2,50 +2,24 @@
 //! tenant while the schema is applied, upsert, clean up per account (within the
 //! deletion guard), stamp the accounts. The daemon calls [`run_once`] in a loop.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
-use serde::Serialize;
-use serde_json::json;
 use tracing::{debug, error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::{Config, SyncConfig};
 use crate::queries::QuerySet;
 use crate::schema::schema;
-use crate::sink::{CampaignCompletion, DeletePolicy, LoadReport, RuleFindings, Sink, SinkError, SyncRun, SyncStamp};
+use crate::sink::{DeletePolicy, LoadReport, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 
-/// How a sync ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    Success,
-    /// Written, but some steps or tenants failed; their types were not cleaned up.
-    Partial,
-    /// Nothing usable was fetched.
-    MimecastFailed,
-    /// Neo4j could not be used.
-    Neo4jFailed,
-    /// The unknown-participant policy stopped the run before any write.
-    PolicyFailed,
-    /// A stop was requested; whatever was written is whole batches, and an account's
-    /// cleanup either ran to its end or did not start.
-    Stopped,
-}
+mod outcome;
+mod rules;
 
-pub struct SyncOutcome {
-    pub sync_id: String,
-    /// When the sync started (ISO UTC); written as the accounts' `lastSyncOn`.
-    pub started_on: String,
-    pub status: SyncStatus,
-    pub collection: Option<Collection>,
-    pub load: LoadReport,
-    pub error: Option<String>,
-    pub duration_ms: u64,
-}
+pub use outcome::{SyncOutcome, SyncStatus};
+use rules::{history_run, record_rule_results};
 
 /// How the leased part of a sync ended.
 enum Ended {
@@ -404,169 +378,4 @@ async fn write_accounts(
     q.unchanged += counts.unchanged;
     q.deleted += deleted;
     Ok(())
-}
-
-/// A history record of `account` in this sync, with its tenants' API figures.
-fn history_run(c: &Collection, account: &str, status: &str, stamp: &SyncStamp) -> SyncRun {
-    let mut run = SyncRun {
-        account: account.to_owned(),
-        sync_id: stamp.sync_id.clone(),
-        started_on: stamp.now.clone(),
-        ended_on: crate::time::now_iso(),
-        status: status.to_owned(),
-        ..SyncRun::default()
-    };
-    for t in c.tenants.iter().filter(|t| t.account_code.as_deref() == Some(account)) {
-        run.api_requests += t.api.requests + t.api.token_requests;
-        run.throttled_calls += t.api.throttled_calls;
-        run.throttle_wait_ms += t.api.throttle_wait_ms;
-    }
-    run
-}
-
-/// Runs every saved rule in `account`, as the graph stands now, into `run`: its
-/// finding count and the identity of each finding (only their number when there are
-/// more than `max_ids`); and the completion of each
-/// training campaign (the `campaign-completion` query, when the set has it). A query
-/// that fails is left out (and logged): the data is written already.
-async fn record_rule_results(sink: &Sink, queries: &QuerySet, account: &str, max_ids: u32, run: &mut SyncRun) {
-    run.has_finding_ids = true;
-    let wanted = queries
-        .iter()
-        .filter(|d| d.reports_findings() || d.id == crate::report::CAMPAIGN_QUERY);
-    for def in wanted {
-        let mut params = BTreeMap::new();
-        if def.params.iter().any(|p| p.name == "account") {
-            params.insert("account".to_owned(), json!(account));
-        }
-        let result = match crate::queries::run(sink, def, &params).await {
-            Ok(result) => result,
-            Err(e) => {
-                warn!(query = %def.id, account, error = %e, "a saved query failed after the sync; its results are not recorded");
-                continue;
-            }
-        };
-        if let Some(rule) = &def.rule {
-            run.findings.insert(def.id.clone(), result.findings(def) as u64);
-            let mut ids = result.identities(def);
-            let capped = (ids.len() > max_ids as usize).then(|| {
-                let n = ids.len() as u64;
-                ids = Vec::new();
-                n
-            });
-            run.finding_ids.insert(
-                def.id.clone(),
-                RuleFindings {
-                    version: def.version,
-                    identity: rule.identity.clone(),
-                    ids,
-                    capped,
-                },
-            );
-        } else {
-            let count = |row: &[serde_json::Value], c: &str| result.value(row, c).as_u64().unwrap_or(0);
-            run.completion = result
-                .rows
-                .iter()
-                .map(|row| CampaignCompletion {
-                    campaign: crate::queries::cell(result.value(row, "campaign")),
-                    id: crate::queries::cell(result.value(row, "campaignId")),
-                    assigned: count(row, "assigned"),
-                    completed: count(row, "completed"),
-                    passed: count(row, "passed"),
-                })
-                .collect();
-        }
-    }
-}
-
-impl SyncOutcome {
-    /// The `sync --json` summary: the collection's summary, whose top-level `status`
-    /// is the sync's (the collection's own is `collectionStatus`), the types the
-    /// deletion guard kept added to `partialTypes`, and what the sink wrote (`neo4j`,
-    /// with the types written only in part in `neo4j.incompleteTypes`).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut summary = self.collection.as_ref().map_or_else(|| json!({}), Collection::summary);
-        if self.collection.is_some() {
-            summary["collectionStatus"] = summary["status"].take();
-        }
-        summary["status"] = json!(self.status);
-        for h in &self.load.held_back {
-            let types = &mut summary["partialTypes"][h.account.as_str()];
-            let mut list: BTreeSet<String> = serde_json::from_value(types.take()).unwrap_or_default();
-            list.insert(h.element_type.clone());
-            *types = json!(list);
-        }
-        summary["syncId"] = json!(self.sync_id);
-        summary["syncStatus"] = json!(self.status);
-        summary["syncDurationMs"] = json!(self.duration_ms);
-        summary["neo4j"] = json!(self.load);
-        if let Some(e) = &self.error {
-            summary["error"] = json!(e);
-        }
-        summary
-    }
-
-    /// The printed summary: created, updated, deleted per type; duration; partial
-    /// types; integrity findings.
-    pub fn human(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "sync {} finished in {:.1}s: {:?}",
-            self.sync_id,
-            self.duration_ms as f64 / 1000.0,
-            self.status
-        );
-        if let Some(e) = &self.error {
-            let _ = writeln!(out, "  error: {e}");
-        }
-        if let Some(c) = &self.collection {
-            out.push_str(&c.human());
-        }
-        for h in &self.load.held_back {
-            let _ = writeln!(out, "  deletion guard: {h}");
-        }
-        if !self.load.incomplete_types.is_empty() {
-            let list: Vec<&str> = self.load.incomplete_types.iter().map(String::as_str).collect();
-            let _ = writeln!(
-                out,
-                "  written in part (counts below are what was written): {}",
-                list.join(", ")
-            );
-        }
-        if !self.load.types.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {:<52} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                "type", "created", "updated", "unchanged", "deleted", "write s"
-            );
-            let types: BTreeMap<_, _> = self.load.types.iter().collect();
-            for (t, w) in types {
-                let _ = writeln!(
-                    out,
-                    "  {t:<52} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
-                    w.created,
-                    w.updated,
-                    w.unchanged,
-                    w.deleted,
-                    w.upsert_ms as f64 / 1000.0
-                );
-            }
-            let depth = if self.load.content_verified.is_empty() {
-                "keys and fingerprints".to_owned()
-            } else {
-                format!("content verified for {}", self.load.content_verified.join(", "))
-            };
-            let _ = writeln!(
-                out,
-                "  neo4j: read {} stored elements ({depth}) {:.1}s, write {:.1}s, delete {:.1}s",
-                self.load.read_elements,
-                self.load.read_ms as f64 / 1000.0,
-                self.load.upsert_ms as f64 / 1000.0,
-                self.load.cleanup_ms as f64 / 1000.0
-            );
-        }
-        out
-    }
 }
