@@ -325,10 +325,13 @@ async fn unlicensed_awareness_training_is_403() {
 async fn a_tenant_file_without_the_package_gets_403_on_awareness_training() {
     let mut t = tenant(1);
     t.account = json!({"accountCode": "CUSA99Z999", "packages": ["Mimecast Platform [1033]"]});
-    let path = std::env::temp_dir().join(format!("sim-no-at-{}.json", uuid::Uuid::new_v4()));
-    std::fs::write(&path, serde_json::to_string(&t).unwrap()).unwrap();
-    let from_file = Tenant::from_path(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let file = tempfile::Builder::new()
+        .prefix("sim-no-at-")
+        .suffix(".json")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&t).unwrap()).unwrap();
+    let from_file = Tenant::from_path(file.path()).unwrap();
     assert!(!from_file.lists_awareness_training());
     let sim = start_with(from_file, SimOptions::default()).await;
     let addr = sim.local_addr();

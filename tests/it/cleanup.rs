@@ -38,10 +38,15 @@ fn held_with(account: &str, element_type: &str, would_delete: u64, total: u64, w
     }
 }
 
-fn empty_roster() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("mg-roster-{}.csv", uuid::Uuid::new_v4()));
-    std::fs::write(&path, "email,name,status,group,Department\n").unwrap();
-    path
+/// A roster file of only its header line, removed when the returned guard drops.
+fn empty_roster() -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .prefix("mg-roster-")
+        .suffix(".csv")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), "email,name,status,group,Department\n").unwrap();
+    file
 }
 
 async fn account_status(s: &mimecast_graph::sink::Sink, account: &str) -> Vec<Json> {
@@ -59,7 +64,7 @@ async fn an_empty_roster_deletes_no_person_until_mass_deletion_is_allowed() {
     let (_sim, mut config) = acme(account).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     let roster = empty_roster();
-    config.connections[0].compliance.roster = Some(roster.clone());
+    config.connections[0].compliance.roster = Some(roster.path().to_owned());
 
     let outcome = sync(&config).await;
 
@@ -99,7 +104,6 @@ async fn an_empty_roster_deletes_no_person_until_mass_deletion_is_allowed() {
     assert_eq!(allowed.load.types["person_is_mimecast_user"].deleted, 7);
     let persons = node_counts(&s, account).await;
     assert_eq!(persons.iter().find(|(t, _)| t == "person"), None);
-    std::fs::remove_file(roster).unwrap();
 }
 
 #[tokio::test]
@@ -305,7 +309,8 @@ async fn after_a_stop_the_summary_says_stopped_and_counts_what_was_written() {
 
 #[test]
 fn sync_exits_10_on_an_empty_roster_and_deletes_with_allow_mass_delete() {
-    let dir = crate::cli::temp_dir();
+    let tmp = crate::cli::temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLG");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt.block_on(start_sim(acme_tenant(&account), SimOptions::default()));
@@ -334,7 +339,7 @@ fn sync_exits_10_on_an_empty_roster_and_deletes_with_allow_mass_delete() {
     };
     assert_eq!(sync(&[]).0, Some(0));
     let roster = empty_roster();
-    let emptied = config(&roster);
+    let emptied = config(roster.path());
     assert_eq!(emptied, full, "the same file, now naming the empty roster");
 
     let (code, summary) = sync(&[]);
@@ -356,6 +361,4 @@ fn sync_exits_10_on_an_empty_roster_and_deletes_with_allow_mass_delete() {
     assert_eq!(code, Some(0));
     assert_eq!(summary["neo4j"]["heldBack"], json!([]));
     assert_eq!(summary["neo4j"]["types"]["person"]["deleted"], 8);
-    std::fs::remove_file(roster).unwrap();
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -166,10 +166,9 @@ domain_aliases = {{ "acme.co.uk" = "acme.com" }}
     path.display().to_string()
 }
 
-pub(crate) fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mg-cli-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A new empty folder, removed with all it holds when the returned guard drops.
+pub(crate) fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("mg-cli-").tempdir().unwrap()
 }
 
 pub const ACME_ENV: &[(&str, &str)] = &[
@@ -179,11 +178,12 @@ pub const ACME_ENV: &[(&str, &str)] = &[
 
 #[test]
 fn collect_exits_0_then_10_when_a_step_fails() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLI");
-    let tenant = write_tenant(&dir, &account);
+    let tenant = write_tenant(dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
-    let config = config_file(&dir, &sim.url);
+    let config = config_file(dir, &sim.url);
     let out_dir = dir.join("out");
     let out = graph(
         &["--config", &config, "collect", "--out", out_dir.to_str().unwrap()],
@@ -202,7 +202,7 @@ fn collect_exits_0_then_10_when_a_step_fails() {
         "--fail-path",
         "/api/awareness-training/phishing/campaign/get-campaign=500",
     ]);
-    let config = config_file(&dir, &failing.url);
+    let config = config_file(dir, &failing.url);
     let out = graph(
         &["--config", &config, "collect", "--out", out_dir.to_str().unwrap()],
         ACME_ENV,
@@ -214,16 +214,16 @@ fn collect_exits_0_then_10_when_a_step_fails() {
         stdout.contains("    partial types: mimecast_account_has_phishing_campaign, mimecast_phishing_campaign, mimecast_user_assigned_phishing_campaign"),
         "{stdout}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn sync_json_then_queries_with_findings_exit_20() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLS");
-    let tenant = write_tenant(&dir, &account);
+    let tenant = write_tenant(dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
-    let config = config_file(&dir, &sim.url);
+    let config = config_file(dir, &sim.url);
     let out = graph(&["--config", &config, "sync", "--json"], ACME_ENV);
     assert_eq!(
         out.status.code(),
@@ -294,7 +294,6 @@ fn sync_json_then_queries_with_findings_exit_20() {
         text(&out.stderr).lines().last().unwrap_or_default(),
         "error: cannot create /proc/no-such-dir/out: No such file or directory (os error 2)"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -312,7 +311,8 @@ fn help_ends_with_the_exit_codes_of_exit_rs() {
 
 #[test]
 fn a_bad_config_exits_3_naming_every_field() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let path = dir.join("bad.toml");
     std::fs::write(
         &path,
@@ -331,7 +331,6 @@ fn a_bad_config_exits_3_naming_every_field() {
             path.display()
         )
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `mimecast-graph` with the given environment and no RUST_LOG, so `-v`/`-q` decide.
@@ -386,11 +385,12 @@ fn completions_and_the_man_page_come_from_the_command_line_definition() {
 
 #[test]
 fn verbosity_flags_set_the_log_level() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLV");
-    let tenant = write_tenant(&dir, &account);
+    let tenant = write_tenant(dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
-    let config = config_file(&dir, &sim.url);
+    let config = config_file(dir, &sim.url);
     let out_dir = dir.join("out");
     let out_dir = out_dir.to_str().unwrap();
     let quiet = graph_without_rust_log(&["-q", "--config", &config, "collect", "--out", out_dir], ACME_ENV);
@@ -405,14 +405,14 @@ fn verbosity_flags_set_the_log_level() {
         text(&normal.stderr)
     );
     assert!(count(&verbose, " DEBUG ") > 0, "{}", text(&verbose.stderr));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn no_color_turns_colour_off_on_a_terminal() {
     // `script` gives the command a terminal, where log lines are coloured unless
     // NO_COLOR is set. A collect from a port where nothing listens logs at once.
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let path = dir.join("c.toml");
     std::fs::write(
         &path,
@@ -446,16 +446,16 @@ fn no_color_turns_colour_off_on_a_terminal() {
     assert!(coloured.contains("step finished"), "{coloured:?}");
     assert!(!plain.contains("\u{1b}["), "{plain:?}");
     assert!(plain.contains(" INFO step finished"), "{plain:?}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLQ");
-    let tenant = write_tenant(&dir, &account);
+    let tenant = write_tenant(dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
-    let config = config_file(&dir, &sim.url);
+    let config = config_file(dir, &sim.url);
     let out = graph(&["--config", &config, "sync"], ACME_ENV);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let account_param = format!("account={account}");
@@ -600,16 +600,16 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
         std::fs::read_to_string(csv_dir.join("terminated-with-account.csv")).unwrap(),
         format!("account,person,personEmail,mimecastEmail,matchedBy\n{account},Frank Old,frank@acme.com,frank@acme.com,email\n")
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_daemon_logs_its_sync_summary_as_a_json_object() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let account = crate::helpers::unique_account("CLD");
-    let tenant = write_tenant(&dir, &account);
+    let tenant = write_tenant(dir, &account);
     let sim = spawn_sim(&["--tenant", &tenant]);
-    let config = config_file(&dir, &sim.url);
+    let config = config_file(dir, &sim.url);
     let neo4j = neo4j_config();
     let password = secrecy::ExposeSecret::expose_secret(neo4j.password.value.as_ref().unwrap()).to_owned();
     let mut cmd = Command::new(GRAPH);
@@ -626,7 +626,6 @@ fn the_daemon_logs_its_sync_summary_as_a_json_object() {
     assert_eq!(event["summary"]["syncStatus"], "success");
     assert_eq!(event["summary"]["neo4j"]["types"]["mimecast_user"]["created"], 12);
     assert_eq!(code, Some(0));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs a daemon (stdout dropped, stderr JSON lines) until its first "sync summary"
@@ -662,7 +661,8 @@ pub(crate) fn daemon_until_first_summary(mut cmd: Command) -> (serde_json::Value
 
 #[test]
 fn config_check_reports_every_problem_of_the_roster_at_once() {
-    let dir = temp_dir();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let roster = dir.join("people.csv");
     std::fs::write(
         &roster,
@@ -707,5 +707,4 @@ fn config_check_reports_every_problem_of_the_roster_at_once() {
             d = done.display()
         )
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -389,7 +389,8 @@ async fn awareness_training_unlicensed_is_reported_as_unavailable() {
 /// answers 403 there, as Mimecast does, without `--at-unlicensed`.
 #[tokio::test]
 async fn a_tenant_file_without_awareness_training_is_served_403_there() {
-    let dir = crate::cli::temp_dir();
+    let tmp = crate::cli::temp_dir();
+    let dir = tmp.path();
     let mut tenant = acme_tenant("CNOATFILE1");
     tenant.account["packages"] = json!(["Mimecast Platform [1033]"]);
     let path = dir.join("tenant.json");
@@ -413,7 +414,6 @@ async fn a_tenant_file_without_awareness_training_is_served_403_there() {
     );
     assert!(c.get_phishing_campaigns().await.unwrap_err().is_unavailable());
     assert!(c.get_training_campaigns().await.unwrap_err().is_unavailable());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]

@@ -269,9 +269,8 @@ async fn the_fail_policy_turns_unknown_participants_into_a_violation() {
 
 #[tokio::test]
 async fn a_malformed_roster_fails_its_step_naming_the_line() {
-    let dir = std::env::temp_dir().join(format!("mg-roster-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let roster = dir.join("roster.csv");
+    let dir = tempfile::Builder::new().prefix("mg-roster-").tempdir().unwrap();
+    let roster = dir.path().join("roster.csv");
     std::fs::write(
         &roster,
         "email,name,status,group\nann@acme.com,Ann,active,clinical\nbob@acme.com,Bob,retired,engineering\n",
@@ -295,7 +294,6 @@ async fn a_malformed_roster_fails_its_step_naming_the_line() {
     );
     assert_eq!(c.status(), RunStatus::Partial);
     assert!(c.tenants[0].partial_types.contains("person"));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -345,8 +343,9 @@ async fn two_connections_to_one_tenant_are_refused() {
 #[tokio::test]
 async fn collect_writes_stable_graph_and_summary_files() {
     let c = acme_collection("CFILES0001", SimOptions::default()).await;
-    let dir = std::env::temp_dir().join(format!("mg-collect-{}", uuid::Uuid::new_v4()));
-    c.write_files(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("mg-collect-").tempdir().unwrap();
+    let dir = tmp.path();
+    c.write_files(dir).unwrap();
     let graph: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("graph.json")).unwrap()).unwrap();
     let entities = graph["entities"].as_array().unwrap();
@@ -364,7 +363,6 @@ async fn collect_writes_stable_graph_and_summary_files() {
     assert_eq!(summary["integrity"]["findings"]["unknown_participant"]["count"], 3);
     assert_eq!(summary["tenants"][0]["steps"][2]["id"], "fetch-users");
     assert_eq!(summary["tenants"][0]["steps"][2]["entities"]["mimecast_user"], 12);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]

@@ -142,11 +142,12 @@ fn shared_config() -> (Value, Value) {
 
 #[test]
 fn the_kubernetes_cronjob_syncs_each_shard_in_its_own_pod() {
-    let dir = temp_dir();
-    let (emea, emea_sim) = tenant_sim(&dir, "emea");
-    let (americas, americas_sim) = tenant_sim(&dir, "americas");
+    let tmp = temp_dir();
+    let dir = tmp.path();
+    let (emea, emea_sim) = tenant_sim(dir, "emea");
+    let (americas, americas_sim) = tenant_sim(dir, "americas");
     let (config_map, secret) = shared_config();
-    let mount = mount_config(&config_map, &dir, &[("uk", &emea_sim), ("us", &americas_sim)]);
+    let mount = mount_config(&config_map, dir, &[("uk", &emea_sim), ("us", &americas_sim)]);
 
     let docs = yaml_documents("kubernetes/cronjob.yaml");
     let cronjob = of_kind(&docs, "CronJob")[0];
@@ -185,7 +186,6 @@ fn the_kubernetes_cronjob_syncs_each_shard_in_its_own_pod() {
     assert_eq!(after[0], (acme_nodes(), vec![]), "pod 0 synced americas only");
     assert_eq!(after[1], (acme_nodes(), acme_nodes()), "pod 1 synced emea");
     drop((emea_sim, americas_sim));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs a daemon command until its first "sync summary" log line, then stops it with
@@ -202,11 +202,12 @@ fn run_daemon_once(command: &[String], env: &BTreeMap<String, String>) -> (Value
 
 #[test]
 fn the_kubernetes_daemons_each_sync_their_shard_and_stop_on_sigterm() {
-    let dir = temp_dir();
-    let (emea, emea_sim) = tenant_sim(&dir, "emea");
-    let (americas, americas_sim) = tenant_sim(&dir, "americas");
+    let tmp = temp_dir();
+    let dir = tmp.path();
+    let (emea, emea_sim) = tenant_sim(dir, "emea");
+    let (americas, americas_sim) = tenant_sim(dir, "americas");
     let (config_map, secret) = shared_config();
-    let mount = mount_config(&config_map, &dir, &[("uk", &emea_sim), ("us", &americas_sim)]);
+    let mount = mount_config(&config_map, dir, &[("uk", &emea_sim), ("us", &americas_sim)]);
 
     let docs = yaml_documents("kubernetes/daemon.yaml");
     let deployments = of_kind(&docs, "Deployment");
@@ -253,7 +254,6 @@ fn the_kubernetes_daemons_each_sync_their_shard_and_stop_on_sigterm() {
     );
     assert_eq!((counts(&americas), counts(&emea)), (acme_nodes(), acme_nodes()));
     drop((emea_sim, americas_sim));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `key=value` lines of one `[section]` of a systemd unit (or of an environment file,
@@ -285,8 +285,9 @@ fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
 
 #[test]
 fn the_systemd_service_syncs_with_its_environment_file_and_the_timer_starts_it() {
-    let dir = temp_dir();
-    let (account, sim) = tenant_sim(&dir, "main");
+    let tmp = temp_dir();
+    let dir = tmp.path();
+    let (account, sim) = tenant_sim(dir, "main");
     let service = std::fs::read_to_string(example("systemd/mimecast-graph.service")).unwrap();
     let timer = std::fs::read_to_string(example("systemd/mimecast-graph.timer")).unwrap();
 
@@ -364,5 +365,4 @@ fn the_systemd_service_syncs_with_its_environment_file_and_the_timer_starts_it()
     let first: Value = serde_json::from_str(stderr.lines().next().unwrap()).unwrap();
     assert_eq!(first["level"], "INFO");
     drop(sim);
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -652,13 +652,13 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     );
 
     // A folder of two queries, then one of them removed.
-    let dir = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("mg-queries-").tempdir().unwrap();
+    let dir = tmp.path();
     let stem = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let (a, b) = (format!("{stem}-a"), format!("{stem}-b"));
-    write_query(&dir, &a);
-    write_query(&dir, &b);
-    let both = load_dir(&dir).unwrap();
+    write_query(dir, &a);
+    write_query(dir, &b);
+    let both = load_dir(dir).unwrap();
     sync_with(&config, &both).await;
     let ids = |rows: Vec<Json>| {
         rows.into_iter()
@@ -669,7 +669,7 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     assert_eq!(ids(rows(&s, in_set, &both.source).await), vec![a.clone(), b.clone()]);
 
     std::fs::remove_file(dir.join(format!("{b}.cypher"))).unwrap();
-    let one = load_dir(&dir).unwrap();
+    let one = load_dir(dir).unwrap();
     let outcome = sync_with(&config, &one).await;
     assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
     assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a.clone()]);
@@ -683,10 +683,10 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     assert_eq!(builtin, vec![json!({"n": 20})]);
 
     // The same query id in another folder is a node of its own.
-    let dir2 = std::env::temp_dir().join(format!("mg-queries-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir2).unwrap();
+    let tmp2 = tempfile::Builder::new().prefix("mg-queries-").tempdir().unwrap();
+    let dir2 = tmp2.path();
     std::fs::copy(dir.join(format!("{a}.cypher")), dir2.join(format!("{a}.cypher"))).unwrap();
-    let other = load_dir(&dir2).unwrap();
+    let other = load_dir(dir2).unwrap();
     sync_with(&config, &other).await;
     assert_eq!(ids(rows(&s, in_set, &one.source).await), vec![a.clone()]);
     assert_eq!(ids(rows(&s, in_set, &other.source).await), vec![a.clone()]);
@@ -712,8 +712,6 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
         keys,
         vec![json!({"key": format!("compliance_query:{}:{a}", one.source)})]
     );
-    std::fs::remove_dir_all(dir).unwrap();
-    std::fs::remove_dir_all(dir2).unwrap();
 }
 
 #[tokio::test]

@@ -571,10 +571,9 @@ async fn collect_writes_one_ocsf_detection_finding_per_event() {
         &mimecast_graph::steps::SilentProgress,
     )
     .await;
-    let dir = std::env::temp_dir().join(format!("mg-ocsf-{}", uuid::Uuid::new_v4()));
-    c.write_files(&dir).unwrap();
-    let text = std::fs::read_to_string(dir.join("findings.ocsf.jsonl")).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let dir = tempfile::Builder::new().prefix("mg-ocsf-").tempdir().unwrap();
+    c.write_files(dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("findings.ocsf.jsonl")).unwrap();
     let events: Vec<Json> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(events.len(), 13);
     let mut uids = std::collections::BTreeSet::new();

@@ -86,8 +86,9 @@ fn stranger_ca(dir: &std::path::Path) -> PathBuf {
 #[tokio::test]
 async fn a_server_whose_certificate_is_not_trusted_is_refused() {
     let (port, _, _) = tls_server();
-    let dir = crate::cli::temp_dir();
-    let stranger = stranger_ca(&dir);
+    let tmp = crate::cli::temp_dir();
+    let dir = tmp.path();
+    let stranger = stranger_ca(dir);
     let cases = [
         // The system roots do not know the local CA.
         (format!("bolt+s://localhost:{port}"), None),
@@ -123,5 +124,4 @@ async fn a_server_whose_certificate_is_not_trusted_is_refused() {
     // Without TLS the server does not answer Bolt at all.
     let plain = tls_config(&format!("bolt://127.0.0.1:{port}"), None);
     assert!(Sink::connect(&plain).await.is_err());
-    std::fs::remove_dir_all(dir).unwrap();
 }
