@@ -1,5 +1,5 @@
 //! The steps that read the tenant: account, domains, users (with SAFE score,
-//! performance and watchlist enrichment), awareness campaigns and enrollments,
+//! performance and watchlist enrichment), training campaigns and enrollments,
 //! phishing campaigns with per-user results.
 
 use crate::graph::Element as _;
