@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::config::{Config, ConnectionConfig, UnknownParticipants};
 use crate::graph::{validate, FindingKind, GraphStore, IntegrityReport};
-use crate::mimecast::{Client, ClientStats};
+use crate::mimecast::{ApiError, Client, ClientStats};
 use crate::schema::schema;
 use crate::steps::{self, Progress, Step, StepResult, StepStatus, TenantState};
 
@@ -74,17 +74,13 @@ pub fn all_steps() -> Vec<Step> {
 /// One client per connection, in the configuration's order: what [`collect_with`]
 /// uses, so a caller that asked something first (a sync looking up the accounts to
 /// lease) shares the token and the counters with the collection.
-pub fn clients(config: &Config) -> Vec<Result<Client, String>> {
-    config
-        .connections
-        .iter()
-        .map(|c| Client::new(c).map_err(|e| e.to_string()))
-        .collect()
+pub fn clients(config: &Config) -> Vec<Result<Client, ApiError>> {
+    config.connections.iter().map(Client::new).collect()
 }
 
 async fn run_tenant(
     connection: &ConnectionConfig,
-    client: &Result<Client, String>,
+    client: &Result<Client, ApiError>,
     steps: &[Step],
     progress: &dyn Progress,
     plan: steps::ThreatPlan,
@@ -104,7 +100,12 @@ async fn run_tenant(
     };
     let client = match client {
         Ok(c) => c,
-        Err(e) => return (failed(e.clone(), Vec::new(), ClientStats::default()), GraphStore::new()),
+        Err(e) => {
+            return (
+                failed(e.to_string(), Vec::new(), ClientStats::default()),
+                GraphStore::new(),
+            )
+        }
     };
     let cfg = Arc::new(connection.clone());
     let tenant = Arc::new(TenantState::with_threats(plan).with_activity(activity));
@@ -155,7 +156,7 @@ pub async fn collect(config: &Config, steps: &[Step], progress: &dyn Progress) -
 /// [`collect`] with the clients of [`clients`].
 pub async fn collect_with(
     config: &Config,
-    clients: &[Result<Client, String>],
+    clients: &[Result<Client, ApiError>],
     steps: &[Step],
     progress: &dyn Progress,
 ) -> Collection {
@@ -167,7 +168,7 @@ pub async fn collect_with(
 /// the users' stored mailbox `activity` kept for those not checked this run.
 pub async fn collect_resuming(
     config: &Config,
-    clients: &[Result<Client, String>],
+    clients: &[Result<Client, ApiError>],
     steps: &[Step],
     progress: &dyn Progress,
     cursors: &steps::Cursors,

@@ -32,25 +32,39 @@ impl DaemonOptions {
     }
 }
 
+/// An interval `run --interval` does not accept.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalError {
+    #[error("{0:?} is not an interval such as 30m, 1h or 1d")]
+    NotANumber(String),
+    #[error("{text:?}: unknown unit {unit:?}; use s, m, h or d")]
+    UnknownUnit { text: String, unit: String },
+    #[error("the interval must be longer than zero")]
+    Zero,
+}
+
 /// Parses `90s`, `15m`, `1h`, `1d` (or a number of seconds).
 ///
 /// # Errors
 /// Anything else, or zero.
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
+pub fn parse_interval(text: &str) -> Result<Duration, IntervalError> {
     let t = text.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not an interval such as 30m, 1h or 1d"))?;
+    let n: u64 = number.parse().map_err(|_| IntervalError::NotANumber(text.to_owned()))?;
     let secs = match unit.trim() {
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86_400,
-        other => return Err(format!("{text:?}: unknown unit {other:?}; use s, m, h or d")),
+        other => {
+            return Err(IntervalError::UnknownUnit {
+                text: text.to_owned(),
+                unit: other.to_owned(),
+            })
+        }
     };
     if secs == 0 {
-        return Err("the interval must be longer than zero".into());
+        return Err(IntervalError::Zero);
     }
     Ok(Duration::from_secs(secs))
 }
@@ -136,15 +150,16 @@ mod tests {
         assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_interval("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_interval("0s"), Err(IntervalError::Zero));
         assert_eq!(
-            parse_interval("0s"),
-            Err("the interval must be longer than zero".into())
+            parse_interval("0s").unwrap_err().to_string(),
+            "the interval must be longer than zero"
         );
         assert_eq!(
-            parse_interval("1w"),
-            Err("\"1w\": unknown unit \"w\"; use s, m, h or d".into())
+            parse_interval("1w").unwrap_err().to_string(),
+            "\"1w\": unknown unit \"w\"; use s, m, h or d"
         );
-        assert!(parse_interval("soon").is_err());
+        assert_eq!(parse_interval("soon"), Err(IntervalError::NotANumber("soon".into())));
     }
 
     #[test]

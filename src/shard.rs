@@ -51,11 +51,16 @@ impl fmt::Display for Shard {
     }
 }
 
-impl FromStr for Shard {
-    type Err = String;
+/// Text that is not `K/N` with 1 ≤ K ≤ N.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a shard: write K/N with 1 <= K <= N, e.g. 2/3")]
+pub struct BadShard(pub String);
 
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("{s:?} is not a shard: write K/N with 1 <= K <= N, e.g. 2/3");
+impl FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(s: &str) -> Result<Shard, BadShard> {
+        let bad = || BadShard(s.to_owned());
         let (k, n) = s.trim().split_once('/').ok_or_else(bad)?;
         let k: u32 = k.trim().parse().map_err(|_| bad())?;
         let n: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -65,16 +70,17 @@ impl FromStr for Shard {
 
 #[cfg(test)]
 mod tests {
-    use super::Shard;
+    use super::{BadShard, Shard};
 
     #[test]
     fn parses_k_of_n_counted_from_one() {
         assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
         assert_eq!(" 1 / 1 ".parse::<Shard>().map(|s| s.to_string()), Ok("1/1".to_string()));
         for bad in ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", ""] {
+            assert_eq!(bad.parse::<Shard>(), Err(BadShard(bad.to_owned())));
             assert_eq!(
-                bad.parse::<Shard>(),
-                Err(format!("{bad:?} is not a shard: write K/N with 1 <= K <= N, e.g. 2/3"))
+                bad.parse::<Shard>().unwrap_err().to_string(),
+                format!("{bad:?} is not a shard: write K/N with 1 <= K <= N, e.g. 2/3")
             );
         }
     }

@@ -91,13 +91,22 @@ fn caption(event_type: &str) -> &'static str {
     }
 }
 
+/// An event line that is JSON but not a detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotADetection {
+    #[error("an event without a type")]
+    NoType,
+    #[error("an event without a readable timestamp")]
+    NoTime,
+}
+
 /// One event line, already parsed.
 ///
 /// # Errors
 /// The event has no type or no readable timestamp.
-pub fn detection(account_code: &str, e: &Json, is_user: &dyn Fn(&str) -> bool) -> Result<Detection, String> {
-    let event_type = field(e, "type").ok_or("an event without a type")?.to_lowercase();
-    let (ms, time) = event_time(e).ok_or("an event without a readable timestamp")?;
+pub fn detection(account_code: &str, e: &Json, is_user: &dyn Fn(&str) -> bool) -> Result<Detection, NotADetection> {
+    let event_type = field(e, "type").ok_or(NotADetection::NoType)?.to_lowercase();
+    let (ms, time) = event_time(e).ok_or(NotADetection::NoTime)?;
     let to = recipients(e);
     let url = field(e, "url");
     let hash = field(e, "sha256").map(|h| h.to_lowercase());
@@ -256,7 +265,13 @@ mod tests {
             "High"
         );
         assert_eq!(sev(json!({"type": "spam", "timestamp": t})).0, "Informational");
-        assert!(detection("C1", &json!({"type": "av"}), &|_: &str| false).is_err());
-        assert!(detection("C1", &json!({"timestamp": t}), &|_: &str| false).is_err());
+        assert_eq!(
+            detection("C1", &json!({"type": "av"}), &|_: &str| false).err(),
+            Some(NotADetection::NoTime)
+        );
+        assert_eq!(
+            detection("C1", &json!({"timestamp": t}), &|_: &str| false).err(),
+            Some(NotADetection::NoType)
+        );
     }
 }

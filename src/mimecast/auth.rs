@@ -72,7 +72,7 @@ pub fn hmac_headers(
     app_key: &SecretString,
     access_key: &SecretString,
     secret_key: &SecretString,
-) -> Result<Vec<(&'static str, String)>, String> {
+) -> Result<Vec<(&'static str, String)>, SignError> {
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S UTC").to_string();
     let request_id = uuid::Uuid::new_v4().to_string();
     let signature = sign(&date, &request_id, path, app_key, secret_key)?;
@@ -87,6 +87,15 @@ pub fn hmac_headers(
     ])
 }
 
+/// An API 1.0 secret key that cannot sign.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("the API 1.0 secret key is not valid base64")]
+    NotBase64,
+    #[error("unusable API 1.0 secret key")]
+    Unusable,
+}
+
 /// `base64(HMAC-SHA1(base64decode(secretKey), "{date}:{reqId}:{path}:{appKey}"))`.
 pub fn sign(
     date: &str,
@@ -94,11 +103,11 @@ pub fn sign(
     path: &str,
     app_key: &SecretString,
     secret_key: &SecretString,
-) -> Result<String, String> {
+) -> Result<String, SignError> {
     let key = B64
         .decode(secret_key.expose_secret().trim())
-        .map_err(|_| "the API 1.0 secret key is not valid base64".to_owned())?;
-    let mut mac = Hmac::<Sha1>::new_from_slice(&key).map_err(|_| "unusable API 1.0 secret key".to_owned())?;
+        .map_err(|_| SignError::NotBase64)?;
+    let mut mac = Hmac::<Sha1>::new_from_slice(&key).map_err(|_| SignError::Unusable)?;
     mac.update(format!("{date}:{request_id}:{path}:{}", app_key.expose_secret()).as_bytes());
     Ok(B64.encode(mac.finalize().into_bytes()))
 }
@@ -149,7 +158,8 @@ impl Client {
                 access_key,
                 secret_key,
             } => {
-                let pairs = hmac_headers(path, app_id, app_key, access_key, secret_key).map_err(|d| self.setup(d))?;
+                let pairs = hmac_headers(path, app_id, app_key, access_key, secret_key)
+                    .map_err(|e| self.setup(e.to_string()))?;
                 for (name, v) in pairs {
                     let value = sensitive(&v).ok_or_else(|| {
                         self.setup(format!(

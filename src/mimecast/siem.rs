@@ -149,16 +149,16 @@ impl<F: FnMut(Option<&[u8]>)> Lines<F> {
 ///
 /// # Errors
 /// The bytes are not gzip, or are cut short.
-pub fn decode_lines(chunks: &[&[u8]], on_line: impl FnMut(Option<&[u8]>)) -> Result<(), String> {
+pub fn decode_lines(chunks: &[&[u8]], on_line: impl FnMut(Option<&[u8]>)) -> std::io::Result<()> {
     let mut gz = flate2::write::GzDecoder::new(Lines {
         buf: Vec::new(),
         overlong: false,
         on_line,
     });
     for c in chunks {
-        gz.write_all(c).map_err(|e| e.to_string())?;
+        gz.write_all(c)?;
     }
-    let mut lines = gz.finish().map_err(|e| e.to_string())?;
+    let mut lines = gz.finish()?;
     lines.finish();
     Ok(())
 }
@@ -245,7 +245,7 @@ mod tests {
         gz.finish().unwrap()
     }
 
-    fn lines_of(chunks: &[&[u8]]) -> Result<Vec<Option<String>>, String> {
+    fn lines_of(chunks: &[&[u8]]) -> std::io::Result<Vec<Option<String>>> {
         let mut out = Vec::new();
         decode_lines(chunks, |l| out.push(l.map(|b| String::from_utf8_lossy(b).into_owned())))?;
         Ok(out)

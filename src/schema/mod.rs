@@ -256,14 +256,15 @@ struct RawRelationship {
     properties: BTreeMap<String, String>,
 }
 
-fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, String> {
+fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, SchemaError> {
     raw.into_iter()
         .map(|(name, t)| {
             let (t, required) = match t.strip_suffix('!') {
                 Some(t) => (t, true),
                 None => (t.as_str(), false),
             };
-            let prop_type = PropType::parse(t).ok_or_else(|| format!("{owner}.{name}: unknown type {t:?}"))?;
+            let prop_type = PropType::parse(t)
+                .ok_or_else(|| SchemaError::Invalid(format!("{owner}.{name}: unknown type {t:?}")))?;
             Ok(PropSpec {
                 name,
                 prop_type,
@@ -273,32 +274,49 @@ fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, St
         .collect()
 }
 
+/// A schema text that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// Not TOML of the schema's shape.
+    #[error("{0}")]
+    Toml(String),
+    /// A declaration that breaks a rule; the text names the type and the rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl Schema {
     /// Parses and checks a schema text.
     ///
     /// # Errors
     /// Bad TOML, unknown property types, labels that are not identifiers, duplicate
     /// types, relationships naming unknown entity types.
-    pub fn parse(text: &str) -> Result<Schema, String> {
-        let raw: RawSchema = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Schema, SchemaError> {
+        let raw: RawSchema = toml::from_str(text).map_err(|e| SchemaError::Toml(e.to_string()))?;
         let mut entities = Vec::new();
         for e in raw.entity {
             let properties = props(e.properties, &e.entity_type)?;
             let additional_properties = match e.additional_properties {
-                Some(t) => Some(PropType::parse(&t).ok_or_else(|| format!("{}: unknown type {t:?}", e.entity_type))?),
+                Some(t) => Some(
+                    PropType::parse(&t)
+                        .ok_or_else(|| SchemaError::Invalid(format!("{}: unknown type {t:?}", e.entity_type)))?,
+                ),
                 None => None,
             };
             for name in [&e.label, &e.class].into_iter().chain(&e.extra_labels) {
                 if !is_identifier(name) {
-                    return Err(format!("{}: label {name:?} is not an identifier", e.entity_type));
+                    return Err(SchemaError::Invalid(format!(
+                        "{}: label {name:?} is not an identifier",
+                        e.entity_type
+                    )));
                 }
             }
             for name in &e.indexes {
                 if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| &p.name == name) {
-                    return Err(format!(
+                    return Err(SchemaError::Invalid(format!(
                         "{}: index {name:?} must name one of its properties",
                         e.entity_type
-                    ));
+                    )));
                 }
             }
             let lifecycle = match (e.lifecycle.as_deref(), e.event_time) {
@@ -308,24 +326,30 @@ impl Schema {
                         .iter()
                         .any(|p| p.name == time && p.prop_type == PropType::DateTime && p.required)
                     {
-                        return Err(format!(
+                        return Err(SchemaError::Invalid(format!(
                             "{}: event_time {time:?} must name a required datetime property",
                             e.entity_type
-                        ));
+                        )));
                     }
                     Lifecycle::Event { time }
                 }
                 (Some("event"), None) => {
-                    return Err(format!("{}: lifecycle \"event\" needs event_time", e.entity_type))
+                    return Err(SchemaError::Invalid(format!(
+                        "{}: lifecycle \"event\" needs event_time",
+                        e.entity_type
+                    )))
                 }
                 (None | Some("snapshot"), Some(_)) => {
-                    return Err(format!("{}: event_time is only for lifecycle \"event\"", e.entity_type))
+                    return Err(SchemaError::Invalid(format!(
+                        "{}: event_time is only for lifecycle \"event\"",
+                        e.entity_type
+                    )))
                 }
                 (Some(other), _) => {
-                    return Err(format!(
+                    return Err(SchemaError::Invalid(format!(
                         "{}: lifecycle {other:?} is neither \"snapshot\" nor \"event\"",
                         e.entity_type
-                    ))
+                    )))
                 }
             };
             entities.push(EntitySchema {
@@ -347,14 +371,17 @@ impl Schema {
         for r in raw.relationship {
             for end in [&r.from, &r.to] {
                 if !entities.iter().any(|e| &e.entity_type == end) {
-                    return Err(format!("{}: unknown entity type {end:?}", r.relationship_type));
+                    return Err(SchemaError::Invalid(format!(
+                        "{}: unknown entity type {end:?}",
+                        r.relationship_type
+                    )));
                 }
             }
             if !is_identifier(&r.class) {
-                return Err(format!(
+                return Err(SchemaError::Invalid(format!(
                     "{}: class {:?} is not an identifier",
                     r.relationship_type, r.class
-                ));
+                )));
             }
             relationships.push(RelationshipSchema {
                 properties: props(r.properties, &r.relationship_type)?,
@@ -371,7 +398,7 @@ impl Schema {
             .chain(relationships.iter().map(|r| &r.relationship_type))
         {
             if !seen.insert(t.clone()) {
-                return Err(format!("type {t:?} is declared twice"));
+                return Err(SchemaError::Invalid(format!("type {t:?} is declared twice")));
             }
         }
         Ok(Schema {

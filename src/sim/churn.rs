@@ -34,12 +34,17 @@ pub struct Churn {
     pub round: u64,
 }
 
+/// Text that is not a churn.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a churn: write a share such as 1% or 0.01, optionally with ,round=R")]
+pub struct BadChurn(pub String);
+
 impl FromStr for Churn {
-    type Err = String;
+    type Err = BadChurn;
 
     /// `1%`, `0.01`, or either with `,round=R`.
-    fn from_str(text: &str) -> Result<Churn, String> {
-        let bad = || format!("{text:?} is not a churn: write a share such as 1% or 0.01, optionally with ,round=R");
+    fn from_str(text: &str) -> Result<Churn, BadChurn> {
+        let bad = || BadChurn(text.to_owned());
         let mut parts = text.split(',').map(str::trim);
         let share = parts.next().ok_or_else(bad)?;
         let share = match share.strip_suffix('%') {
@@ -266,7 +271,11 @@ mod tests {
         assert_eq!("1%".parse::<Churn>(), Ok(Churn { share: 0.01, round: 1 }));
         assert_eq!("0.05,round=3".parse::<Churn>(), Ok(Churn { share: 0.05, round: 3 }));
         for bad in ["", "x", "101%", "-1%", "1%,rounds=2", "1%,round=x"] {
-            assert!(bad.parse::<Churn>().unwrap_err().contains("is not a churn"), "{bad}");
+            assert_eq!(bad.parse::<Churn>(), Err(BadChurn(bad.to_owned())), "{bad}");
+            assert!(
+                bad.parse::<Churn>().unwrap_err().to_string().contains("is not a churn"),
+                "{bad}"
+            );
         }
     }
 

@@ -6,6 +6,29 @@ use neo4rs::{query, BoltType};
 use super::upsert::SyncStamp;
 use super::{Sink, SinkError};
 
+/// How a sync went for one account, as its node (`lastSyncStatus`) and its history
+/// (`MimecastSyncRun.status`) record it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Every type was collected and written, and every gone element deleted.
+    Success,
+    /// Written, but some types were partial or kept by the deletion guard.
+    Partial,
+    /// Not collected: the account keeps its data.
+    Failed,
+}
+
+impl AccountStatus {
+    /// The text stored in Neo4j.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Success => "success",
+            AccountStatus::Partial => "partial",
+            AccountStatus::Failed => "failed",
+        }
+    }
+}
+
 impl Sink {
     /// Records a failed collection on the account node, which keeps its data and its
     /// `lastSuccessfulSyncOn`: by account code when the run learned it, else by
@@ -23,20 +46,23 @@ impl Sink {
     ) -> Result<i64, SinkError> {
         let q = match account_code {
             Some(code) => query(
-                "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed', \
+                "MATCH (a:MimecastAccount {_key: $key}) SET a.lastSyncOn = $now, a.lastSyncStatus = $status, \
                  a.lastSuccessfulSyncOn = datetime(a.lastSuccessfulSyncOn) RETURN count(a) AS marked",
             )
             .param("key", crate::schema::keys::account(code)),
             None => query(
                 "OPTIONAL MATCH (a:MimecastAccount {connection: $connection}) WITH collect(a) AS found \
                  FOREACH (a IN CASE WHEN size(found) = 1 THEN found ELSE [] END | \
-                   SET a.lastSyncOn = $now, a.lastSyncStatus = 'failed', \
+                   SET a.lastSyncOn = $now, a.lastSyncStatus = $status, \
                        a.lastSuccessfulSyncOn = datetime(a.lastSuccessfulSyncOn)) \
                  RETURN CASE WHEN size(found) = 1 THEN 1 ELSE 0 END AS marked",
             )
             .param("connection", connection),
         };
-        let rows = self.write("mark-account", q.param("now", stamp.now_value())).await?;
+        let q = q
+            .param("now", stamp.now_value())
+            .param("status", AccountStatus::Failed.as_str());
+        let rows = self.write("mark-account", q).await?;
         Ok(match rows.first().and_then(|r| r.get("marked")) {
             Some(BoltType::Integer(i)) => i.value,
             _ => 0,
@@ -51,11 +77,10 @@ impl Sink {
     pub async fn mark_account(
         &self,
         account_code: &str,
-        status: &str,
-        success: bool,
+        status: AccountStatus,
         stamp: &SyncStamp,
     ) -> Result<(), SinkError> {
-        let statement = if success {
+        let statement = if status == AccountStatus::Success {
             "MATCH (a:MimecastAccount {_key: $key}) \
              SET a.lastSyncOn = $now, a.lastSyncStatus = $status, a.lastSuccessfulSyncOn = $now"
         } else {
@@ -66,7 +91,7 @@ impl Sink {
         let q = query(statement)
             .param("key", crate::schema::keys::account(account_code))
             .param("now", stamp.now_value())
-            .param("status", status);
+            .param("status", status.as_str());
         self.write_even_when_stopped("mark-account", q).await.map(|_| ())
     }
 }

@@ -28,6 +28,7 @@ pub use guard::{DeletePolicy, HeldBack};
 pub use history::{CampaignCompletion, RuleFindings, SyncRun, RUN_LABEL};
 pub use load::{LoadReport, TypeWrite};
 pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};
+pub use marks::AccountStatus;
 pub use queries::known_accounts;
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 

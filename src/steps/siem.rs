@@ -231,7 +231,7 @@ async fn read_file(
                     None => Err(format!("longer than {} bytes", crate::mimecast::siem::MAX_LINE_BYTES)),
                     Some(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
                         .map_err(|e| format!("not JSON ({e})"))
-                        .and_then(|event| conv::detection(code, &event, &is_user)),
+                        .and_then(|event| conv::detection(code, &event, &is_user).map_err(|e| e.to_string())),
                 };
                 match parsed {
                     Ok(d) => staged.push(d),

@@ -9,9 +9,10 @@ use tracing::{debug, error, info, warn};
 
 use crate::collect::{self, Collection, RunStatus};
 use crate::config::{Config, SyncConfig};
+use crate::mimecast::{ApiError, Client};
 use crate::queries::QuerySet;
 use crate::schema::schema;
-use crate::sink::{DeletePolicy, LoadReport, Sink, SinkError, SyncStamp};
+use crate::sink::{AccountStatus, DeletePolicy, LoadReport, Sink, SinkError, SyncStamp};
 use crate::steps::{Progress, Step};
 use crate::stop::Stop;
 
@@ -199,7 +200,7 @@ fn status_of_error(e: &SinkError) -> SyncStatus {
 /// The account code of every connection whose `get-account` answers, sorted, without
 /// fetching anything else. A connection that fails here is left to the collection,
 /// which fails it the same way and reports why.
-async fn discover_accounts(config: &Config, clients: &[Result<crate::mimecast::Client, String>]) -> Vec<String> {
+async fn discover_accounts(config: &Config, clients: &[Result<Client, ApiError>]) -> Vec<String> {
     let found = futures::future::join_all(config.connections.iter().zip(clients).map(|(c, client)| async move {
         let client = client.as_ref().ok()?;
         match client.get_account().await {
@@ -220,7 +221,7 @@ async fn discover_accounts(config: &Config, clients: &[Result<crate::mimecast::C
 async fn collect_with_schema(
     sink: &Sink,
     config: &Config,
-    clients: &[Result<crate::mimecast::Client, String>],
+    clients: &[Result<Client, ApiError>],
     steps: &[Step],
     progress: &dyn Progress,
     cursors: &crate::sink::StoredCursors,
@@ -298,7 +299,8 @@ async fn write(
                     warn!(connection = %t.connection, "the failed tenant's account node was not found (first sync, or the connection name is ambiguous)");
                 }
                 if let Some(account) = t.account_code.as_deref() {
-                    sink.record_run(&history_run(c, account, "failed", stamp), history.history_runs).await?;
+                    sink.record_run(&history_run(c, account, AccountStatus::Failed, stamp), history.history_runs)
+                        .await?;
                 }
             }
             if usable.is_empty() {
@@ -345,12 +347,12 @@ async fn write_accounts(
         load.absorb(written);
         result?;
         let label = match status {
-            RunStatus::Success if held => "partial",
-            RunStatus::Success => "success",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
+            RunStatus::Success if held => AccountStatus::Partial,
+            RunStatus::Success => AccountStatus::Success,
+            RunStatus::Partial => AccountStatus::Partial,
+            RunStatus::Failed => AccountStatus::Failed,
         };
-        sink.mark_account(account, label, label == "success", stamp).await?;
+        sink.mark_account(account, label, stamp).await?;
         // The account's events are written: its TTP log streams move on, except those
         // with elements validation kept out (read again next time).
         let partial = c.partial_types(account);

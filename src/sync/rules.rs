@@ -8,16 +8,16 @@ use tracing::warn;
 
 use crate::collect::Collection;
 use crate::queries::QuerySet;
-use crate::sink::{CampaignCompletion, RuleFindings, Sink, SyncRun, SyncStamp};
+use crate::sink::{AccountStatus, CampaignCompletion, RuleFindings, Sink, SyncRun, SyncStamp};
 
 /// A history record of `account` in this sync, with its tenants' API figures.
-pub(super) fn history_run(c: &Collection, account: &str, status: &str, stamp: &SyncStamp) -> SyncRun {
+pub(super) fn history_run(c: &Collection, account: &str, status: AccountStatus, stamp: &SyncStamp) -> SyncRun {
     let mut run = SyncRun {
         account: account.to_owned(),
         sync_id: stamp.sync_id.clone(),
         started_on: stamp.now.clone(),
         ended_on: crate::time::now_iso(),
-        status: status.to_owned(),
+        status: status.as_str().to_owned(),
         ..SyncRun::default()
     };
     for t in c.tenants.iter().filter(|t| t.account_code.as_deref() == Some(account)) {
