@@ -27,6 +27,7 @@ use std::time::Instant;
 use neo4rs::{query, BoltMap, BoltType};
 use tracing::{debug, warn};
 
+use super::digest::Collected;
 use super::fingerprint;
 use super::{Sink, SinkError};
 use crate::graph::GraphStore;
@@ -64,8 +65,11 @@ pub struct Diff {
     /// (account, type): how many elements are stored.
     pub stored: BTreeMap<(String, String), u64>,
     pub read_ms: u64,
-    /// Elements read.
+    /// Stored elements read, or counted ([`Diff::counted`]).
     pub read: u64,
+    /// Stored elements of types whose digest and count matched what was collected:
+    /// counted by Neo4j, not read (see [`super::digest`]).
+    pub counted: u64,
 }
 
 /// One scan's result, applied to the diff only once the scan completed (a scan that
@@ -101,10 +105,13 @@ fn string<'a>(map: &'a BoltMap, key: &str) -> Option<&'a str> {
 }
 
 impl Sink {
-    /// Reads what Neo4j holds of `accounts` and classifies it against `store`.
+    /// Reads what Neo4j holds of `accounts` and classifies it against `store`. At the
+    /// fingerprint depth, a type whose collected digest equals the stored one
+    /// (`stored_digests`) and whose stored count is the collected count is not read.
     ///
     /// # Errors
     /// A read fails after its retries.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn read_diff(
         &self,
         store: &GraphStore,
@@ -112,6 +119,8 @@ impl Sink {
         account: &str,
         partial: &BTreeSet<String>,
         depth: Depth,
+        collected: &(BTreeMap<String, Collected>, BTreeMap<String, Collected>),
+        stored_digests: &BTreeMap<String, String>,
     ) -> Result<Diff, SinkError> {
         let t0 = Instant::now();
         let mut diff = Diff {
@@ -121,12 +130,23 @@ impl Sink {
         };
         {
             for spec in schema.entities.iter().filter(|e| e.is_account_scoped()) {
+                let pattern = format!("(x:{} {{accountCode: $account}})", spec.label);
+                if depth == Depth::Fingerprints {
+                    if let Some(c) = collected.0.get(&spec.entity_type) {
+                        if self
+                            .unchanged_by_digest(&pattern, account, &spec.entity_type, c, stored_digests)
+                            .await?
+                        {
+                            diff.counted(c, account, &spec.entity_type, true);
+                            continue;
+                        }
+                    }
+                }
                 let labels = spec.labels();
                 let merge = partial.contains(&spec.entity_type);
                 let content = merge || depth == Depth::Content;
                 let cypher = format!(
-                    "MATCH (x:{} {{accountCode: $account}}) WHERE x._type = $type RETURN elementId(x) AS id, {}",
-                    spec.label,
+                    "MATCH {pattern} WHERE x._type = $type RETURN elementId(x) AS id, {}",
                     if content {
                         "properties(x) AS p, labels(x) AS l"
                     } else {
@@ -186,6 +206,17 @@ impl Sink {
                 } else {
                     continue;
                 };
+                if depth == Depth::Fingerprints {
+                    if let Some(c) = collected.1.get(&spec.relationship_type) {
+                        if self
+                            .unchanged_by_digest(&anchored, account, &spec.relationship_type, c, stored_digests)
+                            .await?
+                        {
+                            diff.counted(c, account, &spec.relationship_type, false);
+                            continue;
+                        }
+                    }
+                }
                 let merge = partial.contains(&spec.relationship_type);
                 let content = merge || depth == Depth::Content;
                 // Neo4j keeps a relationship's class as its type and its endpoints' keys
@@ -246,6 +277,22 @@ impl Sink {
         Ok(diff)
     }
 
+    /// Whether a type is as collected without reading it: its stored digest is the
+    /// collected one and Neo4j holds as many of its elements as were collected.
+    async fn unchanged_by_digest(
+        &self,
+        pattern: &str,
+        account: &str,
+        element_type: &str,
+        c: &Collected,
+        stored_digests: &BTreeMap<String, String>,
+    ) -> Result<bool, SinkError> {
+        if stored_digests.get(element_type) != Some(&c.digest.text()) {
+            return Ok(false);
+        }
+        Ok(self.count_stored(pattern, account, element_type).await? == c.digest.count)
+    }
+
     /// Runs one scan (`classify` gives a stored element's slot and whether its content
     /// is the same, or `None` when it was not collected), again from the start after
     /// a retryable failure. A second stored copy of one element (a relationship has
@@ -299,6 +346,26 @@ impl Sink {
 }
 
 impl Diff {
+    /// A type found unchanged by its digest and count: every collected element is the
+    /// same, nothing is gone.
+    fn counted(&mut self, c: &Collected, account: &str, element_type: &str, nodes: bool) {
+        let n = c.digest.count;
+        self.read += n;
+        self.counted += n;
+        *self
+            .stored
+            .entry((account.to_owned(), element_type.to_owned()))
+            .or_default() += n;
+        let classes = if nodes {
+            &mut self.nodes
+        } else {
+            &mut self.relationships
+        };
+        for &slot in &c.slots {
+            classes[slot] = Found::Same;
+        }
+    }
+
     fn apply(&mut self, scan: Scan, account: &str, element_type: &str, nodes: bool) {
         let key = (account.to_owned(), element_type.to_owned());
         self.read += scan.stored;

@@ -45,8 +45,11 @@ pub struct LoadReport {
     pub held_back: Vec<HeldBack>,
     /// Reading the stored state and comparing it.
     pub read_ms: u64,
-    /// Stored elements read.
+    /// Stored elements read, or counted by type digest.
     pub read_elements: u64,
+    /// Of those, the elements of types found unchanged by their digest and count,
+    /// counted by Neo4j rather than read (see `sink::digest`).
+    pub counted_elements: u64,
     /// Accounts whose stored content was read in full and verified this sync (the
     /// others' fingerprints only: see `[neo4j] verify_content_hours`).
     pub content_verified: Vec<String>,
@@ -84,6 +87,7 @@ impl LoadReport {
         self.held_back.extend(other.held_back);
         self.read_ms += other.read_ms;
         self.read_elements += other.read_elements;
+        self.counted_elements += other.counted_elements;
         self.content_verified.extend(other.content_verified);
         self.upsert_ms += other.upsert_ms;
         self.cleanup_ms += other.cleanup_ms;
@@ -262,13 +266,38 @@ impl Sink {
             )));
         }
         let depth = self.diff_depth(account).await?;
-        let diff = self.read_diff(store, schema, account, partial, depth).await?;
+        let collected = super::digest::collected(store, schema, account, partial);
+        let stored_digests = self.stored_digests(account).await?;
+        let diff = self
+            .read_diff(store, schema, account, partial, depth, &collected, &stored_digests)
+            .await?;
         report.read_ms += diff.read_ms;
         report.read_elements += diff.read;
+        report.counted_elements += diff.counted;
+        // The digests stand for what is stored only while no write is under way.
+        if !stored_digests.is_empty() {
+            self.store_digests(account, Vec::new()).await?;
+        }
         self.write_changes(store, schema, account, partial, &diff, stamp, report)
             .await?;
         self.delete_gone(account, schema, partial, policy, &diff, stamp, report)
             .await?;
+        // Every type the write left exactly as collected.
+        let held: BTreeSet<&str> = report
+            .held_back
+            .iter()
+            .filter(|h| h.account == account)
+            .map(|h| h.element_type.as_str())
+            .collect();
+        let (nodes, rels) = &collected;
+        let lines = super::digest::lines(
+            nodes
+                .iter()
+                .chain(rels)
+                .filter(|(t, _)| !held.contains(t.as_str()) && !report.incomplete_types.contains(*t))
+                .map(|(t, c)| (t.as_str(), c.digest)),
+        );
+        self.store_digests(account, lines).await?;
         if depth == Depth::Content {
             // The sync's start: what it verified is as of then.
             let q = query("MATCH (a:MimecastAccount {_key: $key}) SET a._contentVerifiedOn = $now")

@@ -12,6 +12,7 @@ pub mod bolt;
 mod cleanup;
 mod cursors;
 mod diff;
+mod digest;
 pub mod fingerprint;
 pub mod guard;
 mod history;

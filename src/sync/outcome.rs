@@ -112,7 +112,10 @@ impl SyncOutcome {
                 );
             }
             let depth = if self.load.content_verified.is_empty() {
-                "keys and fingerprints".to_owned()
+                format!(
+                    "keys and fingerprints; {} of them counted by type digest",
+                    self.load.counted_elements
+                )
             } else {
                 format!("content verified for {}", self.load.content_verified.join(", "))
             };

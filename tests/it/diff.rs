@@ -17,14 +17,16 @@ use serde_json::{json, Value as Json};
 use crate::helpers::{acme_tenant, sink, unique_account};
 use crate::sync::{acme, code, data_written, rows, sync};
 
-/// Properties that say when, not what: they differ between two syncs of one tenant.
-const WHEN: [&str; 6] = [
+/// Properties that say when, not what, and the account's digests of its other
+/// elements: they differ between two syncs of one tenant.
+const WHEN: [&str; 7] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "lastSyncOn",
     "lastSyncStatus",
     "lastSuccessfulSyncOn",
     "_contentVerifiedOn",
+    "_digests",
 ];
 
 /// Every node and relationship of the account by key: labels or type and endpoints,
@@ -122,6 +124,8 @@ async fn an_unchanged_resync_writes_nothing_and_touches_no_property() {
     assert_eq!(second.status, SyncStatus::Success, "{}", second.human());
     assert_eq!(reported_diff(&second), BTreeMap::new());
     assert_eq!(second.load.read_elements, 32 + 51);
+    // Every type's digest and count are as the first sync left them: none is read.
+    assert_eq!(second.load.counted_elements, 32 + 51);
     let mut after = dump(&s, account, true).await;
     // Only the account's sync stamps moved.
     let account_key = format!("mimecast_account:{account}");
@@ -196,6 +200,9 @@ async fn a_changed_tenant_gives_exactly_the_difference_to_a_clean_sync() {
 
 /// Edits by hand: Bob deleted with his relationships, Carol's name edited and a
 /// property added, a label removed, a completion's property flipped.
+/// Elements of the types [`TAMPER`] left at their count, in the Acme tenant.
+const COUNTED_AFTER_TAMPERING: u64 = 30;
+
 const TAMPER: [&str; 4] = [
     "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) DETACH DELETE u",
     "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) SET u.displayName = 'edited', u.extra = 1",
@@ -273,7 +280,17 @@ async fn between_full_reads_a_sync_restores_deletions_by_hand_and_a_full_read_re
     let fast = sync(&config).await;
     assert_eq!(fast.status, SyncStatus::Success, "{}", fast.human());
     assert!(fast.load.content_verified.is_empty());
-    assert!(fast.human().contains("(keys and fingerprints)"), "{}", fast.human());
+    // Types the tampering left at their count are counted by digest, not read (the
+    // campaigns' removed label and the flipped completion among them: not seen).
+    let counted = fast.load.counted_elements;
+    assert_eq!(counted, COUNTED_AFTER_TAMPERING, "{}", fast.human());
+    assert!(
+        fast.human().contains(&format!(
+            "(keys and fingerprints; {counted} of them counted by type digest)"
+        )),
+        "{}",
+        fast.human()
+    );
     let t = &fast.load.types;
     assert_eq!(t["mimecast_user"].counts(), (1, 0, 11, 0));
     assert_eq!(t["mimecast_awareness_campaign"].counts(), (0, 0, 4, 0));
@@ -447,6 +464,72 @@ async fn a_write_cut_short_converges_on_the_next_sync() {
         (clean.len() - partial.len()) as u64,
         "only what the cut sync did not write"
     );
+}
+
+/// The type digests stand for what is stored only between writes: a write cut short
+/// leaves none, so a tenant that changes back is read in full and converges, where
+/// the digests of the last complete write would have matched and hidden the half-done
+/// change.
+#[tokio::test]
+async fn a_write_cut_short_leaves_no_digests_and_a_tenant_changed_back_is_read() {
+    let account = code("CDIFFDGST1");
+    let (sim, mut config) = acme(account).await;
+    config.neo4j.batch_size = 2;
+    config.neo4j.max_connections = 1;
+    let s = sink().await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let clean = dump(&s, account, false).await;
+    let digests = "MATCH (a:MimecastAccount {accountCode: $account}) RETURN size(a._digests) AS n";
+    let types = mimecast_graph::schema::schema();
+    let snapshot_types = types
+        .entities
+        .iter()
+        .filter(|e| e.is_account_scoped() && e.lifecycle == mimecast_graph::schema::Lifecycle::Snapshot)
+        .count()
+        + types
+            .relationships
+            .iter()
+            .filter(|r| !types.is_event_relationship(r))
+            .count();
+    assert_eq!(rows(&s, digests, account).await, vec![json!({"n": snapshot_types})]);
+
+    // The churned tenant, stopped as soon as Hal is written.
+    sim.set_tenant(churned(acme_tenant(account)));
+    let stop = mimecast_graph::stop::Stop::new();
+    let watcher = async {
+        let hal = "MATCH (u:MimecastUser {accountCode: $account, email: 'hal@acme.com'}) RETURN count(u) AS n";
+        while rows(&s, hal, account).await[0]["n"] == json!(0) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        stop.trigger();
+    };
+    let (cut, ()) = tokio::join!(
+        async {
+            let _guard = crate::sync::SYNC_LOCK.lock().await;
+            mimecast_graph::sync::run_once(
+                &config,
+                &mimecast_graph::collect::all_steps(),
+                &mimecast_graph::queries::embedded(),
+                &mimecast_graph::steps::SilentProgress,
+                &stop,
+            )
+            .await
+        },
+        watcher
+    );
+    assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
+    assert_eq!(rows(&s, digests, account).await, vec![json!({"n": null})]);
+    assert_ne!(dump(&s, account, false).await, clean, "Hal is in");
+
+    // Back to the first tenant, between full reads: every type is read, none counted.
+    sim.set_tenant(acme_tenant(account));
+    let back = sync(&config).await;
+    assert_eq!(back.status, SyncStatus::Success, "{}", back.human());
+    assert!(back.load.content_verified.is_empty());
+    assert_eq!(back.load.counted_elements, 0);
+    assert_eq!(back.load.types["mimecast_user"].deleted, 1, "Hal is gone again");
+    assert_eq!(dump(&s, account, false).await, clean);
+    assert_eq!(rows(&s, digests, account).await, vec![json!({"n": snapshot_types})]);
 }
 
 #[tokio::test]

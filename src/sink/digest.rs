@@ -1,0 +1,225 @@
+//! Type digests: what lets a sync between full reads skip reading a type it did not
+//! change.
+//!
+//! After every write of an account that completed, the account node keeps, in
+//! `_digests`, one digest per snapshot type the write left exactly as collected (not
+//! partial, nothing kept by the deletion guard): the number of elements and the
+//! wrapping sum of their content fingerprints (`type=count:sum`, the sum as 16 hex
+//! digits; a sum is the same whatever the order, and a changed, added or removed
+//! element changes it). A later sync that reads keys and fingerprints
+//! ([`super::diff::Depth::Fingerprints`]) compares each type's digest of what it
+//! collected with the stored one; when they are equal it asks Neo4j only how many
+//! elements of the type the account holds, and when that count is the collected
+//! count too, every element is the same and nothing is gone, without reading them.
+//! Otherwise the type is read as before.
+//!
+//! What the digest stands for holds only while nothing else writes: the digests are
+//! removed before a write begins and stored again after it completed, so a write cut
+//! short leaves none and the next sync reads everything. An element deleted by hand
+//! lowers the count and is restored; an element edited by hand keeps its stored
+//! fingerprint, as at the fingerprint depth without digests, and is restored at the
+//! next full read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use neo4rs::{query, BoltType};
+
+use super::fingerprint;
+use super::{Sink, SinkError};
+use crate::graph::GraphStore;
+use crate::schema::{Lifecycle, Schema};
+
+/// The account property that holds the digests.
+pub const PROPERTY: &str = "_digests";
+
+/// The digest of one type's elements in one account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Digest {
+    pub count: u64,
+    pub sum: u64,
+}
+
+impl Digest {
+    /// Adds one element by its fingerprint (16 hex digits).
+    pub fn add(&mut self, fingerprint: &str) {
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(u64::from_str_radix(fingerprint, 16).unwrap_or(0));
+    }
+
+    /// `count:sum`, as stored.
+    pub fn text(&self) -> String {
+        format!("{}:{:016x}", self.count, self.sum)
+    }
+}
+
+/// One type of an account as this sync collected it: its digest and where its
+/// elements are in the store.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub digest: Digest,
+    pub slots: Vec<usize>,
+}
+
+/// The collected elements of `account`, by type: entity types first map, relationship
+/// types second. Every account-scoped snapshot type of the schema that is not
+/// `partial` is present, with no elements if none was collected (event types and
+/// partial types are not: they are always read).
+pub fn collected(
+    store: &GraphStore,
+    schema: &Schema,
+    account: &str,
+    partial: &BTreeSet<String>,
+) -> (BTreeMap<String, Collected>, BTreeMap<String, Collected>) {
+    let mut nodes: BTreeMap<String, Collected> = schema
+        .entities
+        .iter()
+        .filter(|e| e.is_account_scoped() && e.lifecycle == Lifecycle::Snapshot)
+        .filter(|e| !partial.contains(&e.entity_type))
+        .map(|e| (e.entity_type.clone(), Collected::default()))
+        .collect();
+    let mut rels: BTreeMap<String, Collected> = schema
+        .relationships
+        .iter()
+        .filter(|r| !schema.is_event_relationship(r) && !partial.contains(&r.relationship_type))
+        .map(|r| (r.relationship_type.clone(), Collected::default()))
+        .collect();
+    let labels: BTreeMap<&str, Vec<&str>> = schema
+        .entities
+        .iter()
+        .map(|e| (e.entity_type.as_str(), e.labels()))
+        .collect();
+    for (slot, e) in store.entity_slots() {
+        if e.properties.get("accountCode").and_then(|v| v.as_str()) != Some(account) {
+            continue;
+        }
+        if let (Some(c), Some(l)) = (nodes.get_mut(e.entity_type), labels.get(e.entity_type)) {
+            c.digest.add(&fingerprint::of_entity(e, l, schema));
+            c.slots.push(slot);
+        }
+    }
+    for (slot, r) in store.relationship_slots() {
+        if r.properties.get("accountCode").and_then(|v| v.as_str()) != Some(account) {
+            continue;
+        }
+        if let Some(c) = rels.get_mut(r.relationship_type) {
+            c.digest.add(&fingerprint::of_relationship(r, schema));
+            c.slots.push(slot);
+        }
+    }
+    (nodes, rels)
+}
+
+/// `type=count:sum` lines, sorted by type.
+pub fn lines<'a>(digests: impl IntoIterator<Item = (&'a str, Digest)>) -> Vec<String> {
+    let mut out: Vec<String> = digests.into_iter().map(|(t, d)| format!("{t}={}", d.text())).collect();
+    out.sort();
+    out
+}
+
+/// Parses stored lines back into `type → count:sum` text; lines it cannot read are
+/// left out (their type is read).
+pub fn parse(lines: &[String]) -> BTreeMap<String, String> {
+    lines
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(t, d)| (t.to_owned(), d.to_owned()))
+        .collect()
+}
+
+impl Sink {
+    /// The digests stored on the account node (none when there is no node, or none
+    /// were stored).
+    ///
+    /// # Errors
+    /// The read fails after its retries.
+    pub(super) async fn stored_digests(&self, account: &str) -> Result<BTreeMap<String, String>, SinkError> {
+        let q = query(&format!(
+            "MATCH (a:MimecastAccount {{_key: $key}}) RETURN a.{PROPERTY} AS d"
+        ))
+        .param("key", crate::schema::keys::account(account));
+        let rows = self.read(q).await?;
+        let lines: Vec<String> = match rows.first().and_then(|r| r.get("d")) {
+            Some(BoltType::List(l)) => l
+                .value
+                .iter()
+                .filter_map(|v| match v {
+                    BoltType::String(s) => Some(s.value.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(parse(&lines))
+    }
+
+    /// Replaces the account's digests with `lines` (an empty list removes them).
+    ///
+    /// # Errors
+    /// The write fails after its retries.
+    pub(super) async fn store_digests(&self, account: &str, lines: Vec<String>) -> Result<(), SinkError> {
+        let statement = if lines.is_empty() {
+            format!("MATCH (a:MimecastAccount {{_key: $key}}) REMOVE a.{PROPERTY}")
+        } else {
+            format!("MATCH (a:MimecastAccount {{_key: $key}}) SET a.{PROPERTY} = $lines")
+        };
+        let q = query(&statement)
+            .param("key", crate::schema::keys::account(account))
+            .param("lines", lines);
+        self.write("digests", q).await.map(|_| ())
+    }
+
+    /// How many elements of a type the account holds, counted by Neo4j.
+    ///
+    /// # Errors
+    /// The read fails after its retries.
+    pub(super) async fn count_stored(
+        &self,
+        pattern: &str,
+        account: &str,
+        element_type: &str,
+    ) -> Result<u64, SinkError> {
+        let q = query(&format!("MATCH {pattern} WHERE x._type = $type RETURN count(x) AS n"))
+            .param("account", account)
+            .param("type", element_type);
+        let rows = self.read(q).await?;
+        Ok(match rows.first().and_then(|r| r.get("n")) {
+            Some(BoltType::Integer(i)) => i.value.max(0) as u64,
+            _ => 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_the_count_and_the_wrapping_sum_whatever_the_order() {
+        let mut a = Digest::default();
+        let mut b = Digest::default();
+        for fp in ["ffffffffffffffff", "0000000000000002", "00000000000000a0"] {
+            a.add(fp);
+        }
+        for fp in ["00000000000000a0", "ffffffffffffffff", "0000000000000002"] {
+            b.add(fp);
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.text(), "3:00000000000000a1");
+        let mut c = a;
+        c.add("0000000000000000");
+        assert_eq!(c.text(), "4:00000000000000a1");
+        assert_ne!(c, a);
+    }
+
+    #[test]
+    fn lines_round_trip_sorted_and_unreadable_ones_are_dropped() {
+        let one = Digest { count: 2, sum: 0x10 };
+        let lines = lines([("b_type", one), ("a_type", Digest::default())]);
+        assert_eq!(lines, ["a_type=0:0000000000000000", "b_type=2:0000000000000010"]);
+        let mut stored = lines.clone();
+        stored.push("garbage".into());
+        let parsed = parse(&stored);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed["b_type"], "2:0000000000000010");
+    }
+}
