@@ -28,11 +28,14 @@ pub enum Exit {
     Partial = 10,
     /// `queries run --fail-on-findings`: a finding-reporting query returned rows.
     Findings = 20,
+    /// `sync` or `run` got a second SIGINT/SIGTERM and exited without waiting for the
+    /// batch in flight (128 + SIGINT, as shells report an interrupt).
+    Interrupted = 130,
 }
 
 impl Exit {
     /// Every code, in numeric order.
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Success,
         Exit::Failure,
         Exit::Usage,
@@ -42,6 +45,7 @@ impl Exit {
         Exit::Policy,
         Exit::Partial,
         Exit::Findings,
+        Exit::Interrupted,
     ];
 
     /// The number the process exits with.
@@ -65,6 +69,7 @@ impl Exit {
                 "partial sync: some steps or tenants failed, or the deletion guard kept a type; those types were written but not cleaned up"
             }
             Exit::Findings => "`queries run --fail-on-findings`: a finding-reporting query returned rows",
+            Exit::Interrupted => "`sync` or `run` stopped by a second SIGINT/SIGTERM, without waiting for the batch in flight",
         }
     }
 
@@ -127,6 +132,6 @@ mod tests {
     #[test]
     fn codes_are_distinct_and_ordered() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 10, 20]);
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 10, 20, 130]);
     }
 }

@@ -32,9 +32,10 @@ impl Stop {
         let _ = rx.wait_for(|v| *v).await;
     }
 
-    /// Triggers on SIGINT or SIGTERM (from a background task). A second signal exits
-    /// at once with code 130, for a batch that hangs.
-    pub fn on_signals(&self) {
+    /// Triggers on SIGINT or SIGTERM (from a background task). A second signal calls
+    /// `on_second` (the CLI exits at once with `Exit::Interrupted`, for a batch that
+    /// hangs).
+    pub fn on_signals(&self, on_second: impl FnOnce() + Send + 'static) {
         let stop = self.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -42,7 +43,7 @@ impl Stop {
             stop.trigger();
             wait_for_signal().await;
             eprintln!("second stop signal: exiting without waiting for the batch in flight");
-            std::process::exit(130);
+            on_second();
         });
     }
 }

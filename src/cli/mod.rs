@@ -97,6 +97,12 @@ impl From<QueryError> for CliError {
     }
 }
 
+/// Ends the process with [`Exit::Interrupted`]: a second stop signal during `sync`
+/// or `run`.
+pub fn exit_now_interrupted() {
+    std::process::exit(i32::from(Exit::Interrupted.code()));
+}
+
 /// The exit code of a sync.
 pub fn exit_of(status: crate::sync::SyncStatus) -> Exit {
     use crate::sync::SyncStatus as S;

@@ -14,8 +14,8 @@ mod steps;
 use crate::graph::Element as _;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::converters::keys;
 use crate::graph::{Entity, Relationship, Value};
+use crate::schema::keys;
 use crate::schema::{rels, types};
 
 pub use roster::{RosterError, RosterPerson};

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::store::GraphStore;
-use super::{Element, Entity, Properties, Relationship};
+use super::{Element, Entity, Properties, Relationship, Value};
 use crate::schema::{PropSpec, PropType, Schema};
 
 /// How many samples a finding keeps.
@@ -208,7 +208,7 @@ fn check_properties(
                 ok = false;
             }
             None => {}
-            Some(v) if !spec.prop_type.accepts(v) => {
+            Some(v) if !accepts(spec.prop_type, v) => {
                 report.add(
                     FindingKind::MistypedProperty,
                     format!(
@@ -228,7 +228,7 @@ fn check_properties(
             continue;
         }
         match additional {
-            Some(t) if t.accepts(v) => {}
+            Some(t) if accepts(t, v) => {}
             Some(t) => {
                 report.add(
                     FindingKind::MistypedProperty,
@@ -407,6 +407,19 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
 
 fn account_of(element: &impl Element) -> Option<&str> {
     element.str("accountCode")
+}
+
+/// Whether `value` has the schema type `t` (a datetime must be normalized ISO UTC text).
+fn accepts(t: PropType, value: &Value) -> bool {
+    match (t, value) {
+        (PropType::String, Value::Str(_))
+        | (PropType::Integer, Value::Int(_))
+        | (PropType::Float, Value::Float(_))
+        | (PropType::Boolean, Value::Bool(_))
+        | (PropType::StringList, Value::StrList(_)) => true,
+        (PropType::DateTime, Value::Str(s)) => crate::time::is_normalized(s),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

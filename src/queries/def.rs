@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::converters::keys;
 use crate::graph::{Element as _, Entity};
+use crate::schema::keys;
 use crate::schema::types;
 
 /// How serious a query's rows are. `info` queries report no findings.

@@ -17,3 +17,7 @@ pub use def::{Control, DefError, Framework, ParamDef, QueryDef, Rule, Severity};
 pub use format::{cell, format_csv, format_table, judged_line, row_count, to_json_value};
 pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
 pub use run::{check_params, parse_param, run, Judged, QueryError, QueryResult};
+
+/// The saved query of each training campaign's completion: the report's per-campaign
+/// chart, and the completion each sync records in its history.
+pub const CAMPAIGN_QUERY: &str = "campaign-completion";

@@ -37,7 +37,7 @@ pub fn after_help() -> String {
 }
 
 /// The query whose rows feed the per-campaign chart.
-pub const CAMPAIGN_QUERY: &str = "campaign-completion";
+pub use crate::queries::CAMPAIGN_QUERY;
 
 /// What to report on.
 #[derive(Clone, Debug, Default)]

@@ -7,8 +7,6 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::graph::Value;
-
 /// Entity types, as the schema names them.
 pub mod types {
     pub const ACCOUNT: &str = "mimecast_account";
@@ -94,19 +92,6 @@ impl PropType {
             PropType::Boolean => "boolean",
             PropType::StringList => "string[]",
             PropType::DateTime => "datetime",
-        }
-    }
-
-    /// Whether `value` has this type (a datetime must be normalized ISO UTC text).
-    pub fn accepts(self, value: &Value) -> bool {
-        match (self, value) {
-            (PropType::String, Value::Str(_))
-            | (PropType::Integer, Value::Int(_))
-            | (PropType::Float, Value::Float(_))
-            | (PropType::Boolean, Value::Bool(_))
-            | (PropType::StringList, Value::StrList(_)) => true,
-            (PropType::DateTime, Value::Str(s)) => crate::time::is_normalized(s),
-            _ => false,
         }
     }
 }

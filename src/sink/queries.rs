@@ -4,18 +4,19 @@ use neo4rs::{query, BoltType};
 
 use super::{Sink, SinkError};
 use crate::graph::Entity;
-use crate::queries::QuerySet;
 use crate::schema::types;
 
 impl Sink {
-    /// Upserts the saved queries as `ComplianceQuery` nodes and deletes the nodes of
-    /// the same set whose id is no longer in it.
+    /// Upserts the saved queries of the set `source` (one `ComplianceQuery` entity
+    /// each, `QueryDef::entity`) and deletes the nodes of the same set that are no
+    /// longer in it.
     ///
     /// # Errors
     /// A write fails.
     pub async fn sync_queries(
         &self,
-        set: &QuerySet,
+        source: &str,
+        entities: &[Entity],
         stamp: &crate::sink::SyncStamp,
     ) -> Result<(crate::sink::WriteCounts, u64), SinkError> {
         let schema = crate::schema::schema();
@@ -23,7 +24,6 @@ impl Sink {
             .entity(types::COMPLIANCE_QUERY)
             .map(crate::schema::EntitySchema::labels)
             .unwrap_or_default();
-        let entities: Vec<Entity> = set.iter().map(|q| q.entity(&set.source)).collect();
         let refs: Vec<&Entity> = entities.iter().collect();
         let counts = self
             .upsert_nodes(&labels, &refs, crate::sink::Mode::Replace, stamp)
@@ -37,7 +37,7 @@ impl Sink {
                     "MATCH (q:ComplianceQuery {querySet: $source}) WHERE NOT q._key IN $keys \
                      DETACH DELETE q RETURN count(*) AS deleted",
                 )
-                .param("source", set.source.as_str())
+                .param("source", source)
                 .param("keys", crate::sink::bolt::list(keys)),
             )
             .await?;

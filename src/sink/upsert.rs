@@ -350,17 +350,30 @@ impl Sink {
         let statement = create_node_statement(labels);
         for batch in entities.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch.iter().map(|e| node_row(e, labels, schema)).collect();
-            let c = match self.write_batch(labels[0], &statement, rows.clone(), stamp).await {
-                Err(e) if is_collision(&e) => {
-                    debug!(label = labels[0], "a created node was there already; merging the batch");
-                    self.write_batch(labels[0], &node_statement(labels, mode), rows, stamp)
-                        .await?
-                }
-                other => other?,
-            };
-            counts.add(c);
+            let merge = || node_statement(labels, mode);
+            counts.add(self.create_or_merge(labels[0], &statement, merge, rows, stamp).await?);
         }
         Ok(())
+    }
+
+    /// Writes one batch with the `CREATE` statement; a batch the uniqueness constraint
+    /// refuses (an element is there after all: written by hand, or by a batch whose
+    /// answer was lost) is written again with the `MERGE` one.
+    async fn create_or_merge(
+        &self,
+        label: &str,
+        create: &str,
+        merge: impl FnOnce() -> String,
+        rows: Vec<BoltType>,
+        stamp: &SyncStamp,
+    ) -> Result<WriteCounts, SinkError> {
+        match self.write_batch(label, create, rows.clone(), stamp).await {
+            Err(e) if is_collision(&e) => {
+                debug!(batch = %label, "a created element was there already; merging the batch");
+                self.write_batch(label, &merge(), rows, stamp).await
+            }
+            other => other,
+        }
     }
 
     /// Rewrites entities whose stored content differs, by element id.
@@ -442,14 +455,8 @@ impl Sink {
         for batch in relationships.chunks(self.config().batch_size) {
             let rows: Vec<BoltType> = batch.iter().map(|r| relationship_row(r, schema)).collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
-            let c = match self.write_batch(&label, &statement, rows.clone(), stamp).await {
-                Err(e) if is_collision(&e) => {
-                    debug!(batch = %label, "a created relationship was there already; merging the batch");
-                    let merge = relationship_statement(from_label, rel_type, to_label, mode);
-                    self.write_batch(&label, &merge, rows, stamp).await?
-                }
-                other => other?,
-            };
+            let merge = || relationship_statement(from_label, rel_type, to_label, mode);
+            let c = self.create_or_merge(&label, &statement, merge, rows, stamp).await?;
             counts.add(c);
             endpoints_found(c.total(), batch.len(), &label)?;
         }

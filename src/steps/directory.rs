@@ -23,9 +23,9 @@ use futures::stream::{self, StreamExt};
 
 use super::{Step, StepContext, StepError, StepFuture, StepSpec, FETCH_DOMAINS, FETCH_USERS};
 use crate::converters::directory as conv;
-use crate::converters::keys;
 use crate::graph::{Element as _, FindingKind};
 use crate::mimecast::{all, ApiError};
+use crate::schema::keys;
 use crate::schema::{rels, types};
 
 pub const FETCH_GROUPS: &str = "fetch-groups";

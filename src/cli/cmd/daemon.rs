@@ -10,7 +10,7 @@ pub async fn run(config: Option<&Path>, args: &RunArgs, json_logs: bool) -> Resu
     let (mut config, queries) = load_sync_setup(config, args.shard.shard)?;
     config.sync.allow_mass_delete = args.guard.allow_mass_delete;
     let stop = crate::stop::Stop::new();
-    stop.on_signals();
+    stop.on_signals(crate::cli::exit_now_interrupted);
     let observe = |o: &crate::sync::SyncOutcome| {
         let summary = crate::cli::render::sync_json(o, crate::cli::exit_of(o.status));
         crate::telemetry::info_json(json_logs, "sync summary", "summary", &summary);

@@ -14,7 +14,7 @@ pub async fn run(config: Option<&Path>, args: &SyncArgs) -> Result<Exit, CliErro
     }
     let progress = crate::steps::TerminalProgress::new();
     let stop = crate::stop::Stop::new();
-    stop.on_signals();
+    stop.on_signals(crate::cli::exit_now_interrupted);
     let outcome = crate::sync::run_once(&config, &crate::collect::all_steps(), &queries, &progress, &stop).await;
     let exit = crate::cli::exit_of(outcome.status);
     if args.json {
