@@ -55,6 +55,8 @@ pub struct LoadReport {
     pub content_verified: Vec<String>,
     pub upsert_ms: u64,
     pub cleanup_ms: u64,
+    /// Running the saved rules after the write, for the sync's history.
+    pub rules_ms: u64,
 }
 
 impl TypeWrite {
@@ -88,6 +90,7 @@ impl LoadReport {
         self.read_ms += other.read_ms;
         self.read_elements += other.read_elements;
         self.counted_elements += other.counted_elements;
+        self.rules_ms += other.rules_ms;
         self.content_verified.extend(other.content_verified);
         self.upsert_ms += other.upsert_ms;
         self.cleanup_ms += other.cleanup_ms;

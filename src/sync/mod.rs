@@ -367,10 +367,13 @@ async fn write_accounts(
         sink.advance_cursors(account, &windows, stamp).await?;
         let mut run = history_run(c, account, label, stamp);
         run.types = types;
+        let t_rules = Instant::now();
         record_rule_results(sink, queries, account, history.history_finding_ids_max, &mut run).await;
+        load.rules_ms += t_rules.elapsed().as_millis() as u64;
         sink.record_run(&run, history.history_runs).await?;
     }
-    let (counts, deleted) = sink.sync_queries(queries, stamp).await?;
+    let entities: Vec<_> = queries.iter().map(|q| q.entity(&queries.source)).collect();
+    let (counts, deleted) = sink.sync_queries(&queries.source, &entities, stamp).await?;
     let q = load
         .types
         .entry(crate::schema::types::COMPLIANCE_QUERY.to_owned())

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 use tracing::warn;
 
@@ -43,13 +44,23 @@ pub(super) async fn record_rule_results(
     run.has_finding_ids = true;
     let wanted = queries
         .iter()
-        .filter(|d| d.reports_findings() || d.id == crate::report::CAMPAIGN_QUERY);
-    for def in wanted {
-        let mut params = BTreeMap::new();
-        if def.params.iter().any(|p| p.name == "account") {
-            params.insert("account".to_owned(), json!(account));
-        }
-        let result = match crate::queries::run(sink, def, &params).await {
+        .filter(|d| d.reports_findings() || d.id == crate::queries::CAMPAIGN_QUERY);
+    // Read-only queries: several at once (Neo4j runs each on one core), results taken
+    // in the set's order.
+    let parallel = sink.config().max_connections.max(1);
+    let results: Vec<_> = stream::iter(wanted)
+        .map(|def| async move {
+            let mut params = BTreeMap::new();
+            if def.params.iter().any(|p| p.name == "account") {
+                params.insert("account".to_owned(), json!(account));
+            }
+            (def, crate::queries::run(sink, def, &params).await)
+        })
+        .buffered(parallel)
+        .collect()
+        .await;
+    for (def, result) in results {
+        let result = match result {
             Ok(result) => result,
             Err(e) => {
                 warn!(query = %def.id, account, error = %e, "a saved query failed after the sync; its results are not recorded");
