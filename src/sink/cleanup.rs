@@ -9,7 +9,7 @@ use neo4rs::{query, BoltType};
 
 use super::diff::Diff;
 use super::guard::{DeletePolicy, Deletion};
-use super::load::LoadReport;
+use super::report::LoadReport;
 use super::upsert::SyncStamp;
 use super::{Sink, SinkError};
 use crate::schema::{Lifecycle, Schema};

@@ -128,19 +128,21 @@ impl Sink {
             relationships: vec![Found::Absent; store.relationship_slot_bound()],
             ..Diff::default()
         };
+        let unchanged = if depth == Depth::Fingerprints && !stored_digests.is_empty() {
+            self.unchanged_types(schema, account, collected, stored_digests).await?
+        } else {
+            BTreeSet::new()
+        };
         {
             for spec in schema.entities.iter().filter(|e| e.is_account_scoped()) {
                 let pattern = format!("(x:{} {{accountCode: $account}})", spec.label);
-                if depth == Depth::Fingerprints {
-                    if let Some(c) = collected.0.get(&spec.entity_type) {
-                        if self
-                            .unchanged_by_digest(&pattern, account, &spec.entity_type, c, stored_digests)
-                            .await?
-                        {
-                            diff.counted(c, account, &spec.entity_type, true);
-                            continue;
-                        }
-                    }
+                if let Some(c) = collected
+                    .0
+                    .get(&spec.entity_type)
+                    .filter(|_| unchanged.contains(&spec.entity_type))
+                {
+                    diff.counted(c, account, &spec.entity_type, true);
+                    continue;
                 }
                 let labels = spec.labels();
                 let merge = partial.contains(&spec.entity_type);
@@ -206,16 +208,13 @@ impl Sink {
                 } else {
                     continue;
                 };
-                if depth == Depth::Fingerprints {
-                    if let Some(c) = collected.1.get(&spec.relationship_type) {
-                        if self
-                            .unchanged_by_digest(&anchored, account, &spec.relationship_type, c, stored_digests)
-                            .await?
-                        {
-                            diff.counted(c, account, &spec.relationship_type, false);
-                            continue;
-                        }
-                    }
+                if let Some(c) = collected
+                    .1
+                    .get(&spec.relationship_type)
+                    .filter(|_| unchanged.contains(&spec.relationship_type))
+                {
+                    diff.counted(c, account, &spec.relationship_type, false);
+                    continue;
                 }
                 let merge = partial.contains(&spec.relationship_type);
                 let content = merge || depth == Depth::Content;
@@ -275,22 +274,6 @@ impl Sink {
         diff.read_ms = t0.elapsed().as_millis() as u64;
         debug!(elements = diff.read, elapsed_ms = diff.read_ms, "stored state read");
         Ok(diff)
-    }
-
-    /// Whether a type is as collected without reading it: its stored digest is the
-    /// collected one and Neo4j holds as many of its elements as were collected.
-    async fn unchanged_by_digest(
-        &self,
-        pattern: &str,
-        account: &str,
-        element_type: &str,
-        c: &Collected,
-        stored_digests: &BTreeMap<String, String>,
-    ) -> Result<bool, SinkError> {
-        if stored_digests.get(element_type) != Some(&c.digest.text()) {
-            return Ok(false);
-        }
-        Ok(self.count_stored(pattern, account, element_type).await? == c.digest.count)
     }
 
     /// Runs one scan (`classify` gives a stored element's slot and whether its content

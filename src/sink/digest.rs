@@ -9,9 +9,10 @@
 //! element changes it). A later sync that reads keys and fingerprints
 //! ([`super::diff::Depth::Fingerprints`]) compares each type's digest of what it
 //! collected with the stored one; when they are equal it asks Neo4j only how many
-//! elements of the type the account holds, and when that count is the collected
-//! count too, every element is the same and nothing is gone, without reading them.
-//! Otherwise the type is read as before.
+//! elements of the type the account holds ([`Sink::unchanged_types`], from indexes
+//! and degree counts), and when that count is the collected count too, every element
+//! is the same and nothing is gone, without reading them. Otherwise the type is read
+//! as before.
 //!
 //! What the digest stands for holds only while nothing else writes: the digests are
 //! removed before a write begins and stored again after it completed, so a write cut
@@ -168,25 +169,92 @@ impl Sink {
         self.write("digests", q).await.map(|_| ())
     }
 
-    /// How many elements of a type the account holds, counted by Neo4j.
+    /// The types of `account` that are as collected without reading them: their
+    /// stored digest is the collected one, and Neo4j holds as many elements as were
+    /// collected. Neo4j counts from its indexes and degree counts, not element by
+    /// element: nodes per label (`accountCode` index), relationships per label, class
+    /// and direction on the account's side (the sum of the degrees of the account's
+    /// nodes). Types that share a label, or a label, class and direction, are counted
+    /// together and pass together.
     ///
     /// # Errors
-    /// The read fails after its retries.
-    pub(super) async fn count_stored(
+    /// A count fails after its retries.
+    pub(super) async fn unchanged_types(
         &self,
-        pattern: &str,
+        schema: &Schema,
         account: &str,
-        element_type: &str,
-    ) -> Result<u64, SinkError> {
-        let q = query(&format!("MATCH {pattern} WHERE x._type = $type RETURN count(x) AS n"))
-            .param("account", account)
-            .param("type", element_type);
-        let rows = self.read(q).await?;
+        collected: &(BTreeMap<String, Collected>, BTreeMap<String, Collected>),
+        stored: &BTreeMap<String, String>,
+    ) -> Result<BTreeSet<String>, SinkError> {
+        let (nodes, rels) = collected;
+        let digest_of = |t: &str, map: &BTreeMap<String, Collected>| -> Option<Digest> {
+            map.get(t)
+                .filter(|c| stored.get(t) == Some(&c.digest.text()))
+                .map(|c| c.digest)
+        };
+        let mut out = BTreeSet::new();
+        let mut by_label: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for e in schema.entities.iter().filter(|e| e.is_account_scoped()) {
+            by_label.entry(&e.label).or_default().push(&e.entity_type);
+        }
+        for (label, types) in by_label {
+            let Some(want) = sum_if_all(&types, |t| digest_of(t, nodes)) else {
+                continue;
+            };
+            let cypher = format!("MATCH (x:{label} {{accountCode: $account}}) RETURN count(x) AS n");
+            if self.count(&cypher, account).await? == want {
+                out.extend(types.iter().map(|t| (*t).to_owned()));
+            }
+        }
+        // Every relationship type at each (label, class, direction) end, and the end
+        // each type is read from (its account-scoped one, as the diff reads it).
+        let mut ends: BTreeMap<(&str, &str, bool), Vec<&str>> = BTreeMap::new();
+        let mut anchors: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
+        for r in &schema.relationships {
+            let (Some(from), Some(to)) = (schema.entity(&r.from), schema.entity(&r.to)) else {
+                continue;
+            };
+            let out_end = (from.label.as_str(), r.class.as_str(), true);
+            let in_end = (to.label.as_str(), r.class.as_str(), false);
+            ends.entry(out_end).or_default().push(&r.relationship_type);
+            ends.entry(in_end).or_default().push(&r.relationship_type);
+            if from.is_account_scoped() {
+                anchors.insert(out_end);
+            } else if to.is_account_scoped() {
+                anchors.insert(in_end);
+            }
+        }
+        for anchor in anchors {
+            let types = &ends[&anchor];
+            let Some(want) = sum_if_all(types, |t| digest_of(t, rels)) else {
+                continue;
+            };
+            let (label, class, outgoing) = anchor;
+            let pattern = if outgoing {
+                format!("(a)-[:{class}]->()")
+            } else {
+                format!("(a)<-[:{class}]-()")
+            };
+            let cypher = format!("MATCH (a:{label} {{accountCode: $account}}) RETURN sum(COUNT {{ {pattern} }}) AS n");
+            if self.count(&cypher, account).await? == want {
+                out.extend(types.iter().map(|t| (*t).to_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn count(&self, cypher: &str, account: &str) -> Result<u64, SinkError> {
+        let rows = self.read(query(cypher).param("account", account)).await?;
         Ok(match rows.first().and_then(|r| r.get("n")) {
             Some(BoltType::Integer(i)) => i.value.max(0) as u64,
             _ => 0,
         })
     }
+}
+
+/// The total count of `types` when every one has a digest that matched.
+fn sum_if_all(types: &[&str], digest: impl Fn(&str) -> Option<Digest>) -> Option<u64> {
+    types.iter().map(|t| digest(t).map(|d| d.count)).sum()
 }
 
 #[cfg(test)]

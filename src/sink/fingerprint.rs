@@ -107,7 +107,9 @@ fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
         }
     }
     let out = h.finalize();
-    out[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = [0u8; 8];
+    hex.copy_from_slice(&out[..8]);
+    format!("{:016x}", u64::from_be_bytes(hex))
 }
 
 fn data<'a>(
@@ -129,7 +131,9 @@ pub fn of_entity(e: &Entity, labels: &[&str], schema: &Schema) -> String {
         ("_class", Field::Str(e.class)),
         (LABELS, sorted(labels.to_vec())),
     ];
-    fields.extend(data(&e.properties, |k| schema.is_datetime(e.entity_type, k)));
+    // The type's schema is looked up once, not once per property.
+    let spec = schema.entity(e.entity_type);
+    fields.extend(data(&e.properties, move |k| spec.is_some_and(|s| s.is_datetime(k))));
     digest(fields)
 }
 
@@ -142,7 +146,8 @@ pub fn of_relationship(r: &Relationship, schema: &Schema) -> String {
         ("_fromEntityKey", Field::Str(&r.from_key)),
         ("_toEntityKey", Field::Str(&r.to_key)),
     ];
-    fields.extend(data(&r.properties, |k| schema.is_datetime(r.relationship_type, k)));
+    let spec = schema.relationship(r.relationship_type);
+    fields.extend(data(&r.properties, move |k| spec.is_some_and(|s| s.is_datetime(k))));
     digest(fields)
 }
 

@@ -14,7 +14,7 @@ use neo4rs::{query, BoltType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::load::TypeWrite;
+use super::report::TypeWrite;
 use super::{Sink, SinkError};
 
 /// The label of sync history nodes.

@@ -21,16 +21,17 @@ mod lock;
 mod marks;
 mod plan;
 mod queries;
+mod report;
 pub mod retry;
 mod upsert;
 
 pub use cursors::{StoredCursors, CURSOR_LABEL};
 pub use guard::{DeletePolicy, HeldBack};
 pub use history::{CampaignCompletion, RuleFindings, SyncRun, RUN_LABEL};
-pub use load::{LoadReport, TypeWrite};
 pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};
 pub use marks::AccountStatus;
 pub use queries::known_accounts;
+pub use report::{LoadReport, TypeWrite};
 pub use upsert::{Mode, SyncStamp, WriteCounts, BOOKKEEPING};
 
 use std::collections::BTreeMap;
