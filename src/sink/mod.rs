@@ -1,11 +1,13 @@
 //! The Neo4j sink: the only code that writes Cypher.
 //!
 //! A sync's writes are a diff (diff.rs, load.rs): what Neo4j holds of an account is
-//! read and compared by content fingerprint, and only new, changed and gone elements
-//! are written, as `UNWIND $rows ...` batches with labels and relationship types taken
-//! from graph-schema/, never from data; values travel only as parameters. One
-//! transaction per batch, retried by the policy of [`retry`]: an unreachable server
-//! for `unavailable_retry_secs`, transient server errors `max_attempts` times.
+//! read and compared by content fingerprint (types unchanged since the last complete
+//! write by their digest and count, digest.rs), and only new, changed and gone
+//! elements are written (what was written: report.rs), as `UNWIND $rows ...`
+//! batches with labels and relationship types taken from graph-schema/, never from
+//! data; values travel only as parameters. One transaction per batch, retried by the
+//! policy of [`retry`]: an unreachable server for `unavailable_retry_secs`, transient
+//! server errors `max_attempts` times.
 
 mod activity;
 pub mod bolt;
