@@ -296,7 +296,7 @@ impl Sink {
     ///
     /// # Errors
     /// A fatal error, or a retryable one once its retries are over.
-    pub async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+    pub(crate) async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
         if self.stop_requested() {
             return Err(SinkError::Stopped);
         }
@@ -369,7 +369,7 @@ impl Sink {
     ///
     /// # Errors
     /// As [`Sink::write`].
-    pub async fn run(&self, label: &str, q: Query) -> Result<(), SinkError> {
+    pub(crate) async fn run(&self, label: &str, q: Query) -> Result<(), SinkError> {
         debug!(statement = label, "running");
         self.write(label, q).await.map(|_| ())
     }

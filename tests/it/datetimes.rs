@@ -160,9 +160,7 @@ async fn date_times_an_older_version_stored_as_text_become_native_keeping_their_
                     r._lastChangedOn = toString(r._lastChangedOn), r.completedOn = toString(r.completedOn), \
                     r.clickedOn = toString(r.clickedOn) \
                 RETURN count(*) AS n";
-    s.write("as-text", neo4rs::query(text).param("account", account))
-        .await
-        .unwrap();
+    crate::helpers::cypher(neo4rs::query(text).param("account", account)).await;
     let stored = stored_types(&s, account).await;
     assert!(types_of(&stored).contains("STRING NOT NULL"), "{stored:?}");
 

@@ -66,13 +66,8 @@ async fn dump(s: &Sink, account: &str, with_when: bool) -> BTreeMap<String, Json
 }
 
 /// Deletes everything of the account, history included.
-async fn wipe(s: &Sink, account: &str) {
-    s.run(
-        "wipe",
-        query("MATCH (n {accountCode: $account}) DETACH DELETE n").param("account", account),
-    )
-    .await
-    .unwrap();
+async fn wipe(account: &str) {
+    crate::helpers::cypher(query("MATCH (n {accountCode: $account}) DETACH DELETE n").param("account", account)).await;
 }
 
 /// The type of an element from its dump entry.
@@ -179,7 +174,7 @@ async fn a_changed_tenant_gives_exactly_the_difference_to_a_clean_sync() {
     assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
     let incremental = dump(&s, account, false).await;
     // The oracle: the same tenant synced into an empty account.
-    wipe(&s, account).await;
+    wipe(account).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     let clean = dump(&s, account, false).await;
     assert_eq!(incremental, clean);
@@ -226,7 +221,7 @@ async fn nodes_deleted_and_properties_edited_by_hand_are_restored() {
         .count() as u64;
     assert_eq!(bobs_relationships, 6);
     for tamper in TAMPER {
-        s.run("tamper", query(tamper).param("account", account)).await.unwrap();
+        crate::helpers::cypher(query(tamper).param("account", account)).await;
     }
 
     let outcome = sync(&config).await;
@@ -272,7 +267,7 @@ async fn between_full_reads_a_sync_restores_deletions_by_hand_and_a_full_read_re
     assert_eq!(at_first.len(), 1);
     assert_eq!(to_json(at_first[0].get("at").unwrap()), json!(true));
     for tamper in TAMPER {
-        s.run("tamper", query(tamper).param("account", account)).await.unwrap();
+        crate::helpers::cypher(query(tamper).param("account", account)).await;
     }
 
     // Within 24 hours: keys and fingerprints only. Bob and his 6 relationships are back;
@@ -375,8 +370,7 @@ async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_alrea
     // verification time): the next sync rewrites those relationships once without
     // them, and then leaves them alone.
     let before = dump(&s, account, false).await;
-    s.run(
-        "legacy",
+    crate::helpers::cypher(
         query(
             "MATCH (a {accountCode: $account})-[r:HAS]->(b) WHERE r._type IS NOT NULL \
              SET r._class = type(r), r._fromEntityKey = a._key, r._toEntityKey = b._key \
@@ -384,8 +378,7 @@ async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_alrea
         )
         .param("account", account),
     )
-    .await
-    .unwrap();
+    .await;
     let migrated = sync(&config).await;
     assert_eq!(migrated.status, SyncStatus::Success, "{}", migrated.human());
     let has_types = [
@@ -411,7 +404,7 @@ async fn a_write_cut_short_converges_on_the_next_sync() {
     // The reference: a clean sync.
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     let clean = dump(&s, account, false).await;
-    wipe(&s, account).await;
+    wipe(account).await;
     // A sync stopped as soon as its first nodes are visible.
     let stop = mimecast_graph::stop::Stop::new();
     let watcher = async {

@@ -41,6 +41,25 @@ pub async fn sink() -> Sink {
         .unwrap_or_else(|e| panic!("cannot connect to the test Neo4j at {}: {e}", cfg.uri))
 }
 
+/// Runs one statement straight on the test database, outside the sink (whose raw
+/// writes are not public): tests tamper with the graph and plant leases this way.
+pub async fn cypher(q: neo4rs::Query) {
+    use secrecy::ExposeSecret;
+    let cfg = neo4j_config();
+    let password = cfg.password.value.as_ref().map_or("", |p| p.expose_secret());
+    let config = neo4rs::ConfigBuilder::default()
+        .uri(cfg.uri.as_str())
+        .user(cfg.user.as_str())
+        .password(password)
+        .build()
+        .unwrap();
+    let graph = neo4rs::Graph::connect(config).unwrap();
+    graph
+        .run(q)
+        .await
+        .unwrap_or_else(|e| panic!("test statement failed: {e}"));
+}
+
 /// A fresh account code, so tests sharing one server never see each other's data.
 pub fn unique_account(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();

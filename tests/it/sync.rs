@@ -12,7 +12,7 @@ use mimecast_graph::daemon::{self, DaemonOptions};
 use mimecast_graph::queries::{embedded, load_dir, QuerySet};
 use mimecast_graph::sim::{SimOptions, SimServer, Tenant};
 use mimecast_graph::sink::bolt::to_json;
-use mimecast_graph::sink::{process_start, Holder, Sink, SyncStamp};
+use mimecast_graph::sink::{process_start, AccountStatus, Holder, Sink, SyncStamp};
 use mimecast_graph::steps::{Progress, SilentProgress, StepResult};
 use mimecast_graph::stop::Stop;
 use mimecast_graph::sync::{run_once, SyncOutcome, SyncStatus};
@@ -376,7 +376,7 @@ async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
     let graph_nodes = "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS c";
     let leases = "MATCH (l:MimecastGraphLock {accountCode: $account}) RETURN l.owner AS owner";
 
-    s.write("test-lease", lease("2999-01-01T00:00:00Z")).await.unwrap();
+    crate::helpers::cypher(lease("2999-01-01T00:00:00Z")).await;
     let outcome = sync(&config).await;
     assert_eq!(outcome.status, SyncStatus::Neo4jFailed);
     // The lease is checked before the tenant is fetched: only its account was.
@@ -403,13 +403,11 @@ async fn a_sync_writes_nothing_while_another_holds_the_accounts_lease() {
     assert_eq!(rows(&s, leases, account).await, vec![json!({"owner": "other-sync"})]);
 
     // An expired lease (its sync died) is taken over; a finished sync leaves none.
-    s.write(
-        "test-lease",
+    crate::helpers::cypher(
         query("MATCH (l:MimecastGraphLock {accountCode: $account}) DELETE l").param("account", account),
     )
-    .await
-    .unwrap();
-    s.write("test-lease", lease("2020-01-01T00:00:00Z")).await.unwrap();
+    .await;
+    crate::helpers::cypher(lease("2020-01-01T00:00:00Z")).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     assert_eq!(node_counts(&s, account).await, pairs(ACME_ENTITIES));
     assert_eq!(rows(&s, leases, account).await, Vec::<Json>::new());
@@ -422,17 +420,15 @@ async fn a_lease_lost_while_writing_stops_every_further_write() {
     let stamp = SyncStamp::new();
     s.lock_accounts(&[account], &stamp).await.unwrap();
     // Another sync takes the lease (as if it had expired).
-    s.write(
-        "test-steal",
+    crate::helpers::cypher(
         query("MATCH (l:MimecastGraphLock {accountCode: $account}) SET l.owner = 'thief'").param("account", account),
     )
-    .await
-    .unwrap();
+    .await;
     let result = s
         .hold_leases(&[account], &stamp, Duration::from_millis(50), async {
             // Writes go on until the renewal notices the lease is gone (bounded).
             for _ in 0..400 {
-                s.write("while-renewing", query("RETURN 1 AS one")).await?;
+                s.mark_account(account, AccountStatus::Success, &stamp).await?;
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
             Ok::<(), mimecast_graph::sink::SinkError>(())
@@ -458,12 +454,8 @@ async fn a_lease_without_owner_or_expiry_is_taken_over() {
     let (_sim, config) = acme(code("CLEASEBAD1")).await;
     let account = code("CLEASEBAD1");
     let s = sink().await;
-    s.write(
-        "test-lease",
-        query("CREATE (:MimecastGraphLock {accountCode: $account})").param("account", account),
-    )
-    .await
-    .unwrap();
+    crate::helpers::cypher(query("CREATE (:MimecastGraphLock {accountCode: $account})").param("account", account))
+        .await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
     let leases = rows(
         &s,
@@ -475,9 +467,8 @@ async fn a_lease_without_owner_or_expiry_is_taken_over() {
 }
 
 /// A live lease of `holder` on the account, as another sync would leave it.
-async fn leave_lease(s: &Sink, account: &str, owner: &str, holder: &Holder) {
-    s.write(
-        "test-lease",
+async fn leave_lease(account: &str, owner: &str, holder: &Holder) {
+    crate::helpers::cypher(
         query(
             "CREATE (:MimecastGraphLock {accountCode: $account, owner: $owner, since: '2026-01-01T00:00:00Z', \
              expiresOn: '2999-01-01T00:00:00Z', instance: $instance, host: $host, hostId: $hostId, pid: $pid, \
@@ -491,8 +482,7 @@ async fn leave_lease(s: &Sink, account: &str, owner: &str, holder: &Holder) {
         .param("pid", i64::from(holder.pid))
         .param("start", holder.process_start as i64),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 async fn lease_owner(s: &Sink, account: &str) -> Vec<Json> {
@@ -527,7 +517,7 @@ async fn a_lease_left_by_an_earlier_run_of_this_process_is_taken_over() {
     let (_sim, config) = acme(code("CLEASEOWN1")).await;
     let account = code("CLEASEOWN1");
     let s = sink().await;
-    leave_lease(&s, account, "earlier-run", Holder::current()).await;
+    leave_lease(account, "earlier-run", Holder::current()).await;
 
     let outcome = sync(&config).await;
 
@@ -542,7 +532,7 @@ async fn a_lease_of_a_process_on_this_host_that_exited_is_taken_over() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = holder_of(&child);
     child.wait().unwrap();
-    leave_lease(&s, account, "dead-sync", &dead).await;
+    leave_lease(account, "dead-sync", &dead).await;
 
     let outcome = sync(&config).await;
 
@@ -556,7 +546,7 @@ async fn a_lease_of_a_live_process_is_waited_for_and_a_reused_pid_is_not_it() {
     let s = sink().await;
     let mut child = std::process::Command::new("sleep").arg("120").spawn().unwrap();
     let alive = holder_of(&child);
-    leave_lease(&s, account, "live-sync", &alive).await;
+    leave_lease(account, "live-sync", &alive).await;
 
     let refused = sync(&config).await;
 
@@ -573,13 +563,11 @@ async fn a_lease_of_a_live_process_is_waited_for_and_a_reused_pid_is_not_it() {
     assert_eq!(lease_owner(&s, account).await, vec![json!({"owner": "live-sync"})]);
 
     // The same pid, but recorded with another start time: that process is gone.
-    s.write(
-        "test-lease",
+    crate::helpers::cypher(
         query("MATCH (l:MimecastGraphLock {accountCode: $account}) SET l.processStart = l.processStart - 1")
             .param("account", account),
     )
-    .await
-    .unwrap();
+    .await;
     let outcome = sync(&config).await;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -692,14 +680,12 @@ async fn saved_queries_live_beside_the_data_and_removed_ones_disappear() {
     assert_eq!(ids(rows(&s, in_set, &other.source).await), vec![a.clone()]);
 
     // A node of the older key form (no query set in the key) is replaced.
-    s.write(
-        "test-old-key",
+    crate::helpers::cypher(
         query("CREATE (:ComplianceQuery {_key: 'compliance_query:' + $id, id: $id, querySet: $set})")
             .param("id", a.as_str())
             .param("set", one.source.as_str()),
     )
-    .await
-    .unwrap();
+    .await;
     let outcome = sync_with(&config, &one).await;
     assert_eq!(outcome.load.types["compliance_query"].counts(), (0, 0, 1, 1));
     let keys = rows(
