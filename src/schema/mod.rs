@@ -439,7 +439,7 @@ mod markdown;
 /// fingerprint that decides whether an element changed. No converter or roster column
 /// may set them. (`_lastSeenOn` and `_lastSyncId` were written by versions before the
 /// diff engine; they are still ignored where an older graph holds them.)
-pub const BOOKKEEPING: [&str; 10] = [
+pub const BOOKKEEPING: [&str; 11] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "_fingerprint",
@@ -450,6 +450,7 @@ pub const BOOKKEEPING: [&str; 10] = [
     "lastSuccessfulSyncOn",
     "_contentVerifiedOn",
     "_digests",
+    "_digestsOn",
 ];
 
 /// True for names safe to splice into Cypher as a label or relationship type.

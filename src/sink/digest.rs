@@ -9,8 +9,8 @@
 //! element changes it). A later sync that reads keys and fingerprints
 //! ([`super::diff::Depth::Fingerprints`]) compares each type's digest of what it
 //! collected with the stored one; when they are equal it asks Neo4j only how many
-//! elements of the type the account holds ([`Sink::unchanged_types`], from indexes
-//! and degree counts), and when that count is the collected count too, every element
+//! elements of the type the account holds ([`Sink::unchanged_types`], without
+//! reading relationship properties), and when that count is the collected count too, every element
 //! is the same and nothing is gone, without reading them. Otherwise the type is read
 //! as before.
 //!
@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use neo4rs::{query, BoltType};
 
 use super::fingerprint;
+use super::upsert::SyncStamp;
 use super::{Sink, SinkError};
 use crate::graph::GraphStore;
 use crate::schema::{Lifecycle, Schema};
@@ -128,14 +129,17 @@ pub fn parse(lines: &[String]) -> BTreeMap<String, String> {
 }
 
 impl Sink {
-    /// The digests stored on the account node (none when there is no node, or none
-    /// were stored).
+    /// The digests stored on the account node: none when there is no node, none were
+    /// stored, or a sync marked the account after the one that stored them (a sync
+    /// that failed, or one by a version that knows nothing of digests and may have
+    /// written without removing them).
     ///
     /// # Errors
     /// The read fails after its retries.
     pub(super) async fn stored_digests(&self, account: &str) -> Result<BTreeMap<String, String>, SinkError> {
         let q = query(&format!(
-            "MATCH (a:MimecastAccount {{_key: $key}}) RETURN a.{PROPERTY} AS d"
+            "MATCH (a:MimecastAccount {{_key: $key}}) \
+             RETURN CASE WHEN a.{PROPERTY}On = a.lastSyncOn THEN a.{PROPERTY} END AS d"
         ))
         .param("key", crate::schema::keys::account(account));
         let rows = self.read(q).await?;
@@ -153,29 +157,47 @@ impl Sink {
         Ok(parse(&lines))
     }
 
-    /// Replaces the account's digests with `lines` (an empty list removes them).
+    /// Removes the account's digests, before a write begins.
     ///
     /// # Errors
-    /// The write fails after its retries.
-    pub(super) async fn store_digests(&self, account: &str, lines: Vec<String>) -> Result<(), SinkError> {
-        let statement = if lines.is_empty() {
-            format!("MATCH (a:MimecastAccount {{_key: $key}}) REMOVE a.{PROPERTY}")
-        } else {
-            format!("MATCH (a:MimecastAccount {{_key: $key}}) SET a.{PROPERTY} = $lines")
-        };
-        let q = query(&statement)
-            .param("key", crate::schema::keys::account(account))
-            .param("lines", lines);
+    /// The write fails after its retries, or a stop was requested.
+    pub(super) async fn clear_digests(&self, account: &str) -> Result<(), SinkError> {
+        let q = query(&format!(
+            "MATCH (a:MimecastAccount {{_key: $key}}) REMOVE a.{PROPERTY}, a.{PROPERTY}On"
+        ))
+        .param("key", crate::schema::keys::account(account));
         self.write("digests", q).await.map(|_| ())
+    }
+
+    /// Stores the account's digests after a complete write, stamped with this sync's
+    /// time: they count only while the account's `lastSyncOn` is that time, which
+    /// this sync's mark sets next. Written even when a stop was requested: the write
+    /// they describe is complete.
+    ///
+    /// # Errors
+    /// The write fails after its retries, or the lease was lost.
+    pub(super) async fn store_digests(
+        &self,
+        account: &str,
+        lines: Vec<String>,
+        stamp: &SyncStamp,
+    ) -> Result<(), SinkError> {
+        let q = query(&format!(
+            "MATCH (a:MimecastAccount {{_key: $key}}) SET a.{PROPERTY} = $lines, a.{PROPERTY}On = $now"
+        ))
+        .param("key", crate::schema::keys::account(account))
+        .param("lines", lines)
+        .param("now", stamp.now_value());
+        self.write_even_when_stopped("digests", q).await.map(|_| ())
     }
 
     /// The types of `account` that are as collected without reading them: their
     /// stored digest is the collected one, and Neo4j holds as many elements as were
-    /// collected. Neo4j counts from its indexes and degree counts, not element by
-    /// element: nodes per label (`accountCode` index), relationships per label, class
-    /// and direction on the account's side (the sum of the degrees of the account's
-    /// nodes). Types that share a label, or a label, class and direction, are counted
-    /// together and pass together.
+    /// collected. Neo4j counts without reading relationship properties: nodes per
+    /// label and `_type` (through the `accountCode` index), relationships per label,
+    /// class, direction and other end's label, expanded from the account's nodes.
+    /// Types that share a label, or such an end, are counted together and pass
+    /// together.
     ///
     /// # Errors
     /// A count fails after its retries.
@@ -201,21 +223,28 @@ impl Sink {
             let Some(want) = sum_if_all(&types, |t| digest_of(t, nodes)) else {
                 continue;
             };
-            let cypher = format!("MATCH (x:{label} {{accountCode: $account}}) RETURN count(x) AS n");
-            if self.count(&cypher, account).await? == want {
+            // Only nodes of these types, as the diff reads them: a node of another
+            // `_type` under the label must not stand in for a missing one.
+            let cypher =
+                format!("MATCH (x:{label} {{accountCode: $account}}) WHERE x._type IN $types RETURN count(x) AS n");
+            let q = query(&cypher)
+                .param("account", account)
+                .param("types", types.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>());
+            if self.count(q).await? == want {
                 out.extend(types.iter().map(|t| (*t).to_owned()));
             }
         }
-        // Every relationship type at each (label, class, direction) end, and the end
-        // each type is read from (its account-scoped one, as the diff reads it).
-        let mut ends: BTreeMap<(&str, &str, bool), Vec<&str>> = BTreeMap::new();
-        let mut anchors: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
+        // The relationship types at each end (label, class, direction, other label),
+        // and the end each type is read from (its account-scoped one, as the diff
+        // reads it).
+        let mut ends: BTreeMap<(&str, &str, bool, &str), Vec<&str>> = BTreeMap::new();
+        let mut anchors: BTreeSet<(&str, &str, bool, &str)> = BTreeSet::new();
         for r in &schema.relationships {
             let (Some(from), Some(to)) = (schema.entity(&r.from), schema.entity(&r.to)) else {
                 continue;
             };
-            let out_end = (from.label.as_str(), r.class.as_str(), true);
-            let in_end = (to.label.as_str(), r.class.as_str(), false);
+            let out_end = (from.label.as_str(), r.class.as_str(), true, to.label.as_str());
+            let in_end = (to.label.as_str(), r.class.as_str(), false, from.label.as_str());
             ends.entry(out_end).or_default().push(&r.relationship_type);
             ends.entry(in_end).or_default().push(&r.relationship_type);
             if from.is_account_scoped() {
@@ -229,22 +258,25 @@ impl Sink {
             let Some(want) = sum_if_all(types, |t| digest_of(t, rels)) else {
                 continue;
             };
-            let (label, class, outgoing) = anchor;
+            // The other end's label is checked (a relationship to another tool's node,
+            // or to a node that lost our label, is not ours to count); the
+            // relationship's own properties are not read.
+            let (label, class, outgoing, other) = anchor;
             let pattern = if outgoing {
-                format!("(a)-[:{class}]->()")
+                format!("(a)-[:{class}]->(:{other})")
             } else {
-                format!("(a)<-[:{class}]-()")
+                format!("(a)<-[:{class}]-(:{other})")
             };
             let cypher = format!("MATCH (a:{label} {{accountCode: $account}}) RETURN sum(COUNT {{ {pattern} }}) AS n");
-            if self.count(&cypher, account).await? == want {
+            if self.count(query(&cypher).param("account", account)).await? == want {
                 out.extend(types.iter().map(|t| (*t).to_owned()));
             }
         }
         Ok(out)
     }
 
-    async fn count(&self, cypher: &str, account: &str) -> Result<u64, SinkError> {
-        let rows = self.read(query(cypher).param("account", account)).await?;
+    async fn count(&self, q: neo4rs::Query) -> Result<u64, SinkError> {
+        let rows = self.read(q).await?;
         Ok(match rows.first().and_then(|r| r.get("n")) {
             Some(BoltType::Integer(i)) => i.value.max(0) as u64,
             _ => 0,

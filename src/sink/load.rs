@@ -185,7 +185,7 @@ impl Sink {
         report.counted_elements += diff.counted;
         // The digests stand for what is stored only while no write is under way.
         if !stored_digests.is_empty() {
-            self.store_digests(account, Vec::new()).await?;
+            self.clear_digests(account).await?;
         }
         self.write_changes(store, schema, account, partial, &diff, stamp, report)
             .await?;
@@ -206,7 +206,7 @@ impl Sink {
                 .filter(|(t, _)| !held.contains(t.as_str()) && !report.incomplete_types.contains(*t))
                 .map(|(t, c)| (t.as_str(), c.digest)),
         );
-        self.store_digests(account, lines).await?;
+        self.store_digests(account, lines, stamp).await?;
         if depth == Depth::Content {
             // The sync's start: what it verified is as of then.
             let q = query("MATCH (a:MimecastAccount {_key: $key}) SET a._contentVerifiedOn = $now")

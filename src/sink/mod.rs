@@ -313,7 +313,7 @@ impl Sink {
 
     /// [`Sink::write`] without the stop check, for work that must finish once begun
     /// (an account's cleanup) and bookkeeping on the way out (releasing leases).
-    async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+    pub(super) async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
         self.write_retrying(label, q, false).await
     }
 

@@ -19,7 +19,7 @@ use crate::sync::{acme, code, data_written, rows, sync};
 
 /// Properties that say when, not what, and the account's digests of its other
 /// elements: they differ between two syncs of one tenant.
-const WHEN: [&str; 7] = [
+const WHEN: [&str; 8] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "lastSyncOn",
@@ -27,6 +27,7 @@ const WHEN: [&str; 7] = [
     "lastSuccessfulSyncOn",
     "_contentVerifiedOn",
     "_digests",
+    "_digestsOn",
 ];
 
 /// Every node and relationship of the account by key: labels or type and endpoints,
@@ -124,7 +125,7 @@ async fn an_unchanged_resync_writes_nothing_and_touches_no_property() {
     let mut after = dump(&s, account, true).await;
     // Only the account's sync stamps moved.
     let account_key = format!("mimecast_account:{account}");
-    for k in ["lastSyncOn", "lastSuccessfulSyncOn"] {
+    for k in ["lastSyncOn", "lastSuccessfulSyncOn", "_digestsOn"] {
         assert_eq!(after[&account_key]["props"][k], json!(second.started_on));
         after.get_mut(&account_key).unwrap()["props"][k] = json!(first.started_on);
     }
@@ -523,6 +524,49 @@ async fn a_write_cut_short_leaves_no_digests_and_a_tenant_changed_back_is_read()
     assert_eq!(back.load.types["mimecast_user"].deleted, 1, "Hal is gone again");
     assert_eq!(dump(&s, account, false).await, clean);
     assert_eq!(rows(&s, digests, account).await, vec![json!({"n": snapshot_types})]);
+}
+
+/// Counts cover only what the diff reads: a relationship of ours to another tool's
+/// node does not stand in for one of ours deleted by hand; and digests stored by a
+/// sync count only until another sync marks the account (a version that writes
+/// without digests, or a failed sync).
+#[tokio::test]
+async fn counts_are_not_fooled_by_other_tools_and_digests_expire_with_the_next_mark() {
+    let account = code("CDIFFFOOL1");
+    let (_sim, config) = acme(account).await;
+    let s = sink().await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let clean = dump(&s, account, false).await;
+    assert_eq!(sync(&config).await.load.counted_elements, 32 + 51);
+
+    crate::helpers::cypher(
+        query(
+            "MATCH (u:MimecastUser {accountCode: $account, email: 'ann@acme.com'}) \
+             CREATE (u)-[:ASSIGNED]->(:OtherToolCourse {name: 'theirs'}) \
+             WITH u MATCH (u)-[r:ASSIGNED]->(:MimecastAwarenessCampaign) WITH r LIMIT 1 DELETE r",
+        )
+        .param("account", account),
+    )
+    .await;
+    let healed = sync(&config).await;
+    assert_eq!(healed.status, SyncStatus::Success, "{}", healed.human());
+    assert_eq!(
+        healed.load.types["mimecast_user_assigned_awareness_campaign"].created,
+        1
+    );
+    assert_eq!(dump(&s, account, false).await, clean);
+
+    // Another writer marks the account: the digests no longer count.
+    crate::helpers::cypher(
+        query("MATCH (a:MimecastAccount {accountCode: $account}) SET a.lastSyncOn = datetime()")
+            .param("account", account),
+    )
+    .await;
+    let after_mark = sync(&config).await;
+    assert_eq!(after_mark.status, SyncStatus::Success, "{}", after_mark.human());
+    assert_eq!(after_mark.load.counted_elements, 0);
+    assert_eq!(after_mark.load.read_elements, 32 + 51);
+    assert_eq!(sync(&config).await.load.counted_elements, 32 + 51);
 }
 
 #[tokio::test]
