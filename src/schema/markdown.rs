@@ -20,7 +20,7 @@ impl Schema {
              endpoints. When an element was last seen is its account's `lastSuccessfulSyncOn`; when \
              a sync last read and verified the account's stored content in full, its \
              `_contentVerifiedOn`; the count and fingerprint sum of each of its types after the \
-             last complete write, its `_digests`. \
+             last complete write, its `_digests` (stamped `_digestsOn`). \
              Date-times, the bookkeeping stamps too, are Neo4j `DATETIME` values (graph.json keeps \
              their ISO 8601 UTC text, `2024-05-01T09:00:00Z`). `!` marks a required property.\n\n\
              Every type has a lifecycle. A `snapshot` type holds the tenant's current state: what a \
