@@ -395,6 +395,38 @@ async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_alrea
     assert_eq!(data_written(&again).updated, 0);
 }
 
+/// A sync stopped as soon as `visible` (a count `n` for `$account`) finds something
+/// it wrote.
+async fn sync_stopped_when(
+    config: &mimecast_graph::config::Config,
+    visible: &str,
+    account: &str,
+) -> mimecast_graph::sync::SyncOutcome {
+    let s = sink().await;
+    let stop = mimecast_graph::stop::Stop::new();
+    let watcher = async {
+        while rows(&s, visible, account).await[0]["n"] == json!(0) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        stop.trigger();
+    };
+    let (cut, ()) = tokio::join!(
+        async {
+            let _guard = crate::sync::SYNC_LOCK.lock().await;
+            mimecast_graph::sync::run_once(
+                config,
+                &mimecast_graph::collect::all_steps(),
+                &mimecast_graph::queries::embedded(),
+                &mimecast_graph::steps::SilentProgress,
+                &stop,
+            )
+            .await
+        },
+        watcher
+    );
+    cut
+}
+
 #[tokio::test]
 async fn a_write_cut_short_converges_on_the_next_sync() {
     let account = code("CDIFFSTOP1");
@@ -407,38 +439,12 @@ async fn a_write_cut_short_converges_on_the_next_sync() {
     let clean = dump(&s, account, false).await;
     wipe(account).await;
     // A sync stopped as soon as its first nodes are visible.
-    let stop = mimecast_graph::stop::Stop::new();
-    let watcher = async {
-        loop {
-            let n = rows(
-                &s,
-                "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS n",
-                account,
-            )
-            .await[0]["n"]
-                .as_u64()
-                .unwrap();
-            if n > 0 {
-                stop.trigger();
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    };
-    let (cut, ()) = tokio::join!(
-        async {
-            let _guard = crate::sync::SYNC_LOCK.lock().await;
-            mimecast_graph::sync::run_once(
-                &config,
-                &mimecast_graph::collect::all_steps(),
-                &mimecast_graph::queries::embedded(),
-                &mimecast_graph::steps::SilentProgress,
-                &stop,
-            )
-            .await
-        },
-        watcher
-    );
+    let cut = sync_stopped_when(
+        &config,
+        "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS n",
+        account,
+    )
+    .await;
     assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
     let partial = dump(&s, account, false).await;
     assert!(
@@ -489,28 +495,8 @@ async fn a_write_cut_short_leaves_no_digests_and_a_tenant_changed_back_is_read()
 
     // The churned tenant, stopped as soon as Hal is written.
     sim.set_tenant(churned(acme_tenant(account)));
-    let stop = mimecast_graph::stop::Stop::new();
-    let watcher = async {
-        let hal = "MATCH (u:MimecastUser {accountCode: $account, email: 'hal@acme.com'}) RETURN count(u) AS n";
-        while rows(&s, hal, account).await[0]["n"] == json!(0) {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        stop.trigger();
-    };
-    let (cut, ()) = tokio::join!(
-        async {
-            let _guard = crate::sync::SYNC_LOCK.lock().await;
-            mimecast_graph::sync::run_once(
-                &config,
-                &mimecast_graph::collect::all_steps(),
-                &mimecast_graph::queries::embedded(),
-                &mimecast_graph::steps::SilentProgress,
-                &stop,
-            )
-            .await
-        },
-        watcher
-    );
+    let hal = "MATCH (u:MimecastUser {accountCode: $account, email: 'hal@acme.com'}) RETURN count(u) AS n";
+    let cut = sync_stopped_when(&config, hal, account).await;
     assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
     assert_eq!(rows(&s, digests, account).await, vec![json!({"n": null})]);
     assert_ne!(dump(&s, account, false).await, clean, "Hal is in");
