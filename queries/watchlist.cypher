@@ -14,7 +14,7 @@
 // In Neo4j Browser, set the parameters first:
 //   :param account => null
 MATCH (u:MimecastUser)
-WHERE ($account IS NULL OR u.accountCode = $account) AND coalesce(u.onWatchlist, false)
+WHERE ($account IS NULL OR u.accountCode = $account) AND u.onWatchlist = true
 RETURN u.accountCode AS account, u.email AS email, u.name AS name, u.watchlistCount AS watchlistCount,
        u.trainingNotWatched AS notWatched
 ORDER BY account, watchlistCount DESC, email

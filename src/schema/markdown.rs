@@ -104,6 +104,10 @@ impl Schema {
             let names: Vec<String> = e.indexes.iter().map(|p| format!("`{p}`")).collect();
             let _ = writeln!(out, "- `{}`: {}", e.label, names.join(", "));
         }
+        for (class, names) in self.relationship_indexes() {
+            let names: Vec<String> = names.iter().map(|p| format!("`{p}`")).collect();
+            let _ = writeln!(out, "- `[:{class}]`: {}", names.join(", "));
+        }
         out
     }
 }

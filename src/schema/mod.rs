@@ -179,6 +179,9 @@ pub struct RelationshipSchema {
     pub from: String,
     pub to: String,
     pub properties: Vec<PropSpec>,
+    /// Properties with a Neo4j relationship range index (on the class, so shared by
+    /// every type of that class that has the property): what saved queries seek by.
+    pub indexes: Vec<String>,
 }
 
 impl RelationshipSchema {
@@ -238,6 +241,8 @@ struct RawRelationship {
     from: String,
     to: String,
     #[serde(default)]
+    indexes: Vec<String>,
+    #[serde(default)]
     properties: BTreeMap<String, String>,
 }
 
@@ -259,6 +264,18 @@ fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, Sc
         .collect()
 }
 
+/// Every index of a type names one of its properties.
+fn check_indexes(owner: &str, indexes: &[String], properties: &[PropSpec]) -> Result<(), SchemaError> {
+    for name in indexes {
+        if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| &p.name == name) {
+            return Err(SchemaError::Invalid(format!(
+                "{owner}: index {name:?} must name one of its properties"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A schema text that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaError {
@@ -271,6 +288,18 @@ pub enum SchemaError {
 }
 
 impl Schema {
+    /// The relationship indexes by class (Neo4j indexes a relationship type, which
+    /// is the class here), each property once.
+    pub fn relationship_indexes(&self) -> BTreeMap<&str, std::collections::BTreeSet<&str>> {
+        let mut out: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        for r in self.relationships.iter().filter(|r| !r.indexes.is_empty()) {
+            out.entry(r.class.as_str())
+                .or_default()
+                .extend(r.indexes.iter().map(String::as_str));
+        }
+        out
+    }
+
     /// Parses and checks a schema text.
     ///
     /// # Errors
@@ -296,14 +325,7 @@ impl Schema {
                     )));
                 }
             }
-            for name in &e.indexes {
-                if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| &p.name == name) {
-                    return Err(SchemaError::Invalid(format!(
-                        "{}: index {name:?} must name one of its properties",
-                        e.entity_type
-                    )));
-                }
-            }
+            check_indexes(&e.entity_type, &e.indexes, &properties)?;
             let lifecycle = match (e.lifecycle.as_deref(), e.event_time) {
                 (None | Some("snapshot"), None) => Lifecycle::Snapshot,
                 (Some("event"), Some(time)) => {
@@ -368,8 +390,11 @@ impl Schema {
                     r.relationship_type, r.class
                 )));
             }
+            let properties = props(r.properties, &r.relationship_type)?;
+            check_indexes(&r.relationship_type, &r.indexes, &properties)?;
             relationships.push(RelationshipSchema {
-                properties: props(r.properties, &r.relationship_type)?,
+                properties,
+                indexes: r.indexes,
                 relationship_type: r.relationship_type,
                 class: r.class,
                 from: r.from,

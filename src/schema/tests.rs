@@ -109,6 +109,29 @@ fn bad_schemas_are_refused_with_the_reason() {
     let ok = Schema::parse(&entity("indexes = ['x', '_o']\nextra_labels = ['Ok']")).unwrap();
     assert_eq!(ok.entities[0].indexes, ["x", "_o"]);
     assert_eq!(ok.entities[0].labels(), ["A", "Ok"]);
+    // Relationship indexes: on a property of the relationship, gathered by class.
+    let rel = |indexes: &str, other: &str| {
+        format!(
+            "[[entity]]\ntype='a'\nclass='A'\nlabel='A'\nkey='a'\nsource=''\ndescription=''\n\
+             [entity.properties]\n\
+             [[relationship]]\ntype='r'\nclass='HAS'\nfrom='a'\nto='a'\nindexes = {indexes}\n\
+             [relationship.properties]\nx='boolean'\ny='string'\n\
+             [[relationship]]\ntype='s'\nclass='HAS'\nfrom='a'\nto='a'\nindexes = {other}\n\
+             [relationship.properties]\nx='boolean'\nz='string'\n"
+        )
+    };
+    assert_eq!(
+        Schema::parse(&rel("['x', 'z']", "[]")).unwrap_err().to_string(),
+        "r: index \"z\" must name one of its properties"
+    );
+    let ok = Schema::parse(&rel("['x', 'y']", "['z', 'x']")).unwrap();
+    assert_eq!(ok.relationships[0].indexes, ["x", "y"]);
+    let by_class: Vec<(&str, Vec<&str>)> = ok
+        .relationship_indexes()
+        .into_iter()
+        .map(|(c, p)| (c, p.into_iter().collect()))
+        .collect();
+    assert_eq!(by_class, [("HAS", vec!["x", "y", "z"])]);
 }
 
 #[test]

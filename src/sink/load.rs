@@ -94,7 +94,8 @@ impl<'a, T> Work<'a, T> {
 impl Sink {
     /// A uniqueness constraint on `_key` and an index on `accountCode` for every label
     /// in the schema, and a uniqueness constraint on `_key` for every relationship
-    /// type (it also guards the `CREATE` of a relationship). Idempotent; the index on
+    /// type (it also guards the `CREATE` of a relationship), and the range indexes the
+    /// schema declares on entity and relationship properties. Idempotent; the index on
     /// `_lastSyncId` that versions before the diff engine made is dropped.
     ///
     /// # Errors
@@ -124,6 +125,15 @@ impl Sink {
             statements.push(format!(
                 "CREATE CONSTRAINT mg_rel_{base}_key IF NOT EXISTS FOR ()-[r:{class}]-() REQUIRE r._key IS UNIQUE"
             ));
+        }
+        for (class, names) in schema.relationship_indexes() {
+            let base = class.to_lowercase();
+            for p in names {
+                let name = p.trim_start_matches('_').to_lowercase();
+                statements.push(format!(
+                    "CREATE INDEX mg_rel_{base}_{name} IF NOT EXISTS FOR ()-[r:{class}]-() ON (r.{p})"
+                ));
+            }
         }
         // The write leases of src/sink/lock.rs: one node per account, made unique so two
         // syncs cannot both create one; the sync history of src/sink/history.rs.
