@@ -106,7 +106,7 @@ pub fn match_people(
             .with("status", p.status.as_str())
             .with("active", p.active)
             .with("rosterLine", p.line as i64);
-        e.set("group", p.group.clone().map(Value::Str));
+        e.set("group", p.group.clone().map(Value::from));
         let mut required: Vec<String> = p
             .group
             .as_deref()
@@ -267,8 +267,8 @@ mod tests {
             .iter()
             .map(|r| {
                 (
-                    r.from_key.clone(),
-                    r.to_key.clone(),
+                    r.from_key().to_owned(),
+                    r.to_key().to_owned(),
                     r.get("matchedBy").unwrap().to_string(),
                 )
             })

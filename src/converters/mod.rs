@@ -186,8 +186,8 @@ pub fn awareness_campaign(account_code: &str, c: &TrainingCampaign) -> Entity {
         &display,
     );
     e.set("id", Some(Value::from(c.id.as_str())))
-        .set("launchDate", c.launch_date.clone().map(Value::Str))
-        .set("createDate", c.create_date.clone().map(Value::Str))
+        .set("launchDate", c.launch_date.clone().map(Value::from))
+        .set("createDate", c.create_date.clone().map(Value::from))
         .set("locked", boolean(c.locked))
         .set("numSent", int(c.num_sent))
         .set("numCompleted", int(c.num_completed))
@@ -313,7 +313,7 @@ pub fn phishing_campaign(account_code: &str, p: &PhishingCampaign) -> Entity {
         .filter_map(|t| non_empty(&t.display_title).map(str::to_owned))
         .collect();
     e.set("id", Some(Value::from(p.id.as_str())))
-        .set("launchDate", p.launch_date.clone().map(Value::Str))
+        .set("launchDate", p.launch_date.clone().map(Value::from))
         .set("locale", text(&p.locale))
         .set("locked", boolean(p.locked))
         .set("timeSlot", text(&p.time_slot_selected))
@@ -384,13 +384,13 @@ pub fn phishing_results(
         .with("clicked", row.clicked())
         .with("submitted", row.submitted())
         .with("reported", row.reported());
-        r.set("status", row.status_lower().map(Value::Str))
+        r.set("status", row.status_lower().map(Value::from))
             .set("template", text(&row.template_name))
-            .set("scheduledOn", row.time_scheduled.clone().map(Value::Str))
-            .set("openedOn", row.time_opened.clone().map(Value::Str))
-            .set("clickedOn", row.time_clicked.clone().map(Value::Str))
-            .set("submittedOn", row.time_submitted.clone().map(Value::Str))
-            .set("reportedOn", row.time_reported.clone().map(Value::Str))
+            .set("scheduledOn", row.time_scheduled.clone().map(Value::from))
+            .set("openedOn", row.time_opened.clone().map(Value::from))
+            .set("clickedOn", row.time_clicked.clone().map(Value::from))
+            .set("submittedOn", row.time_submitted.clone().map(Value::from))
+            .set("reportedOn", row.time_reported.clone().map(Value::from))
             .set("reactionTime", float(row.reaction_time));
         out.relationships.push(r);
     }

@@ -225,7 +225,7 @@ mod tests {
                 "x@partner.example".into()
             ]))
         );
-        let targets: Vec<&str> = d.links.iter().map(|l| l.from_key.as_str()).collect();
+        let targets: Vec<&str> = d.links.iter().map(|l| l.from_key()).collect();
         assert_eq!(
             targets,
             ["mimecast_user:C1:ann@acme.example", "mimecast_user:C1:bob@acme.example"]

@@ -134,7 +134,7 @@ fn recorded_completions_carry_exact_answers() {
         .into_iter()
         .filter(|r| r.class == "COMPLETED")
         .map(|r| {
-            let name = store.entity(&r.to_key).unwrap().str("name").unwrap().to_owned();
+            let name = store.entity(r.to_key()).unwrap().str("name").unwrap().to_owned();
             let int = |k: &str| match r.get(k) {
                 Some(Value::Int(i)) => *i,
                 other => panic!("{k}: {other:?}"),
@@ -339,7 +339,7 @@ fn ttp_records_become_findings_with_ocsf_attributes_and_shared_indicators() {
     assert_eq!(p("senderDomain"), Some(Value::from("bad.example.net")));
     let link = c.link.unwrap();
     assert_eq!(
-        (link.from_key.as_str(), link.to_key.as_str(), link.class),
+        (link.from_key(), link.to_key(), link.class),
         ("mimecast_user:C1:ann@acme.com", c.finding.key.as_str(), "CLICKED")
     );
     assert_eq!(c.unknown, None);
@@ -370,7 +370,7 @@ fn ttp_records_become_findings_with_ocsf_attributes_and_shared_indicators() {
     );
 
     // One sender domain for all three, seen last at the latest event.
-    let (nodes, links) = th::indicators("C1", &[c.finding, a.finding, i.finding]);
+    let (nodes, links) = th::indicators("C1", &[&c.finding, &a.finding, &i.finding]);
     let keys: Vec<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
     assert_eq!(
         keys,

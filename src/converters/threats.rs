@@ -306,7 +306,7 @@ pub fn impersonation(
 /// The indicators of a set of findings: one entity per URL, file and sender domain
 /// (its `lastSeenOn` the latest event naming it), and one relationship from each
 /// finding to each indicator it names. Sorted by key.
-pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<Relationship>) {
+pub fn indicators(account_code: &str, findings: &[&Entity]) -> (Vec<Entity>, Vec<Relationship>) {
     use std::collections::BTreeMap;
     let mut nodes: BTreeMap<String, Entity> = BTreeMap::new();
     let mut links = Vec::new();
@@ -408,6 +408,6 @@ pub fn indicators(account_code: &str, findings: &[Entity]) -> (Vec<Entity>, Vec<
             );
         }
     }
-    links.sort_by(|a, b| a.key.cmp(&b.key));
+    links.sort_by(|a, b| a.key().cmp(b.key()));
     (nodes.into_values().collect(), links)
 }

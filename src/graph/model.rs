@@ -4,18 +4,20 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A property value. These are the only types written to Neo4j; date-times travel as
 /// normalized ISO 8601 UTC strings (`2024-05-01T09:00:00Z`) so that string order is
-/// time order in Cypher and in graph.json alike.
+/// time order in graph.json (the sink writes them as Neo4j date-times). Text of up to
+/// 24 bytes is held inline (`CompactString`), so most values need no allocation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(CompactString),
     StrList(Vec<String>),
 }
 
@@ -68,12 +70,12 @@ impl From<f64> for Value {
 }
 impl From<String> for Value {
     fn from(v: String) -> Self {
-        Value::Str(v)
+        Value::Str(CompactString::from(v))
     }
 }
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
-        Value::Str(v.to_owned())
+        Value::Str(CompactString::from(v))
     }
 }
 impl From<Vec<String>> for Value {
@@ -312,20 +314,58 @@ impl Entity {
 }
 
 /// A directed edge of the graph. Its Neo4j type is its `_class` (HAS, ASSIGNED, ...).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// The key and the endpoint keys share one text: J1's key `{from}|{class}|{to}` holds
+/// both endpoints, so they are slices of it (a relationship read from a graph.json
+/// whose key breaks that convention keeps them apart). Millions of relationships
+/// would otherwise carry every endpoint key twice.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Relationship {
-    #[serde(rename = "_key")]
-    pub key: String,
-    #[serde(rename = "_type")]
+    key: Box<str>,
+    ends: Ends,
     pub relationship_type: &'static str,
-    #[serde(rename = "_class")]
     pub class: &'static str,
-    #[serde(rename = "_fromEntityKey")]
-    pub from_key: String,
-    #[serde(rename = "_toEntityKey")]
-    pub to_key: String,
-    #[serde(flatten)]
     pub properties: Properties,
+}
+
+/// Where a relationship's endpoint keys are.
+#[derive(Clone, Debug, PartialEq)]
+enum Ends {
+    /// The from key is `key[..from_end]`, the to key `key[to_start..]`.
+    InKey {
+        from_end: u32,
+        to_start: u32,
+    },
+    Apart(Box<(Box<str>, Box<str>)>),
+}
+
+impl Ends {
+    fn of(key: &str, from_key: &str, to_key: &str) -> Ends {
+        let in_key = key.starts_with(from_key) && key.ends_with(to_key);
+        match (
+            u32::try_from(from_key.len()),
+            u32::try_from(key.len() - to_key.len().min(key.len())),
+        ) {
+            (Ok(from_end), Ok(to_start)) if in_key => Ends::InKey { from_end, to_start },
+            _ => Ends::Apart(Box::new((from_key.into(), to_key.into()))),
+        }
+    }
+}
+
+impl Serialize for Relationship {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5 + self.properties.len()))?;
+        map.serialize_entry("_key", self.key())?;
+        map.serialize_entry("_type", self.relationship_type)?;
+        map.serialize_entry("_class", self.class)?;
+        map.serialize_entry("_fromEntityKey", self.from_key())?;
+        map.serialize_entry("_toEntityKey", self.to_key())?;
+        for (k, v) in &self.properties {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 /// How a relationship reads from JSON, before its names are interned.
@@ -354,11 +394,10 @@ impl<'de> Deserialize<'de> for Relationship {
 impl From<RelationshipText> for Relationship {
     fn from(t: RelationshipText) -> Self {
         Relationship {
-            key: t.key,
+            ends: Ends::of(&t.key, &t.from_key, &t.to_key),
+            key: t.key.into_boxed_str(),
             relationship_type: intern(&t.relationship_type),
             class: intern(&t.class),
-            from_key: t.from_key,
-            to_key: t.to_key,
             properties: t.properties,
         }
     }
@@ -367,13 +406,43 @@ impl From<RelationshipText> for Relationship {
 impl Relationship {
     /// Builds a relationship with J1's key convention: `{from}|{class lower}|{to}`.
     pub fn new(relationship_type: &str, class: &str, from_key: &str, to_key: &str) -> Self {
+        let key = relationship_key(from_key, class, to_key);
         Relationship {
-            key: relationship_key(from_key, class, to_key),
+            ends: Ends::of(&key, from_key, to_key),
+            key: key.into_boxed_str(),
             relationship_type: intern(relationship_type),
             class: intern(class),
-            from_key: from_key.to_owned(),
-            to_key: to_key.to_owned(),
             properties: Properties::new(),
+        }
+    }
+
+    /// `_key`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// `_fromEntityKey`.
+    pub fn from_key(&self) -> &str {
+        match &self.ends {
+            Ends::InKey { from_end, .. } => &self.key[..*from_end as usize],
+            Ends::Apart(ends) => &ends.0,
+        }
+    }
+
+    /// `_toEntityKey`.
+    pub fn to_key(&self) -> &str {
+        match &self.ends {
+            Ends::InKey { to_start, .. } => &self.key[*to_start as usize..],
+            Ends::Apart(ends) => &ends.1,
+        }
+    }
+
+    /// The same relationship under another key (its endpoints unchanged).
+    pub fn rekeyed(&self, key: &str) -> Relationship {
+        Relationship {
+            ends: Ends::of(key, self.from_key(), self.to_key()),
+            key: key.into(),
+            ..self.clone()
         }
     }
 }
@@ -408,7 +477,35 @@ mod tests {
     #[test]
     fn relationship_key_follows_convention() {
         let r = Relationship::new("mimecast_account_has_domain", "HAS", "a", "b");
-        assert_eq!(r.key, "a|has|b");
+        assert_eq!((r.key(), r.from_key(), r.to_key()), ("a|has|b", "a", "b"));
+        assert!(matches!(
+            r.ends,
+            Ends::InKey {
+                from_end: 1,
+                to_start: 6
+            }
+        ));
+    }
+
+    #[test]
+    fn relationships_round_trip_through_json_whatever_their_key() {
+        let r = Relationship::new("t", "HAS", "x:1", "y:2").with("accountCode", "C1");
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"_key":"x:1|has|y:2","_type":"t","_class":"HAS","_fromEntityKey":"x:1","_toEntityKey":"y:2","accountCode":"C1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Relationship>(&json).unwrap(), r);
+        // A key that does not hold its endpoints keeps them apart.
+        let odd: Relationship = serde_json::from_str(
+            r#"{"_key":"k","_type":"t","_class":"HAS","_fromEntityKey":"x:1","_toEntityKey":"y:2"}"#,
+        )
+        .unwrap();
+        assert_eq!((odd.key(), odd.from_key(), odd.to_key()), ("k", "x:1", "y:2"));
+        assert!(matches!(odd.ends, Ends::Apart(_)));
+        let moved = r.rekeyed("other");
+        assert_eq!((moved.key(), moved.from_key(), moved.to_key()), ("other", "x:1", "y:2"));
+        assert_eq!(moved.properties, r.properties);
     }
 
     #[test]

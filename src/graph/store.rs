@@ -73,19 +73,19 @@ impl GraphStore {
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first relationship stays.
     pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), DuplicateKey> {
-        if self.edge_index(&rel.key).is_some() || self.detached_keys.contains(&rel.key) {
+        if self.edge_index(rel.key()).is_some() || self.detached_keys.contains(rel.key()) {
             let dup = DuplicateKey {
                 kind: "relationship",
-                key: rel.key.clone(),
+                key: rel.key().to_owned(),
                 element_type: rel.relationship_type.to_owned(),
             };
             self.duplicates.push(dup.clone());
             return Err(dup);
         }
-        match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
+        match (self.nodes.get(rel.from_key()), self.nodes.get(rel.to_key())) {
             (Some(&a), Some(&b)) => self.attach(a, b, rel),
             _ => {
-                self.detached_keys.insert(rel.key.clone());
+                self.detached_keys.insert(rel.key().to_owned());
                 self.detached.push(rel);
             }
         }
@@ -120,7 +120,7 @@ impl GraphStore {
     pub fn relationship(&self, key: &str) -> Option<&Relationship> {
         self.edge_index(key)
             .map(|i| &self.graph[i])
-            .or_else(|| self.detached.iter().find(|r| r.key == key))
+            .or_else(|| self.detached.iter().find(|r| r.key() == key))
     }
 
     fn key_hash(key: &str) -> u64 {
@@ -140,16 +140,16 @@ impl GraphStore {
             return Some(i);
         }
         match self.edges.get(&Self::key_hash(key)) {
-            Some(&i) if self.graph[i].key == key => Some(i),
+            Some(&i) if self.graph[i].key() == key => Some(i),
             _ => None,
         }
     }
 
     /// Adds an edge whose key is known to be new.
     fn attach(&mut self, a: NodeIndex, b: NodeIndex, rel: Relationship) {
-        let h = Self::key_hash(&rel.key);
+        let h = Self::key_hash(rel.key());
         let taken = self.edges.contains_key(&h);
-        let key = taken.then(|| rel.key.clone());
+        let key = taken.then(|| rel.key().to_owned());
         let idx = self.graph.add_edge(a, b, rel);
         match key {
             Some(k) => {
@@ -167,7 +167,7 @@ impl GraphStore {
         }
         let h = Self::key_hash(key);
         match self.edges.get(&h) {
-            Some(&i) if self.graph[i].key == key => self.edges.remove(&h),
+            Some(&i) if self.graph[i].key() == key => self.edges.remove(&h),
             _ => None,
         }
     }
@@ -209,7 +209,7 @@ impl GraphStore {
             return Some(i.index());
         }
         let bound = self.graph.edge_bound();
-        self.detached.iter().position(|r| r.key == key).map(|i| bound + i)
+        self.detached.iter().position(|r| r.key() == key).map(|i| bound + i)
     }
 
     pub fn relationship_slot_bound(&self) -> usize {
@@ -257,7 +257,7 @@ impl GraphStore {
         self.detached_keys.clear();
         let mut dangling = Vec::new();
         for rel in detached {
-            match (self.nodes.get(&rel.from_key), self.nodes.get(&rel.to_key)) {
+            match (self.nodes.get(rel.from_key()), self.nodes.get(rel.to_key())) {
                 (Some(&a), Some(&b)) => self.attach(a, b, rel),
                 _ => dangling.push(rel),
             }
@@ -278,7 +278,7 @@ impl GraphStore {
             .collect();
         let mut removed = Vec::new();
         for e in touching {
-            let key = self.graph[e].key.clone();
+            let key = self.graph[e].key().to_owned();
             self.unindex_edge(&key);
             if let Some(rel) = self.graph.remove_edge(e) {
                 removed.push(rel);
@@ -360,7 +360,7 @@ mod tests {
         s.add_relationship(Relationship::new("t", "HAS", "a", "zz")).unwrap();
         let dangling = s.reattach();
         assert_eq!(dangling.len(), 1);
-        assert_eq!(dangling[0].to_key, "zz");
+        assert_eq!(dangling[0].to_key(), "zz");
     }
 
     #[test]

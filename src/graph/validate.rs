@@ -289,13 +289,13 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
 }
 
 fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
-    if !key_ok(&r.key, r.relationship_type, report) {
+    if !key_ok(r.key(), r.relationship_type, report) {
         return false;
     }
     let Some(spec) = schema.relationship(r.relationship_type) else {
         report.add(
             FindingKind::UnknownType,
-            format!("relationship {} has type {:?}", r.key, r.relationship_type),
+            format!("relationship {} has type {:?}", r.key(), r.relationship_type),
         );
         return false;
     };
@@ -304,19 +304,21 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
             FindingKind::UnknownType,
             format!(
                 "relationship {} has class {:?}, schema says {:?}",
-                r.key, r.class, spec.class
+                r.key(),
+                r.class,
+                spec.class
             ),
         );
         return false;
     }
-    let from = store.entity(&r.from_key).map(|e| e.entity_type);
-    let to = store.entity(&r.to_key).map(|e| e.entity_type);
+    let from = store.entity(r.from_key()).map(|e| e.entity_type);
+    let to = store.entity(r.to_key()).map(|e| e.entity_type);
     if from != Some(spec.from.as_str()) || to != Some(spec.to.as_str()) {
         report.add(
             FindingKind::DisallowedEndpoint,
             format!(
                 "{} joins {} to {}; {} allows {} to {}",
-                r.key,
+                r.key(),
                 from.unwrap_or("?"),
                 to.unwrap_or("?"),
                 r.relationship_type,
@@ -326,7 +328,7 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
         );
         return false;
     }
-    check_properties(&r.properties, &spec.properties, None, &r.key, report)
+    check_properties(&r.properties, &spec.properties, None, r.key(), report)
 }
 
 /// Validates the store against the schema, removes what breaks a rule, and reports.
@@ -359,14 +361,14 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         report.add(o.kind, o.sample);
     }
     for r in store.reattach() {
-        let missing = if store.has_entity(&r.from_key) {
-            &r.to_key
+        let missing = if store.has_entity(r.from_key()) {
+            r.to_key()
         } else {
-            &r.from_key
+            r.from_key()
         };
         report.add(
             FindingKind::DanglingRelationship,
-            format!("{} ({}): no entity {missing}", r.key, r.relationship_type),
+            format!("{} ({}): no entity {missing}", r.key(), r.relationship_type),
         );
         report.affect(account_of(&r), r.relationship_type);
     }
@@ -392,7 +394,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         .filter(|r| !relationship_ok(r, store, schema, &mut report))
         .map(|r| {
             (
-                r.key.clone(),
+                r.key().to_owned(),
                 r.relationship_type.to_owned(),
                 account_of(r).map(str::to_owned),
             )

@@ -68,7 +68,7 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     for (r, _) in &rows {
         let mut ends = Vec::new();
         if let Some(spec) = schema.relationship(r.relationship_type) {
-            for (key, t) in [(r.from_key.as_str(), &spec.from), (r.to_key.as_str(), &spec.to)] {
+            for (key, t) in [(r.from_key(), &spec.from), (r.to_key(), &spec.to)] {
                 if dense(t) {
                     let next = ids.len();
                     ends.push(*ids.entry(key).or_insert(next));
@@ -140,7 +140,7 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         unit.parts = merged
             .into_iter()
             .map(|((_, t, mode), mut rows)| {
-                rows.sort_by(|a, b| (&a.from_key, &a.to_key).cmp(&(&b.from_key, &b.to_key)));
+                rows.sort_by(|a, b| (a.from_key(), a.to_key()).cmp(&(b.from_key(), b.to_key())));
                 Part {
                     relationship_type: t,
                     mode,
@@ -167,7 +167,7 @@ mod tests {
             .parts
             .iter()
             .flat_map(|p| p.rows.iter())
-            .flat_map(|r| [r.from_key.clone(), r.to_key.clone()])
+            .flat_map(|r| [r.from_key().to_owned(), r.to_key().to_owned()])
             .filter(|k| k.starts_with("campaign") || k.starts_with("domain"))
             .collect();
         keys.sort();
@@ -204,7 +204,7 @@ mod tests {
         let first = &units[0];
         assert_eq!(first.parts[0].relationship_type, rels::USER_ASSIGNED_AWARENESS);
         assert_eq!(first.parts[1].relationship_type, rels::USER_COMPLETED_AWARENESS);
-        let users: Vec<&str> = first.parts[0].rows.iter().map(|r| r.from_key.as_str()).collect();
+        let users: Vec<&str> = first.parts[0].rows.iter().map(|r| r.from_key()).collect();
         assert_eq!(users, vec!["user:a", "user:b", "user:c"]);
         assert_eq!(units.iter().map(Unit::len).sum::<usize>(), 14);
     }

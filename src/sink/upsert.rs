@@ -249,7 +249,7 @@ fn node_row(e: &Entity, labels: &[&str], schema: &Schema) -> BoltType {
 fn relationship_props(r: &Relationship, schema: &Schema) -> BoltType {
     let fp = fingerprint::of_relationship(r, schema);
     BoltType::Map(props_map(
-        &[("_key", &r.key), ("_type", r.relationship_type), ("_fingerprint", &fp)],
+        &[("_key", r.key()), ("_type", r.relationship_type), ("_fingerprint", &fp)],
         &r.properties,
         |k| schema.is_datetime(r.relationship_type, k),
     ))
@@ -257,8 +257,8 @@ fn relationship_props(r: &Relationship, schema: &Schema) -> BoltType {
 
 fn relationship_row(r: &Relationship, schema: &Schema) -> BoltType {
     bolt::map(vec![
-        ("from", bolt::string(&r.from_key)),
-        ("to", bolt::string(&r.to_key)),
+        ("from", bolt::string(r.from_key())),
+        ("to", bolt::string(r.to_key())),
         ("props", relationship_props(r, schema)),
     ])
 }

@@ -169,17 +169,16 @@ fn fetch_group_members(ctx: &StepContext) -> StepFuture<'_> {
                 (id, g.key, name, said)
             })
             .collect();
-        let fetched: Vec<_> = stream::iter(groups)
+        // Each group's members are converted as they arrive, not held all at once.
+        let mut fetched = stream::iter(groups)
             .map(|(id, key, name, said)| async move {
                 let members = all(ctx.client.group_members(&id)).await;
                 (key, name, said, members)
             })
-            .buffer_unordered(FAN_OUT)
-            .collect()
-            .await;
+            .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
         let mut unavailable = None;
-        for (group_key, name, said, members) in fetched {
+        while let Some((group_key, name, said, members)) = fetched.next().await {
             let members = match members {
                 Ok(m) => m,
                 Err(e) if e.is_unavailable() => {
@@ -284,10 +283,10 @@ fn fetch_message_activity(ctx: &StepContext) -> StepFuture<'_> {
         let keep_stored = |key: &str| {
             if let Some(s) = stored.get(key) {
                 ctx.update_entity(key, |u| {
-                    u.set("lastMessageSentOn", s.last_sent.clone().map(crate::graph::Value::Str))
+                    u.set("lastMessageSentOn", s.last_sent.clone().map(crate::graph::Value::from))
                         .set("messagesSent", s.count.map(crate::graph::Value::Int))
                         .set("messagesSentCapped", s.capped.map(crate::graph::Value::Bool))
-                        .set("activityCheckedOn", s.checked_on.clone().map(crate::graph::Value::Str));
+                        .set("activityCheckedOn", s.checked_on.clone().map(crate::graph::Value::from));
                 });
             }
         };

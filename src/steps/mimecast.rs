@@ -130,16 +130,15 @@ fn fetch_users(ctx: &StepContext) -> StepFuture<'_> {
             .into_iter()
             .filter_map(|d| d.str("domain").map(str::to_owned))
             .collect();
-        let fetched: Vec<(String, Result<Vec<_>, ApiError>)> = stream::iter(domains)
+        // Each domain's users are converted as they arrive (as enrollments are).
+        let mut fetched = stream::iter(domains)
             .map(|domain| async move {
-                let users = all(ctx.client.internal_users(&domain)).await;
+                let users: Result<Vec<_>, ApiError> = all(ctx.client.internal_users(&domain)).await;
                 (domain, users)
             })
-            .buffer_unordered(FAN_OUT)
-            .collect()
-            .await;
+            .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
-        for (domain, result) in fetched {
+        while let Some((domain, result)) = fetched.next().await {
             match result {
                 Ok(users) => {
                     let domain_key = keys::domain(&code, &domain);
@@ -268,17 +267,17 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
         let users: HashSet<String> = ctx.keys_of_type(types::USER);
-        let fetched: Vec<_> = stream::iter(campaigns(ctx, types::AWARENESS_CAMPAIGN))
+        // Each campaign's rows are converted as they arrive and dropped: at most
+        // FAN_OUT campaigns' rows are held at once, not the whole tenant's.
+        let mut fetched = stream::iter(campaigns(ctx, types::AWARENESS_CAMPAIGN))
             .map(|(id, key, name)| async move {
                 let rows = all(ctx.client.training_campaign_user_data(&id)).await;
                 (key, name, rows)
             })
-            .buffer_unordered(FAN_OUT)
-            .collect()
-            .await;
+            .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
         let mut unavailable = None;
-        for (key, name, rows) in fetched {
+        while let Some((key, name, rows)) = fetched.next().await {
             match rows {
                 Ok(rows) => {
                     let out = conv::enrollments(&code, &key, &rows, |k| users.contains(k));
@@ -326,16 +325,15 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
             ctx.add_entity(e);
         }
         let users: HashSet<String> = ctx.keys_of_type(types::USER);
-        let fetched: Vec<_> = stream::iter(campaigns(ctx, types::PHISHING_CAMPAIGN))
+        // As for enrollments: converted campaign by campaign as they arrive.
+        let mut fetched = stream::iter(campaigns(ctx, types::PHISHING_CAMPAIGN))
             .map(|(id, key, name)| async move {
                 let rows = all(ctx.client.phishing_user_data(&id)).await;
                 (key, name, rows)
             })
-            .buffer_unordered(FAN_OUT)
-            .collect()
-            .await;
+            .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
-        for (key, name, rows) in fetched {
+        while let Some((key, name, rows)) = fetched.next().await {
             match rows {
                 Ok(rows) => {
                     let out = conv::phishing_results(&code, &key, &rows, |k| users.contains(k));

@@ -340,13 +340,25 @@ impl StepContext {
         v
     }
 
+    /// Runs `f` over the entities of `entity_types` in key order, borrowed from the
+    /// graph (which stays locked meanwhile) instead of copied.
+    pub fn with_entities_of_types<R>(&self, entity_types: &[&str], f: impl FnOnce(&[&Entity]) -> R) -> R {
+        let store = self.tenant.store();
+        let mut v: Vec<&Entity> = store
+            .entities()
+            .filter(|e| entity_types.contains(&e.entity_type))
+            .collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        f(&v)
+    }
+
     /// The `(from, to)` keys of the relationships of one type.
     pub fn links_of_type(&self, relationship_type: &str) -> Vec<(String, String)> {
         let store = self.tenant.store();
         let mut v: Vec<(String, String)> = store
             .relationships()
             .filter(|r| r.relationship_type == relationship_type)
-            .map(|r| (r.from_key.clone(), r.to_key.clone()))
+            .map(|r| (r.from_key().to_owned(), r.to_key().to_owned()))
             .collect();
         v.sort();
         v

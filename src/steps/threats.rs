@@ -17,7 +17,6 @@ use serde::Serialize;
 use super::{Step, StepContext, StepError, StepFuture, StepSpec, FETCH_USERS};
 use crate::config::ThreatLog;
 use crate::converters::threats::{self as conv, Converted, Skipped};
-use crate::graph::Entity;
 use crate::mimecast::{all, ApiError};
 use crate::schema::{rels, types};
 
@@ -261,8 +260,8 @@ fn fetch(ctx: &StepContext, log: ThreatLog) -> StepFuture<'_> {
 fn build_indicators(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         let code = ctx.account()?.code;
-        let findings: Vec<Entity> = FINDINGS.iter().flat_map(|t| ctx.entities_of_type(t)).collect();
-        let (nodes, links) = conv::indicators(&code, &findings);
+        // The findings are read where they are, not copied: a SIEM batch has millions.
+        let (nodes, links) = ctx.with_entities_of_types(FINDINGS, |findings| conv::indicators(&code, findings));
         for n in nodes {
             ctx.add_entity(n);
         }
