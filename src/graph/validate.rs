@@ -128,7 +128,19 @@ impl IntegrityReport {
     }
 
     pub fn add(&mut self, kind: FindingKind, sample: String) {
-        self.findings.entry(kind).or_default().add(sample);
+        let finding = self.findings.entry(kind).or_default();
+        // An unknown participant met in several sources ("x@gmail.com (SIEM av)",
+        // "x@gmail.com in training campaign ...") is one example: the samples show
+        // distinct participants, each named before " (" or " in ".
+        let who = |s: &str| {
+            let end = [" (", " in "].iter().filter_map(|m| s.find(m)).min().unwrap_or(s.len());
+            s[..end].to_owned()
+        };
+        if kind == FindingKind::UnknownParticipant && finding.samples.iter().any(|s| who(s) == who(&sample)) {
+            finding.count += 1;
+            return;
+        }
+        finding.add(sample);
     }
 
     /// Records that `element_type` lost elements in `account` (`None`: unknown).

@@ -195,16 +195,22 @@ fn a_sample_is_kept_once_however_often_it_is_seen() {
         report.add(FindingKind::UnknownParticipant, "x@gmail.com".into());
     }
     report.add(FindingKind::UnknownParticipant, "y@gmail.com".into());
+    // The same address from another source is the same example.
+    report.add(FindingKind::UnknownParticipant, "x@gmail.com (SIEM av)".into());
+    report.add(
+        FindingKind::UnknownParticipant,
+        "y@gmail.com in training campaign \"HIPAA 101\"".into(),
+    );
     let mut other = IntegrityReport::default();
     other.add(FindingKind::UnknownParticipant, "x@gmail.com".into());
     report.merge(other);
-    assert_eq!(report.count(FindingKind::UnknownParticipant), 5);
+    assert_eq!(report.count(FindingKind::UnknownParticipant), 7);
     assert_eq!(
         report.findings[&FindingKind::UnknownParticipant].samples,
         vec!["x@gmail.com", "y@gmail.com"]
     );
     assert_eq!(
         report.lines(),
-        vec!["unknown_participant: 5 (e.g. x@gmail.com; y@gmail.com)"]
+        vec!["unknown_participant: 7 (e.g. x@gmail.com; y@gmail.com)"]
     );
 }
