@@ -133,26 +133,38 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
         id: def.id.clone(),
         source,
     };
-    let records = sink.read(q).await.map_err(failed)?;
-    let mut rows = Vec::with_capacity(records.len());
-    for r in &records {
-        let mut got: Vec<String> = r.keys().cloned().collect();
-        let mut declared = def.columns.clone();
-        got.sort();
-        declared.sort();
-        if got != declared {
-            return Err(QueryError::Columns {
-                id: def.id.clone(),
-                got,
-                declared: def.columns.clone(),
-            });
+    // Rows are converted as they stream in (a large answer is never held twice); every
+    // row of a result has the same columns, so the first one is checked.
+    let mut rows = Vec::new();
+    let mut wrong_columns = None;
+    sink.read_each(q, |row| {
+        if rows.is_empty() && wrong_columns.is_none() {
+            let mut got: Vec<String> = row.keys().into_iter().map(|k| k.value.clone()).collect();
+            let mut declared = def.columns.clone();
+            got.sort();
+            declared.sort();
+            if got != declared {
+                wrong_columns = Some(got);
+            }
         }
-        rows.push(
-            def.columns
-                .iter()
-                .map(|c| to_json(r.get(c).unwrap_or(&BoltType::Null(neo4rs::BoltNull))))
-                .collect(),
-        );
+        if wrong_columns.is_none() {
+            rows.push(
+                def.columns
+                    .iter()
+                    .map(|c| to_json(&row.get::<BoltType>(c).unwrap_or(BoltType::Null(neo4rs::BoltNull))))
+                    .collect::<Vec<Json>>(),
+            );
+        }
+        Ok(())
+    })
+    .await
+    .map_err(failed)?;
+    if let Some(got) = wrong_columns {
+        return Err(QueryError::Columns {
+            id: def.id.clone(),
+            got,
+            declared: def.columns.clone(),
+        });
     }
     let judged = match (count, &def.rule) {
         (Some(count), Some(rule)) => {
