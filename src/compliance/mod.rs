@@ -115,7 +115,7 @@ pub fn match_people(
             .unwrap_or_default();
         required.sort();
         required.dedup();
-        e.set("requiredCategories", Some(Value::StrList(required)));
+        e.set("requiredCategories", Some(Value::StrList(required.into())));
         for (k, v) in &p.extra {
             e.set(k, Some(Value::from(v.as_str())));
         }
@@ -302,13 +302,13 @@ mod tests {
         assert_eq!(m.users_without_person, vec!["erin@acme.com"]);
         assert_eq!(
             m.people[0].get("requiredCategories"),
-            Some(&Value::StrList(vec!["general".into(), "hipaa".into()]))
+            Some(&Value::StrList(["general".into(), "hipaa".into()].into()))
         );
-        assert_eq!(m.people[1].get("requiredCategories"), Some(&Value::StrList(vec![])));
+        assert_eq!(m.people[1].get("requiredCategories"), Some(&Value::StrList([].into())));
         // Group names match case-insensitively.
         assert_eq!(
             m.people[2].get("requiredCategories"),
-            Some(&Value::StrList(vec!["general".into(), "hipaa".into()]))
+            Some(&Value::StrList(["general".into(), "hipaa".into()].into()))
         );
     }
 

@@ -96,7 +96,7 @@ fn build_training_categories(ctx: &StepContext) -> StepFuture<'_> {
                 ctx.add_relationship(covers(&code, &campaign.key, cat, how));
             }
             ctx.update_entity(&campaign.key, |e| {
-                e.set("categories", Some(Value::StrList(list)));
+                e.set("categories", Some(Value::StrList(list.into())));
             });
         }
         let unused: Vec<&str> = c

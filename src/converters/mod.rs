@@ -75,7 +75,7 @@ pub fn account(a: &Account, connection: &str) -> Entity {
         .set("contactEmail", text(&a.contact_email))
         .set("contactName", text(&a.contact_name))
         .set("mailPlatform", text(&a.mail_platform))
-        .set("packages", Some(Value::StrList(a.sorted_packages())))
+        .set("packages", Some(Value::StrList(a.sorted_packages().into())))
         .set(
             "awarenessTrainingLicensed",
             Some(Value::Bool(a.has_awareness_training())),
@@ -327,7 +327,7 @@ pub fn phishing_campaign(account_code: &str, p: &PhishingCampaign) -> Entity {
         .set("groupName", p.group.as_ref().and_then(|g| text(&g.description)))
         .set(
             "templates",
-            (!templates.is_empty()).then_some(Value::StrList(templates)),
+            (!templates.is_empty()).then_some(Value::StrList(templates.into())),
         );
     e
 }

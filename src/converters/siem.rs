@@ -155,7 +155,10 @@ pub fn detection(account_code: &str, e: &Json, is_user: &dyn Fn(&str) -> bool) -
     f.set("fingerprint", Some(Value::from(id.as_str())))
         .set("eventType", Some(Value::from(event_type.as_str())))
         .set("subtype", subtype.map(Value::from))
-        .set("recipients", (!to.is_empty()).then(|| Value::StrList(to.clone())))
+        .set(
+            "recipients",
+            (!to.is_empty()).then(|| Value::StrList(to.clone().into())),
+        )
         .set("senderAddress", sender.map(Value::from))
         .set("senderDomain", sender_domain.map(Value::from))
         .set("senderIp", text("senderIp"))
@@ -219,11 +222,14 @@ mod tests {
         assert_eq!(f.str("title"), Some("URL Protect: Block https://bad.example.net/v"));
         assert_eq!(
             f.get("recipients"),
-            Some(&Value::StrList(vec![
-                "ann@acme.example".into(),
-                "bob@acme.example".into(),
-                "x@partner.example".into()
-            ]))
+            Some(&Value::StrList(
+                [
+                    "ann@acme.example".into(),
+                    "bob@acme.example".into(),
+                    "x@partner.example".into()
+                ]
+                .into()
+            ))
         );
         let targets: Vec<&str> = d.links.iter().map(|l| l.from_key()).collect();
         assert_eq!(

@@ -286,7 +286,7 @@ pub fn impersonation(
         .set("hits", i.hits.map(Value::Int))
         .set(
             "identifiers",
-            (!i.identifiers.is_empty()).then(|| Value::StrList(i.identifiers.clone())),
+            (!i.identifiers.is_empty()).then(|| Value::StrList(i.identifiers.clone().into())),
         )
         .set("senderAddress", text(&i.sender_address))
         .set("senderDomain", domain_of(&i.sender_address).map(Value::from))

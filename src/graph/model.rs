@@ -18,7 +18,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(CompactString),
-    StrList(Vec<String>),
+    /// Boxed, not a `Vec`: with the inline text this keeps a value at 24 bytes.
+    StrList(Box<[String]>),
 }
 
 impl Value {
@@ -80,7 +81,7 @@ impl From<&str> for Value {
 }
 impl From<Vec<String>> for Value {
     fn from(v: Vec<String>) -> Self {
-        Value::StrList(v)
+        Value::StrList(v.into_boxed_slice())
     }
 }
 
@@ -161,6 +162,16 @@ impl Properties {
 
     pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.0.iter().map(|(k, _)| *k)
+    }
+
+    /// Drops the room the list grew for (a list of 9 has room for 16): the store
+    /// calls it on every element it takes.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 }
 
@@ -455,6 +466,13 @@ pub fn relationship_key(from_key: &str, class: &str, to_key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_and_a_property_are_small() {
+        // Millions of elements hold several properties each (src/graph/model.rs).
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<(&'static str, Value)>(), 40);
+    }
 
     #[test]
     fn entity_serializes_flat_with_j1_names() {

@@ -52,7 +52,7 @@ impl GraphStore {
     ///
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first entity stays.
-    pub fn add_entity(&mut self, entity: Entity) -> Result<(), DuplicateKey> {
+    pub fn add_entity(&mut self, mut entity: Entity) -> Result<(), DuplicateKey> {
         if self.nodes.contains_key(&entity.key) {
             let dup = DuplicateKey {
                 kind: "entity",
@@ -63,6 +63,7 @@ impl GraphStore {
             return Err(dup);
         }
         let key = entity.key.clone();
+        entity.properties.shrink_to_fit();
         let idx = self.graph.add_node(entity);
         self.nodes.insert(key, idx);
         Ok(())
@@ -72,7 +73,7 @@ impl GraphStore {
     ///
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first relationship stays.
-    pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), DuplicateKey> {
+    pub fn add_relationship(&mut self, mut rel: Relationship) -> Result<(), DuplicateKey> {
         if self.edge_index(rel.key()).is_some() || self.detached_keys.contains(rel.key()) {
             let dup = DuplicateKey {
                 kind: "relationship",
@@ -82,6 +83,7 @@ impl GraphStore {
             self.duplicates.push(dup.clone());
             return Err(dup);
         }
+        rel.properties.shrink_to_fit();
         match (self.nodes.get(rel.from_key()), self.nodes.get(rel.to_key())) {
             (Some(&a), Some(&b)) => self.attach(a, b, rel),
             _ => {
@@ -346,6 +348,22 @@ mod tests {
         assert_eq!(s.entity("u1").unwrap().str("name"), Some("first"));
         assert_eq!(s.entity_count(), 1);
         assert_eq!(s.duplicates.len(), 1);
+    }
+
+    #[test]
+    fn elements_are_kept_without_spare_room_for_properties() {
+        let mut s = GraphStore::new();
+        let mut e = user("a");
+        let mut r = Relationship::new("t", "HAS", "a", "a");
+        for (i, name) in ["p1", "p2", "p3", "p4", "p5"].into_iter().enumerate() {
+            e.set(name, Some(crate::graph::Value::Int(i as i64)));
+            r.set(name, Some(crate::graph::Value::Int(i as i64)));
+        }
+        assert_eq!((e.properties.capacity(), r.properties.capacity()), (8, 8));
+        s.add_entity(e).unwrap();
+        s.add_relationship(r).unwrap();
+        assert_eq!(s.entity("a").unwrap().properties.capacity(), 5);
+        assert_eq!(s.relationship("a|has|a").unwrap().properties.capacity(), 5);
     }
 
     #[test]

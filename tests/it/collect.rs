@@ -171,7 +171,7 @@ async fn collected_elements_have_exact_keys_and_properties() {
     assert_eq!(carol_person.get("department"), Some(&Value::from("Nursing")));
     assert_eq!(
         carol_person.get("requiredCategories"),
-        Some(&Value::StrList(vec!["general".into(), "hipaa".into()]))
+        Some(&Value::StrList(["general".into(), "hipaa".into()].into()))
     );
     let link = c
         .store
