@@ -110,12 +110,16 @@ pub enum QueryError {
     },
 }
 
-/// Runs one query in a read transaction with its defaults overridden by `params`.
-///
-/// # Errors
-/// The query fails, or returns columns other than those it declares.
-pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<QueryResult, QueryError> {
-    let mut q = query(&def.text);
+/// A query's statement and, for a rule, its count statement, with the defaults
+/// overridden by `params`; and the overrides that differ from the defaults.
+struct Bound {
+    text: neo4rs::Query,
+    count: Option<neo4rs::Query>,
+    overrides: Vec<(String, Json)>,
+}
+
+fn bind(def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<Bound, QueryError> {
+    let mut text = query(&def.text);
     let mut count = def.rule.as_ref().map(|r| query(&r.count));
     let mut overrides = Vec::new();
     for p in &def.params {
@@ -126,19 +130,26 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
         if value != p.default {
             overrides.push((p.name.clone(), value.clone()));
         }
-        q = q.param(&p.name, from_json(&value));
+        text = text.param(&p.name, from_json(&value));
         count = count.map(|c| c.param(&p.name, from_json(&value)));
     }
-    let failed = |source| QueryError::Sink {
-        id: def.id.clone(),
-        source,
-    };
-    // Rows are converted as they stream in (a large answer is never held twice); every
-    // row of a result has the same columns, so the first one is checked.
-    let mut rows = Vec::new();
+    Ok(Bound { text, count, overrides })
+}
+
+/// Streams the rows of a bound statement to `each`, in the declared column order, as
+/// they arrive (a large answer is never held twice); every row of a result has the
+/// same columns, so the first one is checked.
+async fn stream_rows(
+    sink: &Sink,
+    def: &QueryDef,
+    text: neo4rs::Query,
+    mut each: impl FnMut(Vec<Json>),
+) -> Result<(), QueryError> {
     let mut wrong_columns = None;
-    sink.read_each(q, |row| {
-        if rows.is_empty() && wrong_columns.is_none() {
+    let mut first = true;
+    sink.read_each(text, |row| {
+        if first {
+            first = false;
             let mut got: Vec<String> = row.keys().into_iter().map(|k| k.value.clone()).collect();
             let mut declared = def.columns.clone();
             got.sort();
@@ -148,24 +159,59 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
             }
         }
         if wrong_columns.is_none() {
-            rows.push(
+            each(
                 def.columns
                     .iter()
                     .map(|c| to_json(&row.get::<BoltType>(c).unwrap_or(BoltType::Null(neo4rs::BoltNull))))
-                    .collect::<Vec<Json>>(),
+                    .collect(),
             );
         }
         Ok(())
     })
     .await
-    .map_err(failed)?;
-    if let Some(got) = wrong_columns {
-        return Err(QueryError::Columns {
+    .map_err(|source| QueryError::Sink {
+        id: def.id.clone(),
+        source,
+    })?;
+    match wrong_columns {
+        Some(got) => Err(QueryError::Columns {
             id: def.id.clone(),
             got,
             declared: def.columns.clone(),
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+/// Runs one query's statement (not its count) with `params` and hands each row, in
+/// the declared column order, to `each`, holding none of them: for callers that only
+/// count rows or keep part of each (the sync's history of rule findings).
+///
+/// # Errors
+/// A parameter of the wrong type, the query fails, or it returns other columns than
+/// it declares.
+pub async fn for_each_row(
+    sink: &Sink,
+    def: &QueryDef,
+    params: &BTreeMap<String, Json>,
+    each: impl FnMut(Vec<Json>),
+) -> Result<(), QueryError> {
+    let bound = bind(def, params)?;
+    stream_rows(sink, def, bound.text, each).await
+}
+
+/// Runs one query in a read transaction with its defaults overridden by `params`.
+///
+/// # Errors
+/// The query fails, or returns columns other than those it declares.
+pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -> Result<QueryResult, QueryError> {
+    let Bound { text, count, overrides } = bind(def, params)?;
+    let failed = |source| QueryError::Sink {
+        id: def.id.clone(),
+        source,
+    };
+    let mut rows = Vec::new();
+    stream_rows(sink, def, text, |row| rows.push(row)).await?;
     let judged = match (count, &def.rule) {
         (Some(count), Some(rule)) => {
             let totals = sink.read(count).await.map_err(failed)?;

@@ -29,6 +29,52 @@ pub(super) fn history_run(c: &Collection, account: &str, status: AccountStatus, 
     run
 }
 
+/// What one saved query gave the history.
+enum Answer {
+    Rule(Found),
+    /// A query that is not a rule (the campaigns' completion), whole.
+    Rows(crate::queries::QueryResult),
+}
+
+/// A rule's findings: how many, and the distinct identities as JSON text, sorted.
+struct Found {
+    findings: u64,
+    ids: Vec<String>,
+}
+
+/// Runs a rule (not its population count, which the history does not keep) and keeps
+/// only the identity of each finding as the rows stream in: a rule with hundreds of
+/// thousands of findings is never held as rows.
+async fn rule_findings(
+    sink: &Sink,
+    def: &crate::queries::QueryDef,
+    params: &BTreeMap<String, serde_json::Value>,
+) -> Result<Found, crate::queries::QueryError> {
+    let columns: Vec<Option<usize>> = def
+        .rule
+        .iter()
+        .flat_map(|r| &r.identity)
+        .map(|c| def.columns.iter().position(|d| d == c))
+        .collect();
+    let mut rows = 0u64;
+    let mut ids = Vec::new();
+    crate::queries::for_each_row(sink, def, params, |row| {
+        rows += 1;
+        let id: Vec<&serde_json::Value> = columns
+            .iter()
+            .map(|i| i.and_then(|i| row.get(i)).unwrap_or(&serde_json::Value::Null))
+            .collect();
+        ids.push(serde_json::to_string(&id).unwrap_or_default());
+    })
+    .await?;
+    ids.sort();
+    ids.dedup();
+    Ok(Found {
+        findings: if def.reports_findings() { rows } else { 0 },
+        ids,
+    })
+}
+
 /// Runs every saved rule in `account`, as the graph stands now, into `run`: its
 /// finding count and the identity of each finding (only their number when there are
 /// more than `max_ids`); and the completion of each
@@ -54,49 +100,55 @@ pub(super) async fn record_rule_results(
             if def.params.iter().any(|p| p.name == "account") {
                 params.insert("account".to_owned(), json!(account));
             }
-            (def, crate::queries::run(sink, def, &params).await)
+            let answer = match &def.rule {
+                Some(_) => rule_findings(sink, def, &params).await.map(Answer::Rule),
+                None => crate::queries::run(sink, def, &params).await.map(Answer::Rows),
+            };
+            (def, answer)
         })
         .buffered(parallel)
         .collect()
         .await;
-    for (def, result) in results {
-        let result = match result {
-            Ok(result) => result,
+    for (def, answer) in results {
+        match answer {
+            Ok(Answer::Rule(found)) => {
+                run.findings.insert(def.id.clone(), found.findings);
+                let capped = (found.ids.len() > max_ids as usize).then_some(found.ids.len() as u64);
+                let ids = match capped {
+                    Some(_) => Vec::new(),
+                    None => found
+                        .ids
+                        .iter()
+                        .map(|text| serde_json::from_str(text).unwrap_or_default())
+                        .collect(),
+                };
+                run.finding_ids.insert(
+                    def.id.clone(),
+                    RuleFindings {
+                        version: def.version,
+                        identity: def.rule.as_ref().map(|r| r.identity.clone()).unwrap_or_default(),
+                        ids,
+                        capped,
+                    },
+                );
+            }
+            Ok(Answer::Rows(result)) => {
+                let count = |row: &[serde_json::Value], c: &str| result.value(row, c).as_u64().unwrap_or(0);
+                run.completion = result
+                    .rows
+                    .iter()
+                    .map(|row| CampaignCompletion {
+                        campaign: crate::queries::cell(result.value(row, "campaign")),
+                        id: crate::queries::cell(result.value(row, "campaignId")),
+                        assigned: count(row, "assigned"),
+                        completed: count(row, "completed"),
+                        passed: count(row, "passed"),
+                    })
+                    .collect();
+            }
             Err(e) => {
                 warn!(query = %def.id, account, error = %e, "a saved query failed after the sync; its results are not recorded");
-                continue;
             }
-        };
-        if let Some(rule) = &def.rule {
-            run.findings.insert(def.id.clone(), result.findings(def) as u64);
-            let mut ids = result.identities(def);
-            let capped = (ids.len() > max_ids as usize).then(|| {
-                let n = ids.len() as u64;
-                ids = Vec::new();
-                n
-            });
-            run.finding_ids.insert(
-                def.id.clone(),
-                RuleFindings {
-                    version: def.version,
-                    identity: rule.identity.clone(),
-                    ids,
-                    capped,
-                },
-            );
-        } else {
-            let count = |row: &[serde_json::Value], c: &str| result.value(row, c).as_u64().unwrap_or(0);
-            run.completion = result
-                .rows
-                .iter()
-                .map(|row| CampaignCompletion {
-                    campaign: crate::queries::cell(result.value(row, "campaign")),
-                    id: crate::queries::cell(result.value(row, "campaignId")),
-                    assigned: count(row, "assigned"),
-                    completed: count(row, "completed"),
-                    passed: count(row, "passed"),
-                })
-                .collect();
         }
     }
 }
