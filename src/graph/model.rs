@@ -449,6 +449,7 @@ impl Relationship {
     }
 
     /// The same relationship under another key (its endpoints unchanged).
+    #[cfg(test)]
     pub fn rekeyed(&self, key: &str) -> Relationship {
         Relationship {
             ends: Ends::of(key, self.from_key(), self.to_key()),

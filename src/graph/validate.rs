@@ -132,10 +132,10 @@ impl IntegrityReport {
         // An unknown participant met in several sources ("x@gmail.com (SIEM av)",
         // "x@gmail.com in training campaign ...") is one example: the samples show
         // distinct participants, each named before " (" or " in ".
-        let who = |s: &str| {
+        fn who(s: &str) -> &str {
             let end = [" (", " in "].iter().filter_map(|m| s.find(m)).min().unwrap_or(s.len());
-            s[..end].to_owned()
-        };
+            &s[..end]
+        }
         if kind == FindingKind::UnknownParticipant && finding.samples.iter().any(|s| who(s) == who(&sample)) {
             finding.count += 1;
             return;

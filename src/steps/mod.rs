@@ -330,14 +330,7 @@ impl StepContext {
 
     /// Copies of the entities of one type (for steps that build on earlier ones).
     pub fn entities_of_type(&self, entity_type: &str) -> Vec<Entity> {
-        let store = self.tenant.store();
-        let mut v: Vec<Entity> = store
-            .entities()
-            .filter(|e| e.entity_type == entity_type)
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.key.cmp(&b.key));
-        v
+        self.with_entities_of_types(&[entity_type], |v| v.iter().map(|e| (*e).clone()).collect())
     }
 
     /// Runs `f` over the entities of `entity_types` in key order, borrowed from the
