@@ -5,7 +5,7 @@
 // severity: high
 // version: 3
 // population: training requirements of active people and of unmatched users (one per person and category)
-// count: CALL { MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN coalesce(sum(size(coalesce(p.requiredCategories, []))), 0) AS n UNION ALL MATCH (u:MimecastUser) WHERE ($account IS NULL OR u.accountCode = $account) AND u.requiredCategories IS NOT NULL AND coalesce(u.alias, false) = false AND NOT EXISTS { MATCH (:Person)-[:IS]->(u) } RETURN coalesce(sum(size(u.requiredCategories)), 0) AS n } RETURN sum(n) AS total
+// count: CALL () { MATCH (p:Person {active: true}) WHERE $account IS NULL OR p.accountCode = $account RETURN coalesce(sum(size(coalesce(p.requiredCategories, []))), 0) AS n UNION ALL MATCH (u:MimecastUser) WHERE ($account IS NULL OR u.accountCode = $account) AND u.requiredCategories IS NOT NULL AND coalesce(u.alias, false) = false AND NOT EXISTS { MATCH (:Person)-[:IS]->(u) } RETURN coalesce(sum(size(u.requiredCategories)), 0) AS n } RETURN sum(n) AS total
 // remediation: Assign a campaign covering the category to the person, or record training done elsewhere; check the campaign mapping when a completed campaign should have counted.
 // identity: email, category
 // param: account = null | Only this account code; null for every account
@@ -15,7 +15,7 @@
 // In Neo4j Browser, set the parameters first:
 //   :param account => null
 //   :param require_pass => false
-CALL {
+CALL () {
   MATCH (p:Person {active: true})
   WHERE $account IS NULL OR p.accountCode = $account
   UNWIND coalesce(p.requiredCategories, []) AS category

@@ -5,7 +5,7 @@
 // severity: high
 // version: 1
 // population: users who failed a phishing simulation
-// count: CALL { MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) USING INDEX r:ASSIGNED(clicked) WHERE r.clicked = true RETURN u, r UNION MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) USING INDEX r:ASSIGNED(submitted) WHERE r.submitted = true RETURN u, r } WITH u, r WHERE $account IS NULL OR u.accountCode = $account RETURN count(DISTINCT u) AS total
+// count: CALL () { MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) USING INDEX r:ASSIGNED(clicked) WHERE r.clicked = true RETURN u, r UNION MATCH (u:MimecastUser)-[r:ASSIGNED]->(:MimecastPhishingCampaign) USING INDEX r:ASSIGNED(submitted) WHERE r.submitted = true RETURN u, r } WITH u, r WHERE $account IS NULL OR u.accountCode = $account RETURN count(DISTINCT u) AS total
 // remediation: Give these users targeted training first, and consider stricter URL and attachment policies for them until their SAFE score improves.
 // param: account = null | Only this account code; null for every account
 // param: days = 30 | Real threats in this many days before as_of

@@ -245,8 +245,9 @@ pub struct Enrollments {
     pub merged: usize,
 }
 
-/// ASSIGNED for every enrolled internal user; COMPLETED as well when any answer is
-/// recorded, with `passed` true when every recorded answer is CORRECT.
+/// ASSIGNED for every enrolled internal user (`completed` when any answer is
+/// recorded); COMPLETED as well when one is, with `passed` true when every recorded
+/// answer is CORRECT.
 pub fn enrollments(
     account_code: &str,
     campaign_key: &str,
@@ -278,7 +279,8 @@ pub fn enrollments(
         );
         assigned
             .set("userState", text(&row.user_state))
-            .set("acknowledged", boolean(row.acknowledgement));
+            .set("acknowledged", boolean(row.acknowledgement))
+            .set("completed", Value::from(row.outcome().is_some()));
         out.relationships.push(assigned);
         if let Some(outcome) = row.outcome() {
             out.relationships.push(
@@ -395,6 +397,29 @@ pub fn phishing_results(
         out.relationships.push(r);
     }
     out
+}
+
+/// Marks one phishing assignment for `phished-not-retrained`: on a click or a
+/// submission, `awaitingRetraining` is false when the latest training campaign the
+/// user completed (`latest_training`, its launch) launched on or after the failure
+/// (the click, else the submission, else the phishing campaign's `phishing_launch`),
+/// and true otherwise, also when a time is missing or unreadable (the query then
+/// decides from the graph). An assignment without a failure is left unmarked.
+pub fn mark_retraining(r: &mut Relationship, phishing_launch: Option<&str>, latest_training: Option<&str>) {
+    let failed = |name| r.get(name) == Some(&Value::Bool(true));
+    if !(failed("clicked") || failed("submitted")) {
+        return;
+    }
+    let failed_on = r.str("clickedOn").or_else(|| r.str("submittedOn")).or(phishing_launch);
+    let retrained = match (
+        failed_on.map(crate::time::parse),
+        latest_training.map(crate::time::parse),
+    ) {
+        (Some(Ok(failed_on)), Some(Ok(trained))) => trained >= failed_on,
+        _ => false,
+    };
+    r.set("awaitingRetraining", Value::from(!retrained));
+    r.properties.shrink_to_fit();
 }
 
 #[cfg(test)]

@@ -159,6 +159,75 @@ fn recorded_completions_carry_exact_answers() {
 }
 
 #[test]
+fn an_assignment_says_whether_its_completion_exists() {
+    let store = recorded_graph();
+    let mut flags = (0, 0);
+    for r in store
+        .relationships()
+        .filter(|r| r.relationship_type == rels::USER_ASSIGNED_AWARENESS)
+    {
+        let twin = crate::graph::relationship_key(r.from_key(), "COMPLETED", r.to_key());
+        let completed = store.relationship(&twin).is_some();
+        assert_eq!(r.get("completed"), Some(&Value::Bool(completed)), "{}", r.key());
+        if completed {
+            flags.0 += 1;
+        } else {
+            flags.1 += 1;
+        }
+    }
+    // The recorded tenant: two completions among its four enrollments.
+    assert_eq!(flags, (2, 2));
+}
+
+#[test]
+fn a_phishing_failure_awaits_training_until_one_launched_on_or_after_it() {
+    let failure = |props: &[(&str, Value)]| {
+        let mut r = Relationship::new(rels::USER_ASSIGNED_PHISHING, "ASSIGNED", "u", "p");
+        for (k, v) in props {
+            r.set(k, v.clone());
+        }
+        r
+    };
+    let mark = |props: &[(&str, Value)], launch: Option<&str>, trained: Option<&str>| {
+        let mut r = failure(props);
+        mark_retraining(&mut r, launch, trained);
+        r.get("awaitingRetraining").cloned()
+    };
+    let yes = Value::Bool(true);
+    let clicked = [("clicked", yes.clone()), ("clickedOn", "2024-03-01T10:00:00Z".into())];
+    // Not a failure: left unmarked.
+    assert_eq!(
+        mark(&[("clicked", Value::Bool(false))], None, Some("2024-01-01T00:00:00Z")),
+        None
+    );
+    // Training launched on or after the click ends the wait; one before does not.
+    assert_eq!(
+        mark(&clicked, None, Some("2024-03-01T10:00:00Z")),
+        Some(Value::Bool(false))
+    );
+    assert_eq!(mark(&clicked, None, Some("2024-03-01T09:59:59Z")), Some(yes.clone()));
+    assert_eq!(mark(&clicked, None, None), Some(yes.clone()));
+    // A submission without a click time counts from the submission, then from the
+    // phishing launch when no time is known.
+    let submitted = [
+        ("submitted", yes.clone()),
+        ("submittedOn", "2024-05-01T00:00:00Z".into()),
+    ];
+    assert_eq!(
+        mark(&submitted, Some("2024-01-01T00:00:00Z"), Some("2024-04-01T00:00:00Z")),
+        Some(yes.clone())
+    );
+    let untimed = [("clicked", yes.clone())];
+    assert_eq!(
+        mark(&untimed, Some("2024-01-01T00:00:00Z"), Some("2024-04-01T00:00:00Z")),
+        Some(Value::Bool(false))
+    );
+    // No time at all, or one that does not read: awaiting (the query decides).
+    assert_eq!(mark(&untimed, None, Some("2024-04-01T00:00:00Z")), Some(yes.clone()));
+    assert_eq!(mark(&untimed, Some("soon"), Some("2024-04-01T00:00:00Z")), Some(yes));
+}
+
+#[test]
 fn recorded_entities_have_exact_keys_and_properties() {
     let store = recorded_graph();
     let account = store.entity("mimecast_account:CUSA35A403").unwrap();

@@ -183,6 +183,11 @@ impl GraphStore {
         self.graph.edge_weights().chain(self.detached.iter())
     }
 
+    /// Every relationship, attached or not, to change in place (never its key).
+    pub fn relationships_mut(&mut self) -> impl Iterator<Item = &mut Relationship> {
+        self.graph.edge_weights_mut().chain(self.detached.iter_mut())
+    }
+
     /// Every entity with its slot: a number below [`GraphStore::entity_slot_bound`]
     /// that stays the element's until the store changes (the sink's diff is kept by it).
     pub fn entity_slots(&self) -> impl Iterator<Item = (usize, &Entity)> {

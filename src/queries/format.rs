@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
 use serde_json::Value as Json;
 
 use super::run::QueryResult;
@@ -130,32 +131,70 @@ pub fn format_csv(r: &QueryResult) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The JSON of one result: title, severity, columns and rows as objects.
-pub fn to_json_value(r: &QueryResult) -> Json {
-    let rows: Vec<Json> = r
-        .rows
-        .iter()
-        .map(|row| Json::Object(r.columns.iter().cloned().zip(row.iter().cloned()).collect()))
-        .collect();
-    let parameters: serde_json::Map<String, Json> = r.overrides.iter().cloned().collect();
-    let mut out = serde_json::json!({
-        "id": r.id,
-        "version": r.version,
-        "title": r.title,
-        "severity": r.severity,
-        "frameworks": r.controls,
-        "parameters": parameters,
-        "columns": r.columns,
-        "rows": rows,
-    });
-    if let Some(j) = &r.judged {
-        out["findings"] = j.findings.into();
-        out["denominator"] = j.denominator.into();
-        out["population"] = j.population.as_str().into();
-        out["percent"] = j.percent().map_or(Json::Null, |p| ((p * 10.0).round() / 10.0).into());
-        out["remediation"] = j.remediation.as_str().into();
+/// The JSON of one result: title, severity, columns and rows as objects, written
+/// straight from the result (a large answer is not copied into a JSON tree first).
+/// Keys come in name order, as in a `serde_json` object.
+pub struct ResultJson<'a>(pub &'a QueryResult);
+
+impl Serialize for ResultJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("columns", &r.columns)?;
+        if let Some(j) = &r.judged {
+            map.serialize_entry("denominator", &j.denominator)?;
+            map.serialize_entry("findings", &j.findings)?;
+        }
+        // Small: through a JSON value, for its key order.
+        map.serialize_entry("frameworks", &serde_json::to_value(&r.controls).unwrap_or_default())?;
+        map.serialize_entry("id", &r.id)?;
+        let parameters: serde_json::Map<String, Json> = r.overrides.iter().cloned().collect();
+        map.serialize_entry("parameters", &parameters)?;
+        if let Some(j) = &r.judged {
+            map.serialize_entry("percent", &j.percent().map(|p| (p * 10.0).round() / 10.0))?;
+            map.serialize_entry("population", &j.population)?;
+            map.serialize_entry("remediation", &j.remediation)?;
+        }
+        let mut order: Vec<usize> = (0..r.columns.len()).collect();
+        order.sort_by_key(|&i| &r.columns[i]);
+        let rows: Vec<RowJson<'_>> = r
+            .rows
+            .iter()
+            .map(|values| RowJson {
+                columns: &r.columns,
+                order: &order,
+                values,
+            })
+            .collect();
+        map.serialize_entry("rows", &rows)?;
+        map.serialize_entry("severity", &r.severity)?;
+        map.serialize_entry("title", &r.title)?;
+        map.serialize_entry("version", &r.version)?;
+        map.end()
     }
-    out
+}
+
+/// One row as an object, its columns in name order.
+struct RowJson<'a> {
+    columns: &'a [String],
+    order: &'a [usize],
+    values: &'a [Json],
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.order.len()))?;
+        for &i in self.order {
+            map.serialize_entry(&self.columns[i], &self.values[i])?;
+        }
+        map.end()
+    }
+}
+
+/// [`ResultJson`] as a JSON value.
+#[cfg(test)]
+fn to_json_value(r: &QueryResult) -> Json {
+    serde_json::to_value(ResultJson(r)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -260,5 +299,27 @@ mod tests {
             remediation: String::new(),
         });
         assert!(format_table(&r, None).contains("\n0 findings of 0 accounts (no population)\n"));
+    }
+
+    #[test]
+    fn json_is_written_in_the_key_order_of_a_json_object() {
+        let mut r = result(2);
+        r.controls = vec![crate::queries::Control::parse("SOC 2 CC6.2").unwrap()];
+        r.columns = vec!["b".into(), "a".into()];
+        r.rows = vec![vec![Json::from(1), Json::from("x")], vec![Json::Null, Json::from(true)]];
+        r.judged = Some(crate::queries::Judged {
+            findings: 2,
+            denominator: 0,
+            population: "accounts".into(),
+            remediation: "Fix.".into(),
+        });
+        let text = serde_json::to_string(&ResultJson(&r)).unwrap();
+        assert_eq!(text, serde_json::to_string(&to_json_value(&r)).unwrap());
+        assert_eq!(
+            text,
+            "{\"columns\":[\"b\",\"a\"],\"denominator\":0,\"findings\":2,\"frameworks\":[{\"control\":\"CC6.2\",\"framework\":\"soc2\"}],\"id\":\"q\",\
+             \"parameters\":{},\"percent\":null,\"population\":\"accounts\",\"remediation\":\"Fix.\",\
+             \"rows\":[{\"a\":\"x\",\"b\":1},{\"a\":true,\"b\":null}],\"severity\":\"low\",\"title\":\"T\",\"version\":1}"
+        );
     }
 }

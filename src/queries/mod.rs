@@ -14,7 +14,7 @@ mod load;
 mod run;
 
 pub use def::{Control, DefError, Framework, ParamDef, QueryDef, Rule, Severity};
-pub use format::{cell, format_csv, format_table, judged_line, row_count, to_json_value};
+pub use format::{cell, format_csv, format_table, judged_line, row_count, ResultJson};
 pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
 pub use run::{check_params, for_each_row, parse_param, run, Judged, QueryError, QueryResult};
 

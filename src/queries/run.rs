@@ -211,10 +211,17 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
         source,
     };
     let mut rows = Vec::new();
-    stream_rows(sink, def, text, |row| rows.push(row)).await?;
-    let judged = match (count, &def.rule) {
-        (Some(count), Some(rule)) => {
-            let totals = sink.read(count).await.map_err(failed)?;
+    // The rows and the rule's count are asked for at once, on two connections.
+    let counted = async {
+        match (count, &def.rule) {
+            (Some(count), Some(_)) => sink.read(count).await.map(Some),
+            _ => Ok(None),
+        }
+    };
+    let (streamed, counted) = tokio::join!(stream_rows(sink, def, text, |row| rows.push(row)), counted);
+    streamed?;
+    let judged = match (counted.map_err(failed)?, &def.rule) {
+        (Some(totals), Some(rule)) => {
             let denominator = match totals.first().and_then(|r| r.get("total")) {
                 Some(BoltType::Integer(i)) if totals.len() == 1 => i.value.max(0) as u64,
                 _ => {

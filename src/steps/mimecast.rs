@@ -3,7 +3,7 @@
 //! phishing campaigns with per-user results.
 
 use crate::graph::Element as _;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures::stream::{self, StreamExt};
 
@@ -18,6 +18,7 @@ pub const FETCH_USERS: &str = "fetch-users";
 pub const FETCH_AWARENESS_CAMPAIGNS: &str = "fetch-awareness-campaigns";
 pub const FETCH_ENROLLMENTS: &str = "fetch-awareness-campaign-enrollments";
 pub const FETCH_PHISHING: &str = "fetch-phishing-campaigns";
+pub const DERIVE_RETRAINING: &str = "derive-phishing-retraining";
 
 /// How many domains or campaigns are fetched at once (the client's own limit still
 /// caps the HTTP requests).
@@ -85,6 +86,18 @@ pub fn mimecast_steps() -> Vec<Step> {
                 relationship_types: &[rels::ACCOUNT_HAS_PHISHING_CAMPAIGN, rels::USER_ASSIGNED_PHISHING],
             },
             run: fetch_phishing,
+        },
+        Step {
+            spec: StepSpec {
+                id: DERIVE_RETRAINING,
+                name: "Mark the phishing failures no later training has followed",
+                depends_on: &[FETCH_ENROLLMENTS, FETCH_PHISHING],
+                // Sets `awaitingRetraining` on the phishing step's relationships: a
+                // property, not a type of its own.
+                entity_types: &[],
+                relationship_types: &[],
+            },
+            run: derive_retraining,
         },
     ]
 }
@@ -361,5 +374,38 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
                 errors,
             ))
         }
+    })
+}
+
+/// `awaitingRetraining` on every click or submission (`conv::mark_retraining`), from
+/// the launch of the latest training campaign each user completed. It runs after the
+/// two fetches whatever became of them: a completion missing here only leaves a
+/// failure marked as awaiting, which `phished-not-retrained` checks in the graph.
+fn derive_retraining(ctx: &StepContext) -> StepFuture<'_> {
+    Box::pin(async move {
+        ctx.awareness_training_gate()?;
+        let launches: HashMap<String, String> =
+            ctx.with_entities_of_types(&[types::AWARENESS_CAMPAIGN, types::PHISHING_CAMPAIGN], |campaigns| {
+                campaigns
+                    .iter()
+                    .filter_map(|c| Some((c.key.clone(), c.str("launchDate")?.to_owned())))
+                    .collect()
+            });
+        // Normalized date-times: text order is time order.
+        let mut latest: HashMap<String, &str> = HashMap::new();
+        ctx.for_each_relationship_of_type(rels::USER_COMPLETED_AWARENESS, |r| {
+            if let Some(launch) = launches.get(r.to_key()) {
+                let seen = latest.entry(r.from_key().to_owned()).or_insert(launch);
+                if *seen < launch.as_str() {
+                    *seen = launch;
+                }
+            }
+        });
+        ctx.update_relationships_of_type(rels::USER_ASSIGNED_PHISHING, |r| {
+            let phishing_launch = launches.get(r.to_key()).map(String::as_str);
+            let trained = latest.get(r.from_key()).copied();
+            conv::mark_retraining(r, phishing_launch, trained);
+        });
+        Ok(())
     })
 }

@@ -347,14 +347,30 @@ impl StepContext {
 
     /// The `(from, to)` keys of the relationships of one type.
     pub fn links_of_type(&self, relationship_type: &str) -> Vec<(String, String)> {
-        let store = self.tenant.store();
-        let mut v: Vec<(String, String)> = store
-            .relationships()
-            .filter(|r| r.relationship_type == relationship_type)
-            .map(|r| (r.from_key().to_owned(), r.to_key().to_owned()))
-            .collect();
+        let mut v = Vec::new();
+        self.for_each_relationship_of_type(relationship_type, |r| {
+            v.push((r.from_key().to_owned(), r.to_key().to_owned()));
+        });
         v.sort();
         v
+    }
+
+    /// Hands every relationship of one type to `f`, borrowed.
+    pub fn for_each_relationship_of_type(&self, relationship_type: &str, mut f: impl FnMut(&Relationship)) {
+        let store = self.tenant.store();
+        store
+            .relationships()
+            .filter(|r| r.relationship_type == relationship_type)
+            .for_each(&mut f);
+    }
+
+    /// Changes every relationship of one type in place (never its key).
+    pub fn update_relationships_of_type(&self, relationship_type: &str, mut f: impl FnMut(&mut Relationship)) {
+        let mut store = self.tenant.store();
+        store
+            .relationships_mut()
+            .filter(|r| r.relationship_type == relationship_type)
+            .for_each(&mut f);
     }
 
     /// The keys of the entities of one type.

@@ -77,6 +77,7 @@ async fn collect_builds_the_exact_graph() {
             ("fetch-awareness-campaigns", StepStatus::Success),
             ("fetch-awareness-campaign-enrollments", StepStatus::Success),
             ("fetch-phishing-campaigns", StepStatus::Success),
+            ("derive-phishing-retraining", StepStatus::Success),
             ("build-training-categories", StepStatus::Success),
             ("build-personnel", StepStatus::Success),
             ("build-extra-completions", StepStatus::Disabled),
@@ -240,7 +241,8 @@ async fn awareness_training_unlicensed_leaves_directory_data_complete() {
         vec![
             "fetch-awareness-campaigns",
             "fetch-awareness-campaign-enrollments",
-            "fetch-phishing-campaigns"
+            "fetch-phishing-campaigns",
+            "derive-phishing-retraining"
         ]
     );
     assert!(!t.partial_types.contains("mimecast_user"));

@@ -346,6 +346,74 @@ async fn phished_not_retrained() {
 }
 
 #[tokio::test]
+async fn each_phishing_failure_and_each_assignment_carries_the_mark_its_query_seeks() {
+    synced().await;
+    let read = |cypher: &'static str| async move {
+        sink()
+            .await
+            .read(neo4rs::query(cypher).param("account", account()))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                row.values()
+                    .map(mimecast_graph::sink::bolt::to_json)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    // A failure is marked; a recipient who did not fail is not.
+    let phishing = read(
+        "MATCH (u:MimecastUser)-[r:ASSIGNED]->(p:MimecastPhishingCampaign) WHERE r.accountCode = $account \
+         RETURN u.email AS a, p.name AS b, r.clicked OR r.submitted AS c, r.awaitingRetraining AS d ORDER BY a, b",
+    )
+    .await;
+    assert_eq!(
+        phishing,
+        vec![
+            vec![
+                json!("ann@acme.com"),
+                json!("Q1 Password Reset"),
+                json!(false),
+                Json::Null
+            ],
+            vec![
+                json!("bob@acme.com"),
+                json!("Q1 Password Reset"),
+                json!(true),
+                json!(true)
+            ],
+            // Carol clicked and submitted on 2024-02-16, and completed a training
+            // launched after that.
+            vec![
+                json!("carol@acme.com"),
+                json!("Q1 Password Reset"),
+                json!(true),
+                json!(false)
+            ],
+            vec![
+                json!("dave@acme.com"),
+                json!("Q1 Password Reset"),
+                json!(false),
+                Json::Null
+            ],
+        ]
+    );
+    // `completed` on every training assignment says whether its COMPLETED exists.
+    let training = read(
+        "MATCH (u:MimecastUser)-[r:ASSIGNED]->(c:MimecastAwarenessCampaign) WHERE r.accountCode = $account \
+         RETURN u.email AS a, c.name AS b, r.completed AS c, EXISTS { (u)-[:COMPLETED]->(c) } AS d ORDER BY a, b",
+    )
+    .await;
+    for row in &training {
+        assert_eq!(row[2], row[3], "{row:?}");
+    }
+    let completed = training.iter().filter(|row| row[2] == json!(true)).count();
+    // tenant-acme.json: eleven enrollments of internal users, seven with an answer.
+    assert_eq!((training.len(), completed), (11, 7), "{training:?}");
+}
+
+#[tokio::test]
 async fn a_completion_first_seen_after_the_click_counts_as_retraining() {
     // Bob clicked on 2024-02-15. A completion of a campaign launched before that
     // counts only when a later sync first sees it, as here.

@@ -127,6 +127,8 @@ async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesA
             .map_err(CliError::failure)?;
     }
     let mut findings = 0;
+    // JSON is one array: written once every query has answered, so a failure leaves
+    // no half array behind.
     let mut json_out = Vec::new();
     for d in selected {
         let r = q::run(&sink, d, &params).await?;
@@ -141,11 +143,15 @@ async fn run_queries(config: &Config, selected: &[&QueryDef], args: &RunQueriesA
                     .map_err(CliError::failure)?;
                 output::println(&format!("{} ({})", path.display(), q::row_count(r.rows.len())))?;
             }
-            (Format::Json, _) => json_out.push(q::to_json_value(&r)),
+            (Format::Json, _) => json_out.push(r),
         }
     }
     if args.format == Format::Json {
-        output::println(&serde_json::to_string_pretty(&json_out).unwrap_or_default())?;
+        let mut out = output::JsonArray::stdout();
+        for r in &json_out {
+            out.push(&q::ResultJson(r))?;
+        }
+        out.finish()?;
     }
     if args.fail_on_findings && findings > 0 {
         eprintln!("{findings} finding(s)");
