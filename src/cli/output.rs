@@ -27,16 +27,22 @@ pub fn write_error(e: std::io::Error) -> CliError {
 
 /// A JSON array on stdout, pretty-printed as `serde_json::to_string_pretty` would,
 /// written element by element as each is ready (a large answer is never held as text).
-pub struct JsonArray {
-    out: Indented<std::io::BufWriter<std::io::Stdout>>,
+pub struct JsonArray<W: std::io::Write = std::io::BufWriter<std::io::Stdout>> {
+    out: Indented<W>,
     count: usize,
 }
 
 impl JsonArray {
     /// An array on stdout.
     pub fn stdout() -> Self {
+        Self::to(std::io::BufWriter::new(std::io::stdout()))
+    }
+}
+
+impl<W: std::io::Write> JsonArray<W> {
+    fn to(out: W) -> Self {
         Self {
-            out: Indented(std::io::BufWriter::new(std::io::stdout())),
+            out: Indented(out),
             count: 0,
         }
     }
@@ -56,13 +62,14 @@ impl JsonArray {
     ///
     /// # Errors
     /// As [`print`].
-    pub fn finish(mut self) -> Result<(), CliError> {
+    pub fn finish(mut self) -> Result<W, CliError> {
         let close: &[u8] = if self.count == 0 { b"[]\n" } else { b"\n]\n" };
         self.out
             .0
             .write_all(close)
             .and_then(|()| self.out.0.flush())
-            .map_err(write_error)
+            .map_err(write_error)?;
+        Ok(self.out.0)
     }
 }
 
@@ -99,4 +106,29 @@ fn json_error(e: serde_json::Error) -> CliError {
 /// As [`print`].
 pub fn println(text: &str) -> Result<(), CliError> {
     print(&format!("{text}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_array_reads_as_serde_json_would_print_it() {
+        let values = [
+            serde_json::json!({"b": [1, {"c": "x\ny"}], "a": {}}),
+            serde_json::json!([]),
+            serde_json::json!("z"),
+        ];
+        for n in 0..=values.len() {
+            let mut out = JsonArray::to(Vec::new());
+            for v in &values[..n] {
+                out.push(v).unwrap();
+            }
+            let text = String::from_utf8(out.finish().unwrap()).unwrap();
+            assert_eq!(
+                text,
+                format!("{}\n", serde_json::to_string_pretty(&values[..n]).unwrap())
+            );
+        }
+    }
 }
