@@ -55,25 +55,6 @@ impl QueryResult {
             .unwrap_or(&Json::Null)
     }
 
-    /// The identity of each finding: the values of the rule's identity columns, one
-    /// entry per distinct finding, sorted. Empty for a query that is no rule.
-    pub fn identities(&self, def: &QueryDef) -> Vec<Vec<Json>> {
-        let Some(rule) = &def.rule else {
-            return Vec::new();
-        };
-        let mut ids: Vec<(String, Vec<Json>)> = self
-            .rows
-            .iter()
-            .map(|row| {
-                let id: Vec<Json> = rule.identity.iter().map(|c| self.value(row, c).clone()).collect();
-                (Json::from(id.clone()).to_string(), id)
-            })
-            .collect();
-        ids.sort_by(|a, b| a.0.cmp(&b.0));
-        ids.dedup_by(|a, b| a.0 == b.0);
-        ids.into_iter().map(|(_, id)| id).collect()
-    }
-
     pub fn findings(&self, def: &QueryDef) -> usize {
         if def.reports_findings() {
             self.rows.len()
@@ -213,9 +194,9 @@ pub async fn run(sink: &Sink, def: &QueryDef, params: &BTreeMap<String, Json>) -
     let mut rows = Vec::new();
     // The rows and the rule's count are asked for at once, on two connections.
     let counted = async {
-        match (count, &def.rule) {
-            (Some(count), Some(_)) => sink.read(count).await.map(Some),
-            _ => Ok(None),
+        match count {
+            Some(count) => sink.read(count).await.map(Some),
+            None => Ok(None),
         }
     };
     let (streamed, counted) = tokio::join!(stream_rows(sink, def, text, |row| rows.push(row)), counted);
