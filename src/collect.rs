@@ -280,7 +280,7 @@ impl Collection {
         let mut entities: Vec<_> = self.store.entities().collect();
         entities.sort_by(|a, b| a.key.cmp(&b.key));
         let mut relationships: Vec<_> = self.store.relationships().collect();
-        relationships.sort_by(|a, b| a.key().cmp(b.key()));
+        relationships.sort_by(|a, b| a.cmp_key(b));
         writeln!(out, "{{\n  \"entities\": [")?;
         for (i, e) in entities.iter().enumerate() {
             let sep = if i + 1 < entities.len() { "," } else { "" };

@@ -419,7 +419,6 @@ pub fn mark_retraining(r: &mut Relationship, phishing_launch: Option<&str>, late
         _ => false,
     };
     r.set("awaitingRetraining", Value::from(!retrained));
-    r.properties.shrink_to_fit();
 }
 
 #[cfg(test)]

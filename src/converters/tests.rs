@@ -132,7 +132,7 @@ fn recorded_completions_carry_exact_answers() {
     let completed: Vec<(String, bool, i64, i64)> = store
         .outgoing(&max)
         .into_iter()
-        .filter(|r| r.class == "COMPLETED")
+        .filter(|r| r.class() == "COMPLETED")
         .map(|r| {
             let name = store.entity(r.to_key()).unwrap().str("name").unwrap().to_owned();
             let int = |k: &str| match r.get(k) {
@@ -164,7 +164,7 @@ fn an_assignment_says_whether_its_completion_exists() {
     let mut flags = (0, 0);
     for r in store
         .relationships()
-        .filter(|r| r.relationship_type == rels::USER_ASSIGNED_AWARENESS)
+        .filter(|r| r.relationship_type() == rels::USER_ASSIGNED_AWARENESS)
     {
         let twin = crate::graph::relationship_key(r.from_key(), "COMPLETED", r.to_key());
         let completed = store.relationship(&twin).is_some();
@@ -408,7 +408,7 @@ fn ttp_records_become_findings_with_ocsf_attributes_and_shared_indicators() {
     assert_eq!(p("senderDomain"), Some(Value::from("bad.example.net")));
     let link = c.link.unwrap();
     assert_eq!(
-        (link.from_key(), link.to_key(), link.class),
+        (link.from_key(), link.to_key(), link.class()),
         ("mimecast_user:C1:ann@acme.com", c.finding.key.as_str(), "CLICKED")
     );
     assert_eq!(c.unknown, None);
@@ -451,6 +451,6 @@ fn ttp_records_become_findings_with_ocsf_attributes_and_shared_indicators() {
     );
     assert_eq!(nodes[1].get("lastSeenOn"), Some(&Value::from("2026-11-30T11:00:00Z")));
     assert_eq!(nodes[2].get("host"), Some(&Value::from("bad.example.net")));
-    let types: Vec<&str> = links.iter().map(|l| l.relationship_type).collect();
+    let types: Vec<&str> = links.iter().map(|l| l.relationship_type()).collect();
     assert_eq!(links.len(), 5, "{types:?}");
 }

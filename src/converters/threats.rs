@@ -408,6 +408,6 @@ pub fn indicators(account_code: &str, findings: &[&Entity]) -> (Vec<Entity>, Vec
             );
         }
     }
-    links.sort_by(|a, b| a.key().cmp(b.key()));
+    links.sort_by(|a, b| a.cmp_key(b));
     (nodes.into_values().collect(), links)
 }

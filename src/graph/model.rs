@@ -2,7 +2,9 @@
 //! every element has `_key`, `_type` and `_class`; relationships also name their
 //! endpoints with `_fromEntityKey` and `_toEntityKey`.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -112,35 +114,79 @@ pub fn intern(name: &str) -> &'static str {
 /// Properties of an element: a small list sorted by name. (A `BTreeMap` allocates a
 /// node of eleven slots for the three properties a relationship typically has.)
 /// Ordered, so graph.json and test output are stable.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Properties(Vec<(&'static str, Value)>);
+///
+/// A list is open (a `Vec`) while a converter builds it; the store freezes it into
+/// an exact shared slice when it takes the element, and shares one slice among the
+/// relationships whose properties are equal (a million `ASSIGNED` edges carry a
+/// handful of distinct lists). Changing a frozen list opens a copy first.
+#[derive(Clone, Debug)]
+pub struct Properties(List);
+
+type Entry = (&'static str, Value);
+
+#[derive(Clone, Debug)]
+enum List {
+    Open(Vec<Entry>),
+    Frozen(Arc<[Entry]>),
+}
+
+impl Default for Properties {
+    fn default() -> Self {
+        Properties(List::Open(Vec::new()))
+    }
+}
+
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
 
 impl Properties {
     pub fn new() -> Self {
-        Properties(Vec::new())
+        Self::default()
+    }
+
+    fn as_slice(&self) -> &[Entry] {
+        match &self.0 {
+            List::Open(v) => v,
+            List::Frozen(s) => s,
+        }
+    }
+
+    /// The list, opened for change (a frozen one is copied).
+    fn open(&mut self) -> &mut Vec<Entry> {
+        if let List::Frozen(s) = &self.0 {
+            self.0 = List::Open(s.to_vec());
+        }
+        match &mut self.0 {
+            List::Open(v) => v,
+            List::Frozen(_) => unreachable!("opened above"),
+        }
     }
 
     fn position(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| (*k).cmp(name))
+        self.as_slice().binary_search_by(|(k, _)| (*k).cmp(name))
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.position(name).ok().map(|i| &self.0[i].1)
+        self.position(name).ok().map(|i| &self.as_slice()[i].1)
     }
 
     /// Sets a property; returns the value it replaced.
     pub fn insert(&mut self, name: &str, value: Value) -> Option<Value> {
         match self.position(name) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.open()[i].1, value)),
             Err(i) => {
-                self.0.insert(i, (intern(name), value));
+                self.open().insert(i, (intern(name), value));
                 None
             }
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.position(name).ok().map(|i| self.0.remove(i).1)
+        let i = self.position(name).ok()?;
+        Some(self.open().remove(i).1)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -148,30 +194,97 @@ impl Properties {
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// `(name, value)` in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> + '_ {
-        self.0.iter().map(|(k, v)| (*k, v))
+        self.as_slice().iter().map(|(k, v)| (*k, v))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.iter().map(|(k, _)| *k)
+        self.as_slice().iter().map(|(k, _)| *k)
     }
 
-    /// Drops the room the list grew for (a list of 9 has room for 16): the store
-    /// calls it on every element it takes.
-    pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+    /// Freezes the list into an exact slice (a list of 9 has room for 16 while open):
+    /// the store calls it on every element it takes and after every change.
+    pub fn freeze(&mut self) {
+        if let List::Open(v) = &mut self.0 {
+            self.0 = List::Frozen(Arc::from(std::mem::take(v)));
+        }
     }
 
+    /// How many properties the list has room for.
     pub fn capacity(&self) -> usize {
-        self.0.capacity()
+        match &self.0 {
+            List::Open(v) => v.capacity(),
+            List::Frozen(s) => s.len(),
+        }
+    }
+
+    /// Whether two lists share one slice.
+    pub fn shares_with(&self, other: &Properties) -> bool {
+        matches!((&self.0, &other.0), (List::Frozen(a), List::Frozen(b)) if Arc::ptr_eq(a, b))
+    }
+}
+
+/// Shares equal frozen property lists (see [`Properties`]). Values are compared
+/// exactly: floats by their bits.
+#[derive(Default)]
+pub(crate) struct PropertyLists(std::collections::HashSet<Shared>);
+
+struct Shared(Arc<[Entry]>);
+
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(other.0.iter()).all(|((ka, va), (kb, vb))| {
+                ka == kb
+                    && match (va, vb) {
+                        (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                        (a, b) => a == b,
+                    }
+            })
+    }
+}
+
+impl Eq for Shared {}
+
+impl std::hash::Hash for Shared {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_usize(self.0.len());
+        for (k, v) in self.0.iter() {
+            k.hash(h);
+            std::mem::discriminant(v).hash(h);
+            match v {
+                Value::Bool(b) => b.hash(h),
+                Value::Int(i) => i.hash(h),
+                Value::Float(f) => f.to_bits().hash(h),
+                Value::Str(s) => s.hash(h),
+                Value::StrList(l) => l.hash(h),
+            }
+        }
+    }
+}
+
+impl PropertyLists {
+    /// Freezes `p` and, when an equal list is already shared, uses that one instead.
+    pub(crate) fn share(&mut self, p: &mut Properties) {
+        p.freeze();
+        let List::Frozen(s) = &p.0 else {
+            unreachable!("frozen above")
+        };
+        let candidate = Shared(Arc::clone(s));
+        match self.0.get(&candidate) {
+            Some(existing) => p.0 = List::Frozen(Arc::clone(&existing.0)),
+            None => {
+                self.0.insert(candidate);
+            }
+        }
     }
 }
 
@@ -197,8 +310,8 @@ impl FromIterator<(String, Value)> for Properties {
 impl Serialize for Properties {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (k, v) in self.as_slice() {
             map.serialize_entry(k, v)?;
         }
         map.end()
@@ -326,40 +439,52 @@ impl Entity {
 
 /// A directed edge of the graph. Its Neo4j type is its `_class` (HAS, ASSIGNED, ...).
 ///
-/// The key and the endpoint keys share one text: J1's key `{from}|{class}|{to}` holds
-/// both endpoints, so they are slices of it (a relationship read from a graph.json
-/// whose key breaks that convention keeps them apart). Millions of relationships
-/// would otherwise carry every endpoint key twice.
+/// Its key is not stored: J1's key `{from}|{class lower}|{to}` is built from the
+/// endpoint keys when asked for, and the store shares those with the entities
+/// (millions of relationships would otherwise each carry a key of 200 bytes, and
+/// their endpoint keys again). Only a relationship read from a graph.json whose key
+/// breaks that convention keeps its own key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Relationship {
-    key: Box<str>,
-    ends: Ends,
-    pub relationship_type: &'static str,
-    pub class: &'static str,
+    from: Arc<str>,
+    to: Arc<str>,
+    /// Boxed twice: a thin pointer, for the rare key that breaks the convention.
+    #[expect(clippy::box_collection, reason = "8 bytes instead of 16 on every relationship")]
+    odd_key: Option<Box<String>>,
+    kind: &'static RelKind,
     pub properties: Properties,
 }
 
-/// Where a relationship's endpoint keys are.
-#[derive(Clone, Debug, PartialEq)]
-enum Ends {
-    /// The from key is `key[..from_end]`, the to key `key[to_start..]`.
-    InKey {
-        from_end: u32,
-        to_start: u32,
-    },
-    Apart(Box<(Box<str>, Box<str>)>),
+/// A relationship's `_type` and `_class`, with the class as keys hold it: interned
+/// together, so a relationship holds one pointer for the three.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RelKind {
+    relationship_type: &'static str,
+    class: &'static str,
+    class_in_key: &'static str,
 }
 
-impl Ends {
-    fn of(key: &str, from_key: &str, to_key: &str) -> Ends {
-        let in_key = key.starts_with(from_key) && key.ends_with(to_key);
-        match (
-            u32::try_from(from_key.len()),
-            u32::try_from(key.len() - to_key.len().min(key.len())),
-        ) {
-            (Ok(from_end), Ok(to_start)) if in_key => Ends::InKey { from_end, to_start },
-            _ => Ends::Apart(Box::new((from_key.into(), to_key.into()))),
+impl RelKind {
+    fn of(relationship_type: &str, class: &str) -> &'static RelKind {
+        use std::collections::HashMap;
+        use std::sync::{OnceLock, RwLock};
+        type Kinds = RwLock<HashMap<(&'static str, &'static str), &'static RelKind>>;
+        static KINDS: OnceLock<Kinds> = OnceLock::new();
+        let (relationship_type, class) = (intern(relationship_type), intern(class));
+        let kinds = KINDS.get_or_init(Default::default);
+        let read = kinds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = read.get(&(relationship_type, class)) {
+            return k;
         }
+        drop(read);
+        let mut write = kinds.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        write.entry((relationship_type, class)).or_insert_with(|| {
+            Box::leak(Box::new(RelKind {
+                relationship_type,
+                class,
+                class_in_key: intern(&class.to_ascii_lowercase()),
+            }))
+        })
     }
 }
 
@@ -367,9 +492,9 @@ impl Serialize for Relationship {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(5 + self.properties.len()))?;
-        map.serialize_entry("_key", self.key())?;
-        map.serialize_entry("_type", self.relationship_type)?;
-        map.serialize_entry("_class", self.class)?;
+        map.serialize_entry("_key", &self.key())?;
+        map.serialize_entry("_type", self.relationship_type())?;
+        map.serialize_entry("_class", self.class())?;
         map.serialize_entry("_fromEntityKey", self.from_key())?;
         map.serialize_entry("_toEntityKey", self.to_key())?;
         for (k, v) in &self.properties {
@@ -404,58 +529,178 @@ impl<'de> Deserialize<'de> for Relationship {
 
 impl From<RelationshipText> for Relationship {
     fn from(t: RelationshipText) -> Self {
-        Relationship {
-            ends: Ends::of(&t.key, &t.from_key, &t.to_key),
-            key: t.key.into_boxed_str(),
-            relationship_type: intern(&t.relationship_type),
-            class: intern(&t.class),
-            properties: t.properties,
+        let mut r = Relationship::new(&t.relationship_type, &t.class, &t.from_key, &t.to_key);
+        r.properties = t.properties;
+        if !r.key_is(&t.key) {
+            r.odd_key = Some(Box::new(t.key));
+        }
+        r
+    }
+}
+
+/// A relationship's key as the pieces it is made of, compared and hashed as the
+/// text they join into, without joining them.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyParts<'a>([&'a str; 5]);
+
+impl<'a> KeyParts<'a> {
+    pub(crate) fn whole(key: &'a str) -> Self {
+        KeyParts([key, "", "", "", ""])
+    }
+
+    pub(crate) fn joined(&self) -> String {
+        self.0.concat()
+    }
+
+    fn bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.0.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty())
+    }
+
+    /// Feeds the key's bytes to `h` as `h.write(key.as_bytes())` would.
+    pub(crate) fn write_to(&self, h: &mut impl std::hash::Hasher) {
+        for p in self.bytes() {
+            h.write(p);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn starts_with(&self, prefix: &str) -> bool {
+        self.cmp_prefix(prefix.as_bytes())
+    }
+
+    fn cmp_prefix(&self, mut prefix: &[u8]) -> bool {
+        for p in self.bytes() {
+            let n = p.len().min(prefix.len());
+            if p[..n] != prefix[..n] {
+                return false;
+            }
+            prefix = &prefix[n..];
+            if prefix.is_empty() {
+                return true;
+            }
+        }
+        prefix.is_empty()
+    }
+
+    /// Whether the key is `key`.
+    pub(crate) fn is(&self, key: &str) -> bool {
+        self.0.iter().map(|p| p.len()).sum::<usize>() == key.len() && self.cmp_prefix(key.as_bytes())
+    }
+}
+
+impl Ord for KeyParts<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (mut a, mut b) = (self.bytes(), other.bytes());
+        let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+        loop {
+            if x.is_empty() {
+                x = a.next().unwrap_or_default();
+            }
+            if y.is_empty() {
+                y = b.next().unwrap_or_default();
+            }
+            if x.is_empty() || y.is_empty() {
+                return x.len().cmp(&y.len());
+            }
+            let n = x.len().min(y.len());
+            match x[..n].cmp(&y[..n]) {
+                std::cmp::Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
+                unequal => return unequal,
+            }
         }
     }
 }
 
+impl PartialOrd for KeyParts<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for KeyParts<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for KeyParts<'_> {}
+
 impl Relationship {
     /// Builds a relationship with J1's key convention: `{from}|{class lower}|{to}`.
     pub fn new(relationship_type: &str, class: &str, from_key: &str, to_key: &str) -> Self {
-        let key = relationship_key(from_key, class, to_key);
         Relationship {
-            ends: Ends::of(&key, from_key, to_key),
-            key: key.into_boxed_str(),
-            relationship_type: intern(relationship_type),
-            class: intern(class),
+            from: Arc::from(from_key),
+            to: Arc::from(to_key),
+            odd_key: None,
+            kind: RelKind::of(relationship_type, class),
             properties: Properties::new(),
         }
     }
 
-    /// `_key`.
-    pub fn key(&self) -> &str {
-        &self.key
+    /// `_key`, built from its parts (see [`Relationship::key_parts`] to compare it
+    /// without building it).
+    pub fn key(&self) -> Cow<'_, str> {
+        match &self.odd_key {
+            Some(k) => Cow::Borrowed(k),
+            None => Cow::Owned(self.key_parts().joined()),
+        }
+    }
+
+    pub(crate) fn key_parts(&self) -> KeyParts<'_> {
+        match &self.odd_key {
+            Some(k) => KeyParts::whole(k),
+            None => KeyParts([&self.from, "|", self.kind.class_in_key, "|", &self.to]),
+        }
+    }
+
+    /// Whether `_key` is `key`.
+    pub fn key_is(&self, key: &str) -> bool {
+        self.key_parts().is(key)
+    }
+
+    /// Orders relationships by `_key`.
+    pub fn cmp_key(&self, other: &Relationship) -> std::cmp::Ordering {
+        self.key_parts().cmp(&other.key_parts())
+    }
+
+    /// `_type`.
+    pub fn relationship_type(&self) -> &'static str {
+        self.kind.relationship_type
+    }
+
+    /// `_class`: the Neo4j relationship type.
+    pub fn class(&self) -> &'static str {
+        self.kind.class
     }
 
     /// `_fromEntityKey`.
     pub fn from_key(&self) -> &str {
-        match &self.ends {
-            Ends::InKey { from_end, .. } => &self.key[..*from_end as usize],
-            Ends::Apart(ends) => &ends.0,
-        }
+        &self.from
     }
 
     /// `_toEntityKey`.
     pub fn to_key(&self) -> &str {
-        match &self.ends {
-            Ends::InKey { to_start, .. } => &self.key[*to_start as usize..],
-            Ends::Apart(ends) => &ends.1,
-        }
+        &self.to
+    }
+
+    /// Uses the store's copies of the endpoint keys (equal to its own).
+    pub(crate) fn share_ends(&mut self, from: &Arc<str>, to: &Arc<str>) {
+        debug_assert!((&**from, &**to) == (self.from_key(), self.to_key()));
+        self.from = Arc::clone(from);
+        self.to = Arc::clone(to);
     }
 
     /// The same relationship under another key (its endpoints unchanged).
     #[cfg(test)]
     pub fn rekeyed(&self, key: &str) -> Relationship {
-        Relationship {
-            ends: Ends::of(key, self.from_key(), self.to_key()),
-            key: key.into(),
+        let mut r = Relationship {
+            odd_key: None,
             ..self.clone()
+        };
+        if !r.key_is(key) {
+            r.odd_key = Some(Box::new(key.to_owned()));
         }
+        r
     }
 }
 
@@ -473,6 +718,9 @@ mod tests {
         // Millions of elements hold several properties each (src/graph/model.rs).
         assert_eq!(std::mem::size_of::<Value>(), 24);
         assert_eq!(std::mem::size_of::<(&'static str, Value)>(), 40);
+        // Millions of relationships: two shared endpoint keys, one kind, a list.
+        assert_eq!(std::mem::size_of::<Properties>(), 24);
+        assert_eq!(std::mem::size_of::<Relationship>(), 72);
     }
 
     #[test]
@@ -496,14 +744,8 @@ mod tests {
     #[test]
     fn relationship_key_follows_convention() {
         let r = Relationship::new("mimecast_account_has_domain", "HAS", "a", "b");
-        assert_eq!((r.key(), r.from_key(), r.to_key()), ("a|has|b", "a", "b"));
-        assert!(matches!(
-            r.ends,
-            Ends::InKey {
-                from_end: 1,
-                to_start: 6
-            }
-        ));
+        assert_eq!((&*r.key(), r.from_key(), r.to_key()), ("a|has|b", "a", "b"));
+        assert!(r.odd_key.is_none());
     }
 
     #[test]
@@ -520,11 +762,77 @@ mod tests {
             r#"{"_key":"k","_type":"t","_class":"HAS","_fromEntityKey":"x:1","_toEntityKey":"y:2"}"#,
         )
         .unwrap();
-        assert_eq!((odd.key(), odd.from_key(), odd.to_key()), ("k", "x:1", "y:2"));
-        assert!(matches!(odd.ends, Ends::Apart(_)));
+        assert_eq!((&*odd.key(), odd.from_key(), odd.to_key()), ("k", "x:1", "y:2"));
+        assert_eq!(odd.odd_key.as_deref().map(String::as_str), Some("k"));
         let moved = r.rekeyed("other");
-        assert_eq!((moved.key(), moved.from_key(), moved.to_key()), ("other", "x:1", "y:2"));
+        assert_eq!(
+            (&*moved.key(), moved.from_key(), moved.to_key()),
+            ("other", "x:1", "y:2")
+        );
         assert_eq!(moved.properties, r.properties);
+    }
+
+    #[test]
+    fn a_key_in_parts_hashes_orders_and_compares_as_its_text() {
+        use std::hash::Hasher as _;
+        let keys = [
+            ("a", "HAS", "b"),
+            ("a", "HAS", "ba"),
+            ("a|", "HAS", "b"),
+            ("ab", "IS", ""),
+            ("", "HAS", "b"),
+            ("mimecast_user:C1:x@y", "ASSIGNED", "mimecast_awareness_campaign:C1:1"),
+            ("mimecast_user:C1:x@y", "COMPLETED", "mimecast_awareness_campaign:C1:1"),
+        ];
+        let rels: Vec<Relationship> = keys.iter().map(|(f, c, t)| Relationship::new("t", c, f, t)).collect();
+        let hash = |write: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            write(&mut h);
+            h.finish()
+        };
+        for r in &rels {
+            let text = r.key().into_owned();
+            assert_eq!(text, relationship_key(r.from_key(), r.class(), r.to_key()));
+            assert!(r.key_is(&text));
+            assert!(!r.key_is(&text[..text.len() - 1]) && !r.key_is(&format!("{text}x")));
+            assert_eq!(
+                hash(&|h| r.key_parts().write_to(h)),
+                hash(&|h| h.write(text.as_bytes())),
+                "{text}"
+            );
+            for other in &rels {
+                assert_eq!(
+                    r.cmp_key(other),
+                    text.as_str().cmp(&*other.key()),
+                    "{text} against {}",
+                    other.key()
+                );
+            }
+        }
+        assert!(rels[0].key_parts().starts_with("a|h") && !rels[0].key_parts().starts_with("a|x"));
+    }
+
+    #[test]
+    fn equal_property_lists_are_shared_and_a_change_opens_a_copy() {
+        let mut lists = PropertyLists::default();
+        let mut a = Properties::new();
+        a.insert("n", Value::Float(0.0));
+        a.insert("s", Value::from("x"));
+        let (mut b, mut c) = (a.clone(), a.clone());
+        c.insert("n", Value::Float(-0.0));
+        for p in [&mut a, &mut b, &mut c] {
+            lists.share(p);
+        }
+        assert!(a.shares_with(&b));
+        // -0.0 == 0.0, but the two are written differently: compared by their bits.
+        assert!(!a.shares_with(&c));
+        b.insert("s", Value::from("y"));
+        assert!(!a.shares_with(&b));
+        assert_eq!(
+            (a.get("s"), b.get("s")),
+            (Some(&Value::from("x")), Some(&Value::from("y")))
+        );
+        assert_eq!(b.capacity(), 2);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! present is kept aside and checked again at validation.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeIndexable as _, EdgeRef, NodeIndexable as _};
 
+use super::model::{KeyParts, PropertyLists};
 use super::{Entity, Relationship};
 
 /// The error a step gets when it adds a key that is already present.
@@ -31,14 +33,16 @@ pub struct Observation {
 #[derive(Default)]
 pub struct GraphStore {
     graph: StableDiGraph<Entity, Relationship>,
-    nodes: HashMap<String, NodeIndex>,
-    /// Relationship key index. Keyed by a 64-bit hash so the (long) keys are not
-    /// stored twice; a true collision goes to `edge_collisions`, keyed in full.
-    edges: HashMap<u64, EdgeIndex>,
-    edge_collisions: HashMap<String, EdgeIndex>,
+    /// Entity key index; relationships share these keys as their endpoints'.
+    nodes: HashMap<Arc<str>, NodeIndex>,
+    /// Relationship key index: edge indices only, hashed by the key their edge
+    /// builds (`Relationship::key_parts`), so no key is stored for it.
+    edges: hashbrown::HashTable<EdgeIndex>,
     /// Relationships whose endpoints were missing when added.
     detached: Vec<Relationship>,
     detached_keys: HashSet<String>,
+    /// The relationships' property lists, shared when equal.
+    lists: PropertyLists,
     pub(crate) duplicates: Vec<DuplicateKey>,
     pub(crate) observations: Vec<Observation>,
 }
@@ -53,7 +57,7 @@ impl GraphStore {
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first entity stays.
     pub fn add_entity(&mut self, mut entity: Entity) -> Result<(), DuplicateKey> {
-        if self.nodes.contains_key(&entity.key) {
+        if self.nodes.contains_key(entity.key.as_str()) {
             let dup = DuplicateKey {
                 kind: "entity",
                 key: entity.key.clone(),
@@ -62,8 +66,8 @@ impl GraphStore {
             self.duplicates.push(dup.clone());
             return Err(dup);
         }
-        let key = entity.key.clone();
-        entity.properties.shrink_to_fit();
+        let key = Arc::from(entity.key.as_str());
+        entity.properties.freeze();
         let idx = self.graph.add_node(entity);
         self.nodes.insert(key, idx);
         Ok(())
@@ -74,22 +78,22 @@ impl GraphStore {
     /// # Errors
     /// [`DuplicateKey`] when the key is present; the first relationship stays.
     pub fn add_relationship(&mut self, mut rel: Relationship) -> Result<(), DuplicateKey> {
-        if self.edge_index(rel.key()).is_some() || self.detached_keys.contains(rel.key()) {
+        let parts = rel.key_parts();
+        if self.edge_index_of(parts).is_some()
+            || (!self.detached_keys.is_empty() && self.detached_keys.contains(&*rel.key()))
+        {
             let dup = DuplicateKey {
                 kind: "relationship",
-                key: rel.key().to_owned(),
-                element_type: rel.relationship_type.to_owned(),
+                key: rel.key().into_owned(),
+                element_type: rel.relationship_type().to_owned(),
             };
             self.duplicates.push(dup.clone());
             return Err(dup);
         }
-        rel.properties.shrink_to_fit();
-        match (self.nodes.get(rel.from_key()), self.nodes.get(rel.to_key())) {
-            (Some(&a), Some(&b)) => self.attach(a, b, rel),
-            _ => {
-                self.detached_keys.insert(rel.key().to_owned());
-                self.detached.push(rel);
-            }
+        self.lists.share(&mut rel.properties);
+        if let Err(rel) = self.try_attach(rel) {
+            self.detached_keys.insert(rel.key().into_owned());
+            self.detached.push(rel);
         }
         Ok(())
     }
@@ -111,10 +115,6 @@ impl GraphStore {
         self.nodes.get(key).map(|&i| &self.graph[i])
     }
 
-    pub fn entity_mut(&mut self, key: &str) -> Option<&mut Entity> {
-        self.nodes.get(key).copied().map(move |i| &mut self.graph[i])
-    }
-
     pub fn has_entity(&self, key: &str) -> bool {
         self.nodes.contains_key(key)
     }
@@ -122,56 +122,57 @@ impl GraphStore {
     pub fn relationship(&self, key: &str) -> Option<&Relationship> {
         self.edge_index(key)
             .map(|i| &self.graph[i])
-            .or_else(|| self.detached.iter().find(|r| r.key() == key))
+            .or_else(|| self.detached.iter().find(|r| r.key_is(key)))
     }
 
-    fn key_hash(key: &str) -> u64 {
-        use std::hash::{Hash, Hasher};
+    /// The hash of a key in the relationship index: the same for a key and for its
+    /// parts (`KeyParts::write_to` writes the bytes the key holds).
+    fn key_hash(key: KeyParts<'_>) -> u64 {
         // Tests force collisions with this prefix; SipHash never yields them in practice.
         #[cfg(test)]
         if key.starts_with("collide") {
             return 0;
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        h.finish()
+        key.write_to(&mut h);
+        std::hash::Hasher::finish(&h)
     }
 
     fn edge_index(&self, key: &str) -> Option<EdgeIndex> {
-        if let Some(&i) = self.edge_collisions.get(key) {
-            return Some(i);
-        }
-        match self.edges.get(&Self::key_hash(key)) {
-            Some(&i) if self.graph[i].key() == key => Some(i),
-            _ => None,
-        }
+        self.edge_index_of(KeyParts::whole(key))
     }
 
-    /// Adds an edge whose key is known to be new.
-    fn attach(&mut self, a: NodeIndex, b: NodeIndex, rel: Relationship) {
-        let h = Self::key_hash(rel.key());
-        let taken = self.edges.contains_key(&h);
-        let key = taken.then(|| rel.key().to_owned());
+    fn edge_index_of(&self, key: KeyParts<'_>) -> Option<EdgeIndex> {
+        self.edges
+            .find(Self::key_hash(key), |&i| self.graph[i].key_parts() == key)
+            .copied()
+    }
+
+    /// Adds the relationship as an edge when both its endpoints are present (its key
+    /// known to be new), sharing their keys; hands it back otherwise.
+    fn try_attach(&mut self, mut rel: Relationship) -> Result<(), Relationship> {
+        let (Some((from, &a)), Some((to, &b))) = (
+            self.nodes.get_key_value(rel.from_key()),
+            self.nodes.get_key_value(rel.to_key()),
+        ) else {
+            return Err(rel);
+        };
+        rel.share_ends(from, to);
+        let h = Self::key_hash(rel.key_parts());
         let idx = self.graph.add_edge(a, b, rel);
-        match key {
-            Some(k) => {
-                self.edge_collisions.insert(k, idx);
-            }
-            None => {
-                self.edges.insert(h, idx);
-            }
-        }
+        let graph = &self.graph;
+        self.edges
+            .insert_unique(h, idx, |&i| Self::key_hash(graph[i].key_parts()));
+        Ok(())
     }
 
     fn unindex_edge(&mut self, key: &str) -> Option<EdgeIndex> {
-        if let Some(i) = self.edge_collisions.remove(key) {
-            return Some(i);
-        }
-        let h = Self::key_hash(key);
-        match self.edges.get(&h) {
-            Some(&i) if self.graph[i].key() == key => self.edges.remove(&h),
-            _ => None,
-        }
+        let key = KeyParts::whole(key);
+        let graph = &self.graph;
+        self.edges
+            .find_entry(Self::key_hash(key), |&i| graph[i].key_parts() == key)
+            .ok()
+            .map(|e| e.remove().0)
     }
 
     pub fn entities(&self) -> impl Iterator<Item = &Entity> {
@@ -183,9 +184,31 @@ impl GraphStore {
         self.graph.edge_weights().chain(self.detached.iter())
     }
 
-    /// Every relationship, attached or not, to change in place (never its key).
-    pub fn relationships_mut(&mut self) -> impl Iterator<Item = &mut Relationship> {
-        self.graph.edge_weights_mut().chain(self.detached.iter_mut())
+    /// Changes in place, with `f`, every relationship (attached or not) that `filter`
+    /// selects; never its key. Their property lists are shared again afterwards.
+    pub fn update_relationships(
+        &mut self,
+        filter: impl Fn(&Relationship) -> bool,
+        mut f: impl FnMut(&mut Relationship),
+    ) {
+        let lists = &mut self.lists;
+        for r in self.graph.edge_weights_mut().chain(self.detached.iter_mut()) {
+            if filter(r) {
+                f(r);
+                lists.share(&mut r.properties);
+            }
+        }
+    }
+
+    /// Changes an entity in place with `f` (never its key); false when the key is unknown.
+    pub fn update_entity(&mut self, key: &str, f: impl FnOnce(&mut Entity)) -> bool {
+        let Some(&i) = self.nodes.get(key) else {
+            return false;
+        };
+        let e = &mut self.graph[i];
+        f(e);
+        e.properties.freeze();
+        true
     }
 
     /// Every entity with its slot: a number below [`GraphStore::entity_slot_bound`]
@@ -216,7 +239,7 @@ impl GraphStore {
             return Some(i.index());
         }
         let bound = self.graph.edge_bound();
-        self.detached.iter().position(|r| r.key() == key).map(|i| bound + i)
+        self.detached.iter().position(|r| r.key_is(key)).map(|i| bound + i)
     }
 
     pub fn relationship_slot_bound(&self) -> usize {
@@ -252,7 +275,7 @@ impl GraphStore {
     pub fn relationship_counts(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for r in self.relationships() {
-            *counts.entry(r.relationship_type.to_owned()).or_insert(0) += 1;
+            *counts.entry(r.relationship_type().to_owned()).or_insert(0) += 1;
         }
         counts
     }
@@ -264,9 +287,8 @@ impl GraphStore {
         self.detached_keys.clear();
         let mut dangling = Vec::new();
         for rel in detached {
-            match (self.nodes.get(rel.from_key()), self.nodes.get(rel.to_key())) {
-                (Some(&a), Some(&b)) => self.attach(a, b, rel),
-                _ => dangling.push(rel),
+            if let Err(rel) = self.try_attach(rel) {
+                dangling.push(rel);
             }
         }
         dangling
@@ -285,7 +307,7 @@ impl GraphStore {
             .collect();
         let mut removed = Vec::new();
         for e in touching {
-            let key = self.graph[e].key().to_owned();
+            let key = self.graph[e].key().into_owned();
             self.unindex_edge(&key);
             if let Some(rel) = self.graph.remove_edge(e) {
                 removed.push(rel);
@@ -411,11 +433,46 @@ mod tests {
         assert!(s
             .add_relationship(Relationship::new("t", "IS", "collide-a", "collide-b"))
             .is_err());
-        assert_eq!(s.relationship("collide-a|has|collide-b").unwrap().class, "HAS");
-        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class, "IS");
-        assert_eq!(s.remove_relationship("collide-a|has|collide-b").unwrap().class, "HAS");
+        assert_eq!(s.relationship("collide-a|has|collide-b").unwrap().class(), "HAS");
+        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class(), "IS");
+        assert_eq!(s.remove_relationship("collide-a|has|collide-b").unwrap().class(), "HAS");
         assert!(s.relationship("collide-a|has|collide-b").is_none());
-        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class, "IS");
+        assert_eq!(s.relationship("collide-a|is|collide-b").unwrap().class(), "IS");
+    }
+
+    #[test]
+    fn relationships_share_their_endpoint_keys_and_equal_property_lists() {
+        let mut s = GraphStore::new();
+        for k in ["a", "b", "c"] {
+            s.add_entity(user(k)).unwrap();
+        }
+        for (class, to, n) in [("HAS", "b", 1), ("HAS", "c", 1), ("IS", "c", 2)] {
+            s.add_relationship(Relationship::new("t", class, "a", to).with("n", n as i64))
+                .unwrap();
+        }
+        let (ab, ac, is) = (
+            s.relationship("a|has|b").unwrap(),
+            s.relationship("a|has|c").unwrap(),
+            s.relationship("a|is|c").unwrap(),
+        );
+        assert!(std::ptr::eq(ab.from_key(), ac.from_key()));
+        assert!(std::ptr::eq(ac.to_key(), is.to_key()));
+        assert!(ab.properties.shares_with(&ac.properties));
+        assert!(!ab.properties.shares_with(&is.properties));
+        // A change shares again: the IS relationship now equals the other two.
+        s.update_relationships(
+            |r| r.class() == "IS",
+            |r| {
+                r.properties.insert("n", crate::graph::Value::Int(1));
+            },
+        );
+        let (ab, is) = (s.relationship("a|has|b").unwrap(), s.relationship("a|is|c").unwrap());
+        assert!(ab.properties.shares_with(&is.properties));
+        assert!(s.update_entity("a", |e| {
+            e.properties.insert("name", "A".into());
+        }));
+        assert_eq!(s.entity("a").unwrap().properties.capacity(), 1);
+        assert!(!s.update_entity("zz", |_| unreachable!("no such entity")));
     }
 
     #[test]

@@ -301,23 +301,23 @@ fn entity_ok(e: &Entity, schema: &Schema, report: &mut IntegrityReport) -> bool 
 }
 
 fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report: &mut IntegrityReport) -> bool {
-    if !key_ok(r.key(), r.relationship_type, report) {
+    let key = r.key();
+    if !key_ok(&key, r.relationship_type(), report) {
         return false;
     }
-    let Some(spec) = schema.relationship(r.relationship_type) else {
+    let Some(spec) = schema.relationship(r.relationship_type()) else {
         report.add(
             FindingKind::UnknownType,
-            format!("relationship {} has type {:?}", r.key(), r.relationship_type),
+            format!("relationship {key} has type {:?}", r.relationship_type()),
         );
         return false;
     };
-    if r.class != spec.class {
+    if r.class() != spec.class {
         report.add(
             FindingKind::UnknownType,
             format!(
-                "relationship {} has class {:?}, schema says {:?}",
-                r.key(),
-                r.class,
+                "relationship {key} has class {:?}, schema says {:?}",
+                r.class(),
                 spec.class
             ),
         );
@@ -329,18 +329,17 @@ fn relationship_ok(r: &Relationship, store: &GraphStore, schema: &Schema, report
         report.add(
             FindingKind::DisallowedEndpoint,
             format!(
-                "{} joins {} to {}; {} allows {} to {}",
-                r.key(),
+                "{key} joins {} to {}; {} allows {} to {}",
                 from.unwrap_or("?"),
                 to.unwrap_or("?"),
-                r.relationship_type,
+                r.relationship_type(),
                 spec.from,
                 spec.to
             ),
         );
         return false;
     }
-    check_properties(&r.properties, &spec.properties, None, r.key(), report)
+    check_properties(&r.properties, &spec.properties, None, &key, report)
 }
 
 /// Validates the store against the schema, removes what breaks a rule, and reports.
@@ -380,9 +379,9 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         };
         report.add(
             FindingKind::DanglingRelationship,
-            format!("{} ({}): no entity {missing}", r.key(), r.relationship_type),
+            format!("{} ({}): no entity {missing}", r.key(), r.relationship_type()),
         );
-        report.affect(account_of(&r), r.relationship_type);
+        report.affect(account_of(&r), r.relationship_type());
     }
     let bad_entities: Vec<(String, String, Option<String>)> = store
         .entities()
@@ -397,7 +396,7 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         .collect();
     for (key, entity_type, account) in bad_entities {
         for rel in store.remove_entity(&key) {
-            report.affect(account.as_deref(), rel.relationship_type);
+            report.affect(account.as_deref(), rel.relationship_type());
         }
         report.affect(account.as_deref(), &entity_type);
     }
@@ -406,8 +405,8 @@ pub fn validate(store: &mut GraphStore, schema: &Schema) -> IntegrityReport {
         .filter(|r| !relationship_ok(r, store, schema, &mut report))
         .map(|r| {
             (
-                r.key().to_owned(),
-                r.relationship_type.to_owned(),
+                r.key().into_owned(),
+                r.relationship_type().to_owned(),
                 account_of(r).map(str::to_owned),
             )
         })

@@ -238,7 +238,7 @@ impl Sink {
                             let key = string(props, "_key")?;
                             let slot = store.relationship_slot(key)?;
                             let r = store.relationship(key)?;
-                            if r.relationship_type != spec.relationship_type {
+                            if r.relationship_type() != spec.relationship_type {
                                 return None;
                             }
                             if !content {

@@ -103,7 +103,7 @@ pub fn collected(
         if r.properties.get("accountCode").and_then(|v| v.as_str()) != Some(account) {
             continue;
         }
-        if let Some(c) = rels.get_mut(r.relationship_type) {
+        if let Some(c) = rels.get_mut(r.relationship_type()) {
             c.digest.add(&fingerprint::of_relationship(r, schema));
             c.slots.push(slot);
         }

@@ -139,14 +139,15 @@ pub fn of_entity(e: &Entity, labels: &[&str], schema: &Schema) -> String {
 
 /// The fingerprint of a relationship as the sink writes it.
 pub fn of_relationship(r: &Relationship, schema: &Schema) -> String {
+    let key = r.key();
     let mut fields: Vec<(&str, Field)> = vec![
-        ("_key", Field::Str(r.key())),
-        ("_type", Field::Str(r.relationship_type)),
-        ("_class", Field::Str(r.class)),
+        ("_key", Field::Str(&key)),
+        ("_type", Field::Str(r.relationship_type())),
+        ("_class", Field::Str(r.class())),
         ("_fromEntityKey", Field::Str(r.from_key())),
         ("_toEntityKey", Field::Str(r.to_key())),
     ];
-    let spec = schema.relationship(r.relationship_type);
+    let spec = schema.relationship(r.relationship_type());
     fields.extend(data(&r.properties, move |k| spec.is_some_and(|s| s.is_datetime(k))));
     digest(fields)
 }
@@ -264,11 +265,11 @@ mod tests {
     fn relationships_cover_their_endpoints() {
         let r = Relationship::new("t", "HAS", "a", "b").with("passed", true);
         let mut other = Relationship::new("t", "HAS", "a", "c").with("passed", true);
-        other = other.rekeyed(r.key());
+        other = other.rekeyed(&r.key());
         assert_ne!(of_relationship(&r, schema()), of_relationship(&other, schema()));
         let map = props_map(
             &[
-                ("_key", r.key()),
+                ("_key", &*r.key()),
                 ("_type", "t"),
                 ("_class", "HAS"),
                 ("_fromEntityKey", "a"),

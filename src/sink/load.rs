@@ -177,11 +177,11 @@ impl Sink {
     ) -> Result<(), SinkError> {
         if let Some(r) = store
             .relationships()
-            .find(|r| schema.relationship(r.relationship_type).is_none())
+            .find(|r| schema.relationship(r.relationship_type()).is_none())
         {
             return Err(SinkError::Config(format!(
                 "relationship type {} is not in graph-schema",
-                r.relationship_type
+                r.relationship_type()
             )));
         }
         let depth = self.diff_depth(account).await?;
@@ -289,12 +289,12 @@ impl Sink {
             .relationship_slots()
             .filter(|(_, r)| account_of(&r.properties) == Some(account))
         {
-            let mode = mode_of(r.relationship_type);
+            let mode = mode_of(r.relationship_type());
             match &diff.relationships[slot] {
                 Found::Absent => new_rels.push((r, mode)),
-                Found::Same => *rel_unchanged.entry(r.relationship_type).or_default() += 1,
+                Found::Same => *rel_unchanged.entry(r.relationship_type()).or_default() += 1,
                 Found::Differs(id) => changed_rels
-                    .entry((r.relationship_type, mode))
+                    .entry((r.relationship_type(), mode))
                     .or_default()
                     .push((r, id)),
             }
@@ -312,7 +312,7 @@ impl Sink {
             );
         }
         for (r, _) in &new_rels {
-            *expected.entry(r.relationship_type).or_default() += 1;
+            *expected.entry(r.relationship_type()).or_default() += 1;
         }
         for ((t, _), list) in &changed_rels {
             *expected.entry(t).or_default() += list.len() as u64;

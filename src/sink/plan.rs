@@ -67,7 +67,7 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     let mut dense_ends: Vec<Vec<usize>> = Vec::with_capacity(rows.len());
     for (r, _) in &rows {
         let mut ends = Vec::new();
-        if let Some(spec) = schema.relationship(r.relationship_type) {
+        if let Some(spec) = schema.relationship(r.relationship_type()) {
             for (key, t) in [(r.from_key(), &spec.from), (r.to_key(), &spec.to)] {
                 if dense(t) {
                     let next = ids.len();
@@ -94,9 +94,15 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
         let group = match ends.first() {
             Some(&id) => Group::Dense(sets.find_mut(id)),
-            None => Group::Sparse(r.relationship_type),
+            None => Group::Sparse(r.relationship_type()),
         };
-        add_rows(groups.entry(group).or_default(), &order, r.relationship_type, mode, [r]);
+        add_rows(
+            groups.entry(group).or_default(),
+            &order,
+            r.relationship_type(),
+            mode,
+            [r],
+        );
     }
     // Rows are sorted once, below, after packing.
     let mut units: Vec<Unit<'a>> = groups

@@ -249,9 +249,13 @@ fn node_row(e: &Entity, labels: &[&str], schema: &Schema) -> BoltType {
 fn relationship_props(r: &Relationship, schema: &Schema) -> BoltType {
     let fp = fingerprint::of_relationship(r, schema);
     BoltType::Map(props_map(
-        &[("_key", r.key()), ("_type", r.relationship_type), ("_fingerprint", &fp)],
+        &[
+            ("_key", &r.key()),
+            ("_type", r.relationship_type()),
+            ("_fingerprint", &fp),
+        ],
         &r.properties,
-        |k| schema.is_datetime(r.relationship_type, k),
+        |k| schema.is_datetime(r.relationship_type(), k),
     ))
 }
 

@@ -283,7 +283,7 @@ impl StepContext {
     }
 
     pub fn add_relationship(&self, r: Relationship) {
-        let rel_type = r.relationship_type.to_owned();
+        let rel_type = r.relationship_type().to_owned();
         match self.tenant.store().add_relationship(r) {
             Ok(()) => *self.tally().relationships.entry(rel_type).or_insert(0) += 1,
             Err(dup) => {
@@ -360,17 +360,15 @@ impl StepContext {
         let store = self.tenant.store();
         store
             .relationships()
-            .filter(|r| r.relationship_type == relationship_type)
+            .filter(|r| r.relationship_type() == relationship_type)
             .for_each(&mut f);
     }
 
     /// Changes every relationship of one type in place (never its key).
     pub fn update_relationships_of_type(&self, relationship_type: &str, mut f: impl FnMut(&mut Relationship)) {
-        let mut store = self.tenant.store();
-        store
-            .relationships_mut()
-            .filter(|r| r.relationship_type == relationship_type)
-            .for_each(&mut f);
+        self.tenant
+            .store()
+            .update_relationships(|r| r.relationship_type() == relationship_type, &mut f);
     }
 
     /// The keys of the entities of one type.
@@ -385,13 +383,6 @@ impl StepContext {
 
     /// Changes an entity in place; false when the key is unknown.
     pub fn update_entity(&self, key: &str, f: impl FnOnce(&mut Entity)) -> bool {
-        let mut store = self.tenant.store();
-        match store.entity_mut(key) {
-            Some(e) => {
-                f(e);
-                true
-            }
-            None => false,
-        }
+        self.tenant.store().update_entity(key, f)
     }
 }
