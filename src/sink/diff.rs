@@ -43,23 +43,61 @@ pub enum Depth {
 }
 
 /// What Neo4j holds of one element the sync brings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Found {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found<'a> {
     /// Nothing: the element is new.
-    #[default]
     Absent,
     /// The same content: nothing to write.
     Same,
     /// Different content, at this element id.
-    Differs(Box<str>),
+    Differs(&'a str),
+}
+
+/// What Neo4j holds of every collected element, by store slot: a byte each (millions
+/// of elements), the element ids of the differing ones aside.
+#[derive(Debug, Default)]
+pub struct Classes {
+    same: Vec<u8>,
+    differs: std::collections::HashMap<usize, Box<str>>,
+}
+
+impl Classes {
+    fn new(slots: usize) -> Self {
+        Classes {
+            same: vec![0; slots],
+            differs: Default::default(),
+        }
+    }
+
+    pub fn get(&self, slot: usize) -> Found<'_> {
+        match self.differs.get(&slot) {
+            Some(id) => Found::Differs(id),
+            None if self.same[slot] != 0 => Found::Same,
+            None => Found::Absent,
+        }
+    }
+
+    /// The element at `slot` is stored: the same, or different at element id `id`.
+    fn set(&mut self, slot: usize, differs: Option<Box<str>>) {
+        match differs {
+            Some(id) => {
+                self.same[slot] = 0;
+                self.differs.insert(slot, id);
+            }
+            None => {
+                self.same[slot] = 1;
+                self.differs.remove(&slot);
+            }
+        }
+    }
 }
 
 /// The classes of every collected element (by store slot) and what is stored but not
 /// collected.
 #[derive(Debug, Default)]
 pub struct Diff {
-    pub nodes: Vec<Found>,
-    pub relationships: Vec<Found>,
+    pub nodes: Classes,
+    pub relationships: Classes,
     /// (account, type): element ids of what is stored and was not brought.
     pub gone: BTreeMap<(String, String), Vec<String>>,
     /// (account, type): how many elements are stored.
@@ -76,7 +114,8 @@ pub struct Diff {
 /// failed half-way is run again from the start).
 #[derive(Default)]
 struct Scan {
-    found: Vec<(usize, Found)>,
+    /// Slots found stored: the same (`None`), or different at an element id.
+    found: Vec<(usize, Option<Box<str>>)>,
     gone: Vec<String>,
     stored: u64,
 }
@@ -124,8 +163,8 @@ impl Sink {
     ) -> Result<Diff, SinkError> {
         let t0 = Instant::now();
         let mut diff = Diff {
-            nodes: vec![Found::Absent; store.entity_slot_bound()],
-            relationships: vec![Found::Absent; store.relationship_slot_bound()],
+            nodes: Classes::new(store.entity_slot_bound()),
+            relationships: Classes::new(store.relationship_slot_bound()),
             ..Diff::default()
         };
         let unchanged = if depth == Depth::Fingerprints && !stored_digests.is_empty() {
@@ -307,8 +346,8 @@ impl Sink {
                         first
                     };
                     match class.filter(|(slot, _)| first(*slot, &mut seen)) {
-                        Some((slot, true)) => scan.found.push((slot, Found::Same)),
-                        Some((slot, false)) => scan.found.push((slot, Found::Differs(id.into_boxed_str()))),
+                        Some((slot, true)) => scan.found.push((slot, None)),
+                        Some((slot, false)) => scan.found.push((slot, Some(id.into_boxed_str()))),
                         None => scan.gone.push(id),
                     }
                     Ok(())
@@ -345,7 +384,7 @@ impl Diff {
             &mut self.relationships
         };
         for &slot in &c.slots {
-            classes[slot] = Found::Same;
+            classes.set(slot as usize, None);
         }
     }
 
@@ -359,8 +398,8 @@ impl Diff {
         } else {
             &mut self.relationships
         };
-        for (slot, found) in scan.found {
-            classes[slot] = found;
+        for (slot, differs) in scan.found {
+            classes.set(slot, differs);
         }
     }
 
@@ -376,5 +415,30 @@ impl Diff {
             .get(&(account.to_owned(), element_type.to_owned()))
             .copied()
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Classes, Found};
+
+    #[test]
+    fn classes_hold_a_byte_per_slot_and_the_ids_of_differing_elements_aside() {
+        let mut c = Classes::new(3);
+        assert_eq!((0..3).map(|s| c.get(s)).collect::<Vec<_>>(), [Found::Absent; 3]);
+        c.set(0, None);
+        c.set(2, Some("4:abc:7".into()));
+        assert_eq!(
+            (0..3).map(|s| c.get(s)).collect::<Vec<_>>(),
+            [Found::Same, Found::Absent, Found::Differs("4:abc:7")]
+        );
+        // A slot read again takes its latest class.
+        c.set(2, None);
+        c.set(0, Some("4:abc:1".into()));
+        assert_eq!(
+            (0..3).map(|s| c.get(s)).collect::<Vec<_>>(),
+            [Found::Differs("4:abc:1"), Found::Absent, Found::Same]
+        );
+        assert_eq!(c.differs.len(), 1);
     }
 }

@@ -59,7 +59,8 @@ impl Digest {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub digest: Digest,
-    pub slots: Vec<usize>,
+    /// Store slots, as `u32`: millions of them.
+    pub slots: Vec<u32>,
 }
 
 /// The collected elements of `account`, by type: entity types first map, relationship
@@ -96,7 +97,7 @@ pub fn collected(
         }
         if let (Some(c), Some(l)) = (nodes.get_mut(e.entity_type), labels.get(e.entity_type)) {
             c.digest.add(&fingerprint::of_entity(e, l, schema));
-            c.slots.push(slot);
+            c.slots.push(slot_u32(slot));
         }
     }
     for (slot, r) in store.relationship_slots() {
@@ -105,10 +106,14 @@ pub fn collected(
         }
         if let Some(c) = rels.get_mut(r.relationship_type()) {
             c.digest.add(&fingerprint::of_relationship(r, schema));
-            c.slots.push(slot);
+            c.slots.push(slot_u32(slot));
         }
     }
     (nodes, rels)
+}
+
+fn slot_u32(slot: usize) -> u32 {
+    u32::try_from(slot).expect("the store's indices are u32")
 }
 
 /// `type=count:sum` lines, sorted by type.

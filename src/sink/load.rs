@@ -78,7 +78,7 @@ impl<T> Default for Work<'_, T> {
 }
 
 impl<'a, T> Work<'a, T> {
-    fn add(&mut self, element: &'a T, found: &'a Found) {
+    fn add(&mut self, element: &'a T, found: Found<'a>) {
         match found {
             Found::Absent => self.new.push(element),
             Found::Same => self.unchanged += 1,
@@ -280,9 +280,9 @@ impl Sink {
             nodes
                 .entry((e.entity_type, mode))
                 .or_default()
-                .add(e, &diff.nodes[slot]);
+                .add(e, diff.nodes.get(slot));
         }
-        let mut new_rels: Vec<(&Relationship, Mode)> = Vec::new();
+        let mut new_rels: Vec<&Relationship> = Vec::new();
         let mut changed_rels: BTreeMap<(&str, Mode), Vec<(&Relationship, &str)>> = BTreeMap::new();
         let mut rel_unchanged: BTreeMap<&str, u64> = BTreeMap::new();
         for (slot, r) in store
@@ -290,8 +290,8 @@ impl Sink {
             .filter(|(_, r)| account_of(&r.properties) == Some(account))
         {
             let mode = mode_of(r.relationship_type());
-            match &diff.relationships[slot] {
-                Found::Absent => new_rels.push((r, mode)),
+            match diff.relationships.get(slot) {
+                Found::Absent => new_rels.push(r),
                 Found::Same => *rel_unchanged.entry(r.relationship_type()).or_default() += 1,
                 Found::Differs(id) => changed_rels
                     .entry((r.relationship_type(), mode))
@@ -311,7 +311,7 @@ impl Sink {
                 0,
             );
         }
-        for (r, _) in &new_rels {
+        for r in &new_rels {
             *expected.entry(r.relationship_type()).or_default() += 1;
         }
         for ((t, _), list) in &changed_rels {
@@ -377,7 +377,7 @@ impl Sink {
         }
         // New relationships in units that share no dense node, concurrently; changed
         // ones after them (a property write locks only its relationship).
-        let units = super::plan::plan(new_rels, schema, self.config().batch_size);
+        let units = super::plan::plan(new_rels, mode_of, schema, self.config().batch_size);
         let unit_jobs = units.iter().map(|unit| async move {
             let mut done = Vec::new();
             for part in &unit.parts {

@@ -297,13 +297,22 @@ impl Sink {
     /// # Errors
     /// A fatal error, or a retryable one once its retries are over.
     pub(crate) async fn write(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
+        self.write_built(label, || q.clone()).await
+    }
+
+    /// [`Sink::write`] of a statement `build` makes afresh for each attempt, so a
+    /// large batch is not held twice (once to keep, once sent) while it is written.
+    ///
+    /// # Errors
+    /// As [`Sink::write`].
+    pub(crate) async fn write_built(&self, label: &str, build: impl Fn() -> Query) -> Result<Vec<Record>, SinkError> {
         if self.stop_requested() {
             return Err(SinkError::Stopped);
         }
         if self.aborted.load(Ordering::Relaxed) {
             return Err(SinkError::Abandoned);
         }
-        self.write_retrying(label, q, true).await
+        self.write_retrying(label, build, true).await
     }
 
     /// True once a stop was requested: no new write starts after that.
@@ -314,17 +323,22 @@ impl Sink {
     /// [`Sink::write`] without the stop check, for work that must finish once begun
     /// (an account's cleanup) and bookkeeping on the way out (releasing leases).
     pub(super) async fn write_even_when_stopped(&self, label: &str, q: Query) -> Result<Vec<Record>, SinkError> {
-        self.write_retrying(label, q, false).await
+        self.write_retrying(label, || q.clone(), false).await
     }
 
-    async fn write_retrying(&self, label: &str, q: Query, stoppable: bool) -> Result<Vec<Record>, SinkError> {
+    async fn write_retrying(
+        &self,
+        label: &str,
+        build: impl Fn() -> Query,
+        stoppable: bool,
+    ) -> Result<Vec<Record>, SinkError> {
         let mut retry = retry::Retry::new(&self.cfg);
         let mut attempt = 1;
         loop {
             if self.lease_lost.load(Ordering::Relaxed) {
                 return Err(SinkError::LeaseLost);
             }
-            let error = match self.write_once(label, q.clone(), attempt).await {
+            let error = match self.write_once(label, build(), attempt).await {
                 Ok(rows) => return Ok(rows),
                 Err(e) => e,
             };

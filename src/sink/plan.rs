@@ -51,9 +51,15 @@ fn add_rows<'a>(
     slices.entry((rank, relationship_type, mode)).or_default().extend(rows);
 }
 
-/// Splits relationships into units. Units smaller than `batch_size` are packed
-/// together, so no batch is needlessly small; the largest units come first.
-pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size: usize) -> Vec<Unit<'a>> {
+/// Splits relationships into units, each type written in the mode `mode_of` gives
+/// it. Units smaller than `batch_size` are packed together, so no batch is
+/// needlessly small; the largest units come first.
+pub fn plan<'a>(
+    rows: Vec<&'a Relationship>,
+    mode_of: impl Fn(&str) -> Mode,
+    schema: &Schema,
+    batch_size: usize,
+) -> Vec<Unit<'a>> {
     let dense = |entity_type: &str| schema.entity(entity_type).is_some_and(|e| e.dense);
     let order: HashMap<&str, usize> = schema
         .relationships
@@ -63,23 +69,27 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
         .collect();
 
     // Union-find over dense node keys: an id per key, then the endpoints joined.
-    let mut ids: HashMap<&'a str, usize> = HashMap::new();
-    let mut dense_ends: Vec<Vec<usize>> = Vec::with_capacity(rows.len());
-    for (r, _) in &rows {
-        let mut ends = Vec::new();
+    // A row's dense ends are held inline, `NONE` where it has fewer than two
+    // (millions of rows: 8 bytes each, not a `Vec` each).
+    const NONE: u32 = u32::MAX;
+    let mut ids: HashMap<&'a str, u32> = HashMap::new();
+    let mut dense_ends: Vec<[u32; 2]> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut ends = [NONE; 2];
         if let Some(spec) = schema.relationship(r.relationship_type()) {
-            for (key, t) in [(r.from_key(), &spec.from), (r.to_key(), &spec.to)] {
-                if dense(t) {
-                    let next = ids.len();
-                    ends.push(*ids.entry(key).or_insert(next));
-                }
+            let dense_keys = [(r.from_key(), &spec.from), (r.to_key(), &spec.to)]
+                .into_iter()
+                .filter(|(_, t)| dense(t));
+            for (slot, (key, _)) in ends.iter_mut().zip(dense_keys) {
+                let next = u32::try_from(ids.len()).expect("fewer dense nodes than u32::MAX");
+                *slot = *ids.entry(key).or_insert(next);
             }
         }
         dense_ends.push(ends);
     }
-    let mut sets = UnionFind::<usize>::new(ids.len());
-    for ends in &dense_ends {
-        if let [a, b] = ends[..] {
+    let mut sets = UnionFind::<u32>::new(ids.len());
+    for &[a, b] in &dense_ends {
+        if b != NONE {
             sets.union(a, b);
         }
     }
@@ -87,20 +97,20 @@ pub fn plan<'a>(rows: Vec<(&'a Relationship, Mode)>, schema: &Schema, batch_size
     // Group rows: by the root of their dense endpoint, or by type when they have none.
     #[derive(PartialEq, Eq, PartialOrd, Ord)]
     enum Group<'b> {
-        Dense(usize),
+        Dense(u32),
         Sparse(&'b str),
     }
     let mut groups: BTreeMap<Group, Slices<'a>> = BTreeMap::new();
-    for ((r, mode), ends) in rows.into_iter().zip(dense_ends) {
-        let group = match ends.first() {
-            Some(&id) => Group::Dense(sets.find_mut(id)),
-            None => Group::Sparse(r.relationship_type()),
+    for (r, ends) in rows.into_iter().zip(dense_ends) {
+        let group = match ends[0] {
+            NONE => Group::Sparse(r.relationship_type()),
+            id => Group::Dense(sets.find_mut(id)),
         };
         add_rows(
             groups.entry(group).or_default(),
             &order,
             r.relationship_type(),
-            mode,
+            mode_of(r.relationship_type()),
             [r],
         );
     }
@@ -192,9 +202,9 @@ mod tests {
         }
         owned.push(rel(rels::DOMAIN_HAS_USER, "HAS", "domain:x", "user:a"));
         owned.push(rel(rels::PERSON_IS_USER, "IS", "person:a", "user:a"));
-        let rows: Vec<(&Relationship, Mode)> = owned.iter().map(|r| (r, Mode::Replace)).collect();
+        let rows: Vec<&Relationship> = owned.iter().collect();
 
-        let units = plan(rows, schema(), 1);
+        let units = plan(rows, |_| Mode::Replace, schema(), 1);
 
         assert_eq!(units.len(), 4);
         let campaign_units: Vec<Vec<String>> = units.iter().map(dense_keys).filter(|k| !k.is_empty()).collect();
@@ -227,13 +237,14 @@ mod tests {
                 )
             })
             .collect();
-        let rows: Vec<(&Relationship, Mode)> = owned.iter().map(|r| (r, Mode::Merge)).collect();
-        let units = plan(rows, schema(), 4);
+        let units = plan(owned.iter().collect(), |_| Mode::Merge, schema(), 4);
         let sizes: Vec<usize> = units.iter().map(Unit::len).collect();
         assert_eq!(sizes, vec![4, 4, 2]);
         assert!(
-            units.iter().all(|u| u.parts.len() == 1),
-            "one part per type: full batches"
+            units
+                .iter()
+                .all(|u| u.parts.len() == 1 && u.parts[0].mode == Mode::Merge),
+            "one part per type, in the type's mode: full batches"
         );
     }
 }

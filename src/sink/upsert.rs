@@ -293,20 +293,23 @@ fn check_pattern(from_label: &str, rel_type: &str, to_label: &str) -> Result<(),
 }
 
 impl Sink {
-    /// Runs one statement over one batch of rows.
+    /// Runs one statement over one batch of rows, which `rows` builds for each
+    /// attempt (the batch is held once, however often it is tried).
     async fn write_batch(
         &self,
         label: &str,
         statement: &str,
-        rows: Vec<BoltType>,
+        rows: impl Fn() -> Vec<BoltType>,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
-        let q = query(statement)
-            .param("rows", bolt::list(rows))
-            .param("owned", owned())
-            .param("now", stamp.now_value())
-            .param("syncId", stamp.sync_id.as_str());
-        Ok(counts_of(&self.write(label, q).await?))
+        let build = || {
+            query(statement)
+                .param("rows", bolt::list(rows()))
+                .param("owned", owned())
+                .param("now", stamp.now_value())
+                .param("syncId", stamp.sync_id.as_str())
+        };
+        Ok(counts_of(&self.write_built(label, build).await?))
     }
 
     /// Upserts entities that share the label set `labels` (type label first), in
@@ -326,10 +329,12 @@ impl Sink {
         let statement = node_statement(labels, mode);
         let mut counts = WriteCounts::default();
         for batch in entities.chunks(self.config().batch_size) {
-            let rows = batch
-                .iter()
-                .map(|e| node_row(e, labels, crate::schema::schema()))
-                .collect();
+            let rows = || {
+                batch
+                    .iter()
+                    .map(|e| node_row(e, labels, crate::schema::schema()))
+                    .collect()
+            };
             counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
         }
         Ok(counts)
@@ -353,7 +358,7 @@ impl Sink {
         check_labels(labels)?;
         let statement = create_node_statement(labels);
         for batch in entities.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch.iter().map(|e| node_row(e, labels, schema)).collect();
+            let rows = || batch.iter().map(|e| node_row(e, labels, schema)).collect();
             let merge = || node_statement(labels, mode);
             counts.add(self.create_or_merge(labels[0], &statement, merge, rows, stamp).await?);
         }
@@ -368,10 +373,10 @@ impl Sink {
         label: &str,
         create: &str,
         merge: impl FnOnce() -> String,
-        rows: Vec<BoltType>,
+        rows: impl Fn() -> Vec<BoltType>,
         stamp: &SyncStamp,
     ) -> Result<WriteCounts, SinkError> {
-        match self.write_batch(label, create, rows.clone(), stamp).await {
+        match self.write_batch(label, create, &rows, stamp).await {
             Err(e) if is_collision(&e) => {
                 debug!(batch = %label, "a created element was there already; merging the batch");
                 self.write_batch(label, &merge(), rows, stamp).await
@@ -396,10 +401,12 @@ impl Sink {
         check_labels(labels)?;
         let statement = change_node_statement(labels, mode);
         for batch in changed.chunks(self.config().batch_size) {
-            let rows = batch
-                .iter()
-                .map(|(e, id)| changed_row(id, node_row(e, labels, schema)))
-                .collect();
+            let rows = || {
+                batch
+                    .iter()
+                    .map(|(e, id)| changed_row(id, node_row(e, labels, schema)))
+                    .collect()
+            };
             counts.add(self.write_batch(labels[0], &statement, rows, stamp).await?);
         }
         Ok(())
@@ -425,10 +432,12 @@ impl Sink {
         check_pattern(from_label, rel_type, to_label)?;
         let statement = relationship_statement(from_label, rel_type, to_label, mode);
         for batch in relationships.chunks(self.config().batch_size) {
-            let rows = batch
-                .iter()
-                .map(|r| relationship_row(r, crate::schema::schema()))
-                .collect();
+            let rows = || {
+                batch
+                    .iter()
+                    .map(|r| relationship_row(r, crate::schema::schema()))
+                    .collect()
+            };
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = self.write_batch(&label, &statement, rows, stamp).await?;
             counts.add(c);
@@ -457,7 +466,7 @@ impl Sink {
         check_pattern(from_label, rel_type, to_label)?;
         let statement = create_relationship_statement(from_label, rel_type, to_label);
         for batch in relationships.chunks(self.config().batch_size) {
-            let rows: Vec<BoltType> = batch.iter().map(|r| relationship_row(r, schema)).collect();
+            let rows = || batch.iter().map(|r| relationship_row(r, schema)).collect();
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let merge = || relationship_statement(from_label, rel_type, to_label, mode);
             let c = self.create_or_merge(&label, &statement, merge, rows, stamp).await?;
@@ -482,10 +491,12 @@ impl Sink {
     ) -> Result<(), SinkError> {
         let statement = change_relationship_statement(mode);
         for batch in changed.chunks(self.config().batch_size) {
-            let rows = batch
-                .iter()
-                .map(|(r, id)| changed_row(id, relationship_props(r, schema)))
-                .collect();
+            let rows = || {
+                batch
+                    .iter()
+                    .map(|(r, id)| changed_row(id, relationship_props(r, schema)))
+                    .collect()
+            };
             counts.add(self.write_batch(label, &statement, rows, stamp).await?);
         }
         Ok(())
