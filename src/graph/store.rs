@@ -217,8 +217,9 @@ impl GraphStore {
         self.graph.node_indices().map(|i| (i.index(), &self.graph[i]))
     }
 
-    pub fn entity_slot(&self, key: &str) -> Option<usize> {
-        self.nodes.get(key).map(|i| i.index())
+    /// The entity of `key` with its slot.
+    pub fn entity_slot(&self, key: &str) -> Option<(usize, &Entity)> {
+        self.nodes.get(key).map(|&i| (i.index(), &self.graph[i]))
     }
 
     pub fn entity_slot_bound(&self) -> usize {
@@ -234,12 +235,18 @@ impl GraphStore {
             .chain(self.detached.iter().enumerate().map(move |(i, r)| (bound + i, r)))
     }
 
-    pub fn relationship_slot(&self, key: &str) -> Option<usize> {
+    /// The relationship of `key` (attached or not) with its slot, found with one
+    /// lookup.
+    pub fn relationship_slot(&self, key: &str) -> Option<(usize, &Relationship)> {
         if let Some(i) = self.edge_index(key) {
-            return Some(i.index());
+            return Some((i.index(), &self.graph[i]));
         }
         let bound = self.graph.edge_bound();
-        self.detached.iter().position(|r| r.key_is(key)).map(|i| bound + i)
+        self.detached
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.key_is(key))
+            .map(|(i, r)| (bound + i, r))
     }
 
     pub fn relationship_slot_bound(&self) -> usize {

@@ -27,7 +27,7 @@ use std::time::Instant;
 use neo4rs::{query, BoltMap, BoltType};
 use tracing::{debug, warn};
 
-use super::digest::Collected;
+use super::digest::{Collected, Collection};
 use super::fingerprint;
 use super::{Sink, SinkError};
 use crate::graph::GraphStore;
@@ -124,8 +124,8 @@ struct Scan {
 const FINGERPRINTS: &str = "x {._key, ._fingerprint} AS p, [] AS l";
 
 /// Whether the stored fingerprint is `ours` (an element written without one differs).
-fn same_fingerprint(props: &BoltMap, ours: &str) -> bool {
-    string(props, "_fingerprint") == Some(ours)
+fn same_fingerprint(props: &BoltMap, ours: u64) -> bool {
+    string(props, "_fingerprint").is_some_and(|stored| fingerprint::is(stored, ours))
 }
 
 /// Stamps an older version wrote as text, not as `DATETIME`: the element is rewritten
@@ -158,7 +158,7 @@ impl Sink {
         account: &str,
         partial: &BTreeSet<String>,
         depth: Depth,
-        collected: &(BTreeMap<String, Collected>, BTreeMap<String, Collected>),
+        collected: &Collection,
         stored_digests: &BTreeMap<String, String>,
     ) -> Result<Diff, SinkError> {
         let t0 = Instant::now();
@@ -176,7 +176,7 @@ impl Sink {
             for spec in schema.entities.iter().filter(|e| e.is_account_scoped()) {
                 let pattern = format!("(x:{} {{accountCode: $account}})", spec.label);
                 if let Some(c) = collected
-                    .0
+                    .nodes
                     .get(&spec.entity_type)
                     .filter(|_| unchanged.contains(&spec.entity_type))
                 {
@@ -202,16 +202,15 @@ impl Sink {
                         store.entity_slot_bound(),
                         |props, stored_labels| {
                             let key = string(props, "_key")?;
-                            let slot = store.entity_slot(key)?;
-                            let e = store.entity(key)?;
+                            let (slot, e) = store.entity_slot(key)?;
                             if e.entity_type != spec.entity_type {
                                 return None;
                             }
                             if !content {
-                                return Some((
-                                    slot,
-                                    same_fingerprint(props, &fingerprint::of_entity(e, &labels, schema)),
-                                ));
+                                let ours = collected
+                                    .node_fingerprint(slot)
+                                    .unwrap_or_else(|| fingerprint::entity_value(e, &labels, schema));
+                                return Some((slot, same_fingerprint(props, ours)));
                             }
                             if stamped_as_text(props) {
                                 return Some((slot, false));
@@ -248,7 +247,7 @@ impl Sink {
                     continue;
                 };
                 if let Some(c) = collected
-                    .1
+                    .rels
                     .get(&spec.relationship_type)
                     .filter(|_| unchanged.contains(&spec.relationship_type))
                 {
@@ -275,13 +274,15 @@ impl Sink {
                         store.relationship_slot_bound(),
                         |props, ends| {
                             let key = string(props, "_key")?;
-                            let slot = store.relationship_slot(key)?;
-                            let r = store.relationship(key)?;
+                            let (slot, r) = store.relationship_slot(key)?;
                             if r.relationship_type() != spec.relationship_type {
                                 return None;
                             }
                             if !content {
-                                return Some((slot, same_fingerprint(props, &fingerprint::of_relationship(r, schema))));
+                                let ours = collected
+                                    .rel_fingerprint(slot)
+                                    .unwrap_or_else(|| fingerprint::relationship_value(r, schema));
+                                return Some((slot, same_fingerprint(props, ours)));
                             }
                             let [from, to, class] = ends[..] else {
                                 return None;
@@ -334,11 +335,12 @@ impl Sink {
             let q = query(cypher).param("account", account).param("type", element_type);
             let result = self
                 .read_each(q, |row| {
-                    let id: String = row.get("id").map_err(|e| SinkError::Query(e.to_string()))?;
+                    // Borrowed from the row: only a differing or gone element's id is kept.
+                    let id: &str = row.get("id").map_err(|e| SinkError::Query(e.to_string()))?;
                     let props: BoltMap = row.get("p").map_err(|e| SinkError::Query(e.to_string()))?;
-                    let labels: Vec<String> = row.get("l").unwrap_or_default();
+                    let labels: Vec<&str> = row.get("l").unwrap_or_default();
                     scan.stored += 1;
-                    let class = classify(&props, labels.iter().map(String::as_str).collect());
+                    let class = classify(&props, labels);
                     let first = |slot: usize, seen: &mut [u64]| {
                         let (word, bit) = (slot / 64, 1_u64 << (slot % 64));
                         let first = seen[word] & bit == 0;
@@ -347,8 +349,8 @@ impl Sink {
                     };
                     match class.filter(|(slot, _)| first(*slot, &mut seen)) {
                         Some((slot, true)) => scan.found.push((slot, None)),
-                        Some((slot, false)) => scan.found.push((slot, Some(id.into_boxed_str()))),
-                        None => scan.gone.push(id),
+                        Some((slot, false)) => scan.found.push((slot, Some(id.into()))),
+                        None => scan.gone.push(id.to_owned()),
                     }
                     Ok(())
                 })

@@ -42,10 +42,10 @@ pub struct Digest {
 }
 
 impl Digest {
-    /// Adds one element by its fingerprint (16 hex digits).
-    pub fn add(&mut self, fingerprint: &str) {
+    /// Adds one element by its fingerprint.
+    pub fn add(&mut self, fingerprint: u64) {
         self.count += 1;
-        self.sum = self.sum.wrapping_add(u64::from_str_radix(fingerprint, 16).unwrap_or(0));
+        self.sum = self.sum.wrapping_add(fingerprint);
     }
 
     /// `count:sum`, as stored.
@@ -63,16 +63,33 @@ pub struct Collected {
     pub slots: Vec<u32>,
 }
 
-/// The collected elements of `account`, by type: entity types first map, relationship
-/// types second. Every account-scoped snapshot type of the schema that is not
-/// `partial` is present, with no elements if none was collected (event types and
-/// partial types are not: they are always read).
-pub fn collected(
-    store: &GraphStore,
-    schema: &Schema,
-    account: &str,
-    partial: &BTreeSet<String>,
-) -> (BTreeMap<String, Collected>, BTreeMap<String, Collected>) {
+/// The collected elements of one account, by type. Every account-scoped snapshot type
+/// of the schema that is not partial is present, with no elements if none was
+/// collected (event types and partial types are not: they are always read).
+#[derive(Debug, Default)]
+pub struct Collection {
+    pub nodes: BTreeMap<String, Collected>,
+    pub rels: BTreeMap<String, Collected>,
+    /// The fingerprint of each of these elements by store slot, computed once for
+    /// the digest and read again by the diff (0 where none was computed).
+    node_fingerprints: Vec<u64>,
+    rel_fingerprints: Vec<u64>,
+}
+
+impl Collection {
+    /// The fingerprint of the entity at `slot`, when it was computed.
+    pub fn node_fingerprint(&self, slot: usize) -> Option<u64> {
+        self.node_fingerprints.get(slot).copied().filter(|&f| f != 0)
+    }
+
+    /// The fingerprint of the relationship at `slot`, when it was computed.
+    pub fn rel_fingerprint(&self, slot: usize) -> Option<u64> {
+        self.rel_fingerprints.get(slot).copied().filter(|&f| f != 0)
+    }
+}
+
+/// The collected elements of `account` (see [`Collection`]).
+pub fn collected(store: &GraphStore, schema: &Schema, account: &str, partial: &BTreeSet<String>) -> Collection {
     let mut nodes: BTreeMap<String, Collected> = schema
         .entities
         .iter()
@@ -91,13 +108,17 @@ pub fn collected(
         .iter()
         .map(|e| (e.entity_type.as_str(), e.labels()))
         .collect();
+    let mut node_fingerprints = vec![0; store.entity_slot_bound()];
+    let mut rel_fingerprints = vec![0; store.relationship_slot_bound()];
     for (slot, e) in store.entity_slots() {
         if e.properties.get("accountCode").and_then(|v| v.as_str()) != Some(account) {
             continue;
         }
         if let (Some(c), Some(l)) = (nodes.get_mut(e.entity_type), labels.get(e.entity_type)) {
-            c.digest.add(&fingerprint::of_entity(e, l, schema));
+            let f = fingerprint::entity_value(e, l, schema);
+            c.digest.add(f);
             c.slots.push(slot_u32(slot));
+            node_fingerprints[slot] = f;
         }
     }
     for (slot, r) in store.relationship_slots() {
@@ -105,11 +126,18 @@ pub fn collected(
             continue;
         }
         if let Some(c) = rels.get_mut(r.relationship_type()) {
-            c.digest.add(&fingerprint::of_relationship(r, schema));
+            let f = fingerprint::relationship_value(r, schema);
+            c.digest.add(f);
             c.slots.push(slot_u32(slot));
+            rel_fingerprints[slot] = f;
         }
     }
-    (nodes, rels)
+    Collection {
+        nodes,
+        rels,
+        node_fingerprints,
+        rel_fingerprints,
+    }
 }
 
 fn slot_u32(slot: usize) -> u32 {
@@ -210,10 +238,10 @@ impl Sink {
         &self,
         schema: &Schema,
         account: &str,
-        collected: &(BTreeMap<String, Collected>, BTreeMap<String, Collected>),
+        collected: &Collection,
         stored: &BTreeMap<String, String>,
     ) -> Result<BTreeSet<String>, SinkError> {
-        let (nodes, rels) = collected;
+        let (nodes, rels) = (&collected.nodes, &collected.rels);
         let digest_of = |t: &str, map: &BTreeMap<String, Collected>| -> Option<Digest> {
             map.get(t)
                 .filter(|c| stored.get(t) == Some(&c.digest.text()))
@@ -302,16 +330,16 @@ mod tests {
     fn a_digest_is_the_count_and_the_wrapping_sum_whatever_the_order() {
         let mut a = Digest::default();
         let mut b = Digest::default();
-        for fp in ["ffffffffffffffff", "0000000000000002", "00000000000000a0"] {
+        for fp in [u64::MAX, 2, 0xa0] {
             a.add(fp);
         }
-        for fp in ["00000000000000a0", "ffffffffffffffff", "0000000000000002"] {
+        for fp in [0xa0, u64::MAX, 2] {
             b.add(fp);
         }
         assert_eq!(a, b);
         assert_eq!(a.text(), "3:00000000000000a1");
         let mut c = a;
-        c.add("0000000000000000");
+        c.add(0);
         assert_eq!(c.text(), "4:00000000000000a1");
         assert_ne!(c, a);
     }

@@ -77,7 +77,23 @@ fn from_bolt(v: &BoltType) -> Field<'_> {
     }
 }
 
-fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
+/// A fingerprint as written: 16 lower-case hex digits.
+pub fn hex(fingerprint: u64) -> String {
+    format!("{fingerprint:016x}")
+}
+
+/// Whether `stored` is the written form of `fingerprint`.
+pub fn is(stored: &str, fingerprint: u64) -> bool {
+    stored.len() == 16
+        && stored.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && u64::from_str_radix(stored, 16) == Ok(fingerprint)
+}
+
+fn digest(fields: Vec<(&str, Field<'_>)>) -> String {
+    hex(digest_value(fields))
+}
+
+fn digest_value(mut fields: Vec<(&str, Field<'_>)>) -> u64 {
     fields.sort_by(|a, b| a.0.cmp(b.0));
     let mut h = Sha256::new();
     let mut bytes = |tag: u8, payload: &[u8]| {
@@ -107,9 +123,9 @@ fn digest(mut fields: Vec<(&str, Field<'_>)>) -> String {
         }
     }
     let out = h.finalize();
-    let mut hex = [0u8; 8];
-    hex.copy_from_slice(&out[..8]);
-    format!("{:016x}", u64::from_be_bytes(hex))
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&out[..8]);
+    u64::from_be_bytes(first)
 }
 
 fn data<'a>(
@@ -125,6 +141,11 @@ fn data<'a>(
 /// The fingerprint of an entity as the sink writes it, with `labels`; `schema` says
 /// which properties are date-times.
 pub fn of_entity(e: &Entity, labels: &[&str], schema: &Schema) -> String {
+    hex(entity_value(e, labels, schema))
+}
+
+/// [`of_entity`] as a number (its text is [`hex`] of it).
+pub fn entity_value(e: &Entity, labels: &[&str], schema: &Schema) -> u64 {
     let mut fields: Vec<(&str, Field)> = vec![
         ("_key", Field::Str(&e.key)),
         ("_type", Field::Str(e.entity_type)),
@@ -134,11 +155,16 @@ pub fn of_entity(e: &Entity, labels: &[&str], schema: &Schema) -> String {
     // The type's schema is looked up once, not once per property.
     let spec = schema.entity(e.entity_type);
     fields.extend(data(&e.properties, move |k| spec.is_some_and(|s| s.is_datetime(k))));
-    digest(fields)
+    digest_value(fields)
 }
 
 /// The fingerprint of a relationship as the sink writes it.
 pub fn of_relationship(r: &Relationship, schema: &Schema) -> String {
+    hex(relationship_value(r, schema))
+}
+
+/// [`of_relationship`] as a number (its text is [`hex`] of it).
+pub fn relationship_value(r: &Relationship, schema: &Schema) -> u64 {
     let key = r.key();
     let mut fields: Vec<(&str, Field)> = vec![
         ("_key", Field::Str(&key)),
@@ -149,7 +175,7 @@ pub fn of_relationship(r: &Relationship, schema: &Schema) -> String {
     ];
     let spec = schema.relationship(r.relationship_type());
     fields.extend(data(&r.properties, move |k| spec.is_some_and(|s| s.is_datetime(k))));
-    digest(fields)
+    digest_value(fields)
 }
 
 fn sorted(mut labels: Vec<&str>) -> Field<'_> {
@@ -259,6 +285,20 @@ mod tests {
         let mut map = stored(&e, &[]);
         map.put("displayName".into(), BoltType::String("edited by hand".into()));
         assert_ne!(of_stored(&map, Some(vec!["MimecastUser", "User"]), |_| true), base);
+    }
+
+    #[test]
+    fn a_fingerprint_is_16_lower_hex_digits_and_compared_as_written() {
+        let r = Relationship::new("t", "HAS", "a", "b").with("passed", true);
+        let value = relationship_value(&r, schema());
+        let text = of_relationship(&r, schema());
+        assert_eq!((text.len(), hex(value)), (16, text.clone()));
+        assert!(is(&text, value));
+        assert!(!is(&text.to_uppercase(), value) || text.bytes().all(|b| b.is_ascii_digit()));
+        assert!(!is(&format!("0{text}"), value) && !is(&text[1..], value));
+        assert!(!is(&hex(value ^ 1), value));
+        assert_eq!(hex(0xa1), "00000000000000a1");
+        assert!(is("00000000000000a1", 0xa1) && !is("+0000000000000a1", 0xa1));
     }
 
     #[test]

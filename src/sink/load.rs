@@ -208,7 +208,7 @@ impl Sink {
             .filter(|h| h.account == account)
             .map(|h| h.element_type.as_str())
             .collect();
-        let (nodes, rels) = &collected;
+        let (nodes, rels) = (&collected.nodes, &collected.rels);
         let lines = super::digest::lines(
             nodes
                 .iter()
