@@ -114,8 +114,10 @@ pub struct Diff {
 /// failed half-way is run again from the start).
 #[derive(Default)]
 struct Scan {
-    /// Slots found stored: the same (`None`), or different at an element id.
-    found: Vec<(usize, Option<Box<str>>)>,
+    /// Slots found stored with the same content (4 bytes each: a type can hold
+    /// millions), and those found different, with their element ids.
+    same: Vec<u32>,
+    differs: Vec<(usize, Box<str>)>,
     gone: Vec<String>,
     stored: u64,
 }
@@ -348,8 +350,10 @@ impl Sink {
                         first
                     };
                     match class.filter(|(slot, _)| first(*slot, &mut seen)) {
-                        Some((slot, true)) => scan.found.push((slot, None)),
-                        Some((slot, false)) => scan.found.push((slot, Some(id.into()))),
+                        Some((slot, true)) => scan
+                            .same
+                            .push(u32::try_from(slot).expect("the store's indices are u32")),
+                        Some((slot, false)) => scan.differs.push((slot, id.into())),
                         None => scan.gone.push(id.to_owned()),
                     }
                     Ok(())
@@ -400,8 +404,11 @@ impl Diff {
         } else {
             &mut self.relationships
         };
-        for (slot, differs) in scan.found {
-            classes.set(slot, differs);
+        for slot in scan.same {
+            classes.set(slot as usize, None);
+        }
+        for (slot, id) in scan.differs {
+            classes.set(slot, Some(id));
         }
     }
 

@@ -88,8 +88,15 @@ impl Collection {
     }
 }
 
-/// The collected elements of `account` (see [`Collection`]).
-pub fn collected(store: &GraphStore, schema: &Schema, account: &str, partial: &BTreeSet<String>) -> Collection {
+/// The collected elements of `account` (see [`Collection`]); their fingerprints are
+/// kept when `keep_fingerprints` (the diff reads fingerprints, not content).
+pub fn collected(
+    store: &GraphStore,
+    schema: &Schema,
+    account: &str,
+    partial: &BTreeSet<String>,
+    keep_fingerprints: bool,
+) -> Collection {
     let mut nodes: BTreeMap<String, Collected> = schema
         .entities
         .iter()
@@ -108,8 +115,9 @@ pub fn collected(store: &GraphStore, schema: &Schema, account: &str, partial: &B
         .iter()
         .map(|e| (e.entity_type.as_str(), e.labels()))
         .collect();
-    let mut node_fingerprints = vec![0; store.entity_slot_bound()];
-    let mut rel_fingerprints = vec![0; store.relationship_slot_bound()];
+    let bound = |n: usize| if keep_fingerprints { n } else { 0 };
+    let mut node_fingerprints = vec![0; bound(store.entity_slot_bound())];
+    let mut rel_fingerprints = vec![0; bound(store.relationship_slot_bound())];
     for (slot, e) in store.entity_slots() {
         if e.properties.get("accountCode").and_then(|v| v.as_str()) != Some(account) {
             continue;
@@ -118,7 +126,9 @@ pub fn collected(store: &GraphStore, schema: &Schema, account: &str, partial: &B
             let f = fingerprint::entity_value(e, l, schema);
             c.digest.add(f);
             c.slots.push(slot_u32(slot));
-            node_fingerprints[slot] = f;
+            if let Some(kept) = node_fingerprints.get_mut(slot) {
+                *kept = f;
+            }
         }
     }
     for (slot, r) in store.relationship_slots() {
@@ -129,7 +139,9 @@ pub fn collected(store: &GraphStore, schema: &Schema, account: &str, partial: &B
             let f = fingerprint::relationship_value(r, schema);
             c.digest.add(f);
             c.slots.push(slot_u32(slot));
-            rel_fingerprints[slot] = f;
+            if let Some(kept) = rel_fingerprints.get_mut(slot) {
+                *kept = f;
+            }
         }
     }
     Collection {

@@ -185,7 +185,7 @@ impl Sink {
             )));
         }
         let depth = self.diff_depth(account).await?;
-        let collected = super::digest::collected(store, schema, account, partial);
+        let collected = super::digest::collected(store, schema, account, partial, depth == Depth::Fingerprints);
         let stored_digests = self.stored_digests(account).await?;
         let diff = self
             .read_diff(store, schema, account, partial, depth, &collected, &stored_digests)
