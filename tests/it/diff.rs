@@ -401,14 +401,30 @@ async fn sync_stopped_when(
     config: &mimecast_graph::config::Config,
     visible: &str,
     account: &str,
+    hold: Option<&str>,
 ) -> mimecast_graph::sync::SyncOutcome {
     let s = sink().await;
     let stop = mimecast_graph::stop::Stop::new();
+    // `hold` write-locks what the sync writes later than what `visible` shows, in a
+    // transaction of its own left open until the stop: the sync waits there, so the
+    // stop always comes before the write is complete.
+    let graph = crate::helpers::graph();
+    let mut held = match hold {
+        Some(statement) => {
+            let mut txn = graph.start_txn().await.unwrap();
+            txn.run(query(statement).param("account", account)).await.unwrap();
+            Some(txn)
+        }
+        None => None,
+    };
     let watcher = async {
         while rows(&s, visible, account).await[0]["n"] == json!(0) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         stop.trigger();
+        if let Some(txn) = held.take() {
+            txn.rollback().await.unwrap();
+        }
     };
     let (cut, ()) = tokio::join!(
         async {
@@ -443,6 +459,7 @@ async fn a_write_cut_short_converges_on_the_next_sync() {
         &config,
         "MATCH (n {accountCode: $account}) WHERE n._type IS NOT NULL RETURN count(n) AS n",
         account,
+        None,
     )
     .await;
     assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
@@ -493,12 +510,19 @@ async fn a_write_cut_short_leaves_no_digests_and_a_tenant_changed_back_is_read()
             .count();
     assert_eq!(rows(&s, digests, account).await, vec![json!({"n": snapshot_types})]);
 
-    // The churned tenant, stopped as soon as Hal is written.
+    // The churned tenant, stopped as soon as Hal is written (nodes come first), while
+    // Carol's new completion waits for Carol, held until the stop.
     sim.set_tenant(churned(acme_tenant(account)));
     let hal = "MATCH (u:MimecastUser {accountCode: $account, email: 'hal@acme.com'}) RETURN count(u) AS n";
-    let cut = sync_stopped_when(&config, hal, account).await;
+    let carol = "MATCH (u:MimecastUser {accountCode: $account, email: 'carol@acme.com'}) SET u.held = true";
+    let cut = sync_stopped_when(&config, hal, account, Some(carol)).await;
     assert_eq!(cut.status, SyncStatus::Stopped, "{}", cut.human());
-    assert_eq!(rows(&s, digests, account).await, vec![json!({"n": null})]);
+    assert_eq!(
+        rows(&s, digests, account).await,
+        vec![json!({"n": null})],
+        "{}",
+        cut.human()
+    );
     assert_ne!(dump(&s, account, false).await, clean, "Hal is in");
 
     // Back to the first tenant, between full reads: every type is read, none counted.

@@ -44,6 +44,14 @@ pub async fn sink() -> Sink {
 /// Runs one statement straight on the test database, outside the sink (whose raw
 /// writes are not public): tests tamper with the graph and plant leases this way.
 pub async fn cypher(q: neo4rs::Query) {
+    graph()
+        .run(q)
+        .await
+        .unwrap_or_else(|e| panic!("test statement failed: {e}"));
+}
+
+/// A connection pool to the test database of its own, outside the sink.
+pub fn graph() -> neo4rs::Graph {
     use secrecy::ExposeSecret;
     let cfg = neo4j_config();
     let password = cfg.password.value.as_ref().map_or("", |p| p.expose_secret());
@@ -53,11 +61,7 @@ pub async fn cypher(q: neo4rs::Query) {
         .password(password)
         .build()
         .unwrap();
-    let graph = neo4rs::Graph::connect(config).unwrap();
-    graph
-        .run(q)
-        .await
-        .unwrap_or_else(|e| panic!("test statement failed: {e}"));
+    neo4rs::Graph::connect(config).unwrap()
 }
 
 /// A fresh account code, so tests sharing one server never see each other's data.
