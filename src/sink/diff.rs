@@ -13,10 +13,10 @@
 //! The state is read fresh each sync, in one of two depths ([`Depth`]). Reading the
 //! content (every property, the labels and a relationship's endpoints, fingerprinted
 //! again here) catches any edit by hand: the element is different and the sync
-//! restores it. Reading the fingerprints (`_key` and the stored `_fingerprint` only,
-//! an order of magnitude less to decode) catches what a sync changed and what was
-//! deleted by hand, but not a property edited by hand, which leaves the stored
-//! fingerprint as it was. The sink reads content when the account's content was last
+//! restores it. Reading the fingerprints (the stored `_fingerprint`s, and `_key` only
+//! where they do not account for an element, [`super::sift`]) catches what a sync
+//! changed and what was deleted by hand, but not a property edited by hand, which
+//! leaves the stored fingerprint as it was. The sink reads content when the account's content was last
 //! verified `[neo4j] verify_content_hours` ago or longer (or never), and fingerprints
 //! otherwise; partial types are always read in content (their stored fingerprint
 //! describes more than the sync brings).
@@ -29,6 +29,7 @@ use tracing::{debug, warn};
 
 use super::digest::{Collected, Collection};
 use super::fingerprint;
+use super::sift::Sifting;
 use super::{Sink, SinkError};
 use crate::graph::GraphStore;
 use crate::schema::Schema;
@@ -113,13 +114,32 @@ pub struct Diff {
 /// One scan's result, applied to the diff only once the scan completed (a scan that
 /// failed half-way is run again from the start).
 #[derive(Default)]
-struct Scan {
+pub(super) struct Scan {
     /// Slots found stored with the same content (4 bytes each: a type can hold
     /// millions), and those found different, with their element ids.
-    same: Vec<u32>,
-    differs: Vec<(usize, Box<str>)>,
-    gone: Vec<String>,
-    stored: u64,
+    pub same: Vec<u32>,
+    pub differs: Vec<(usize, Box<str>)>,
+    pub gone: Vec<String>,
+    pub stored: u64,
+}
+
+/// The store slots a scan has classed: a bit each. A second stored copy of one
+/// element (a relationship has no uniqueness constraint in a graph written by an
+/// older version) finds its slot classed already, and is gone.
+pub(super) struct Seen(Vec<u64>);
+
+impl Seen {
+    pub fn new(bound: usize) -> Self {
+        Seen(vec![0; bound.div_ceil(64)])
+    }
+
+    /// Whether `slot` was not classed yet; it is now.
+    pub fn first(&mut self, slot: usize) -> bool {
+        let (word, bit) = (slot / 64, 1_u64 << (slot % 64));
+        let first = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        first
+    }
 }
 
 /// The columns of a fingerprint read: `_key` and `_fingerprint`, no labels.
@@ -188,6 +208,26 @@ impl Sink {
                 let labels = spec.labels();
                 let merge = partial.contains(&spec.entity_type);
                 let content = merge || depth == Depth::Content;
+                if let Some(c) = collected.nodes.get(&spec.entity_type).filter(|_| !content) {
+                    let sifting = Sifting {
+                        pattern: &pattern,
+                        account,
+                        element_type: &spec.entity_type,
+                        nodes: true,
+                        slots: &c.slots,
+                        bound: store.entity_slot_bound(),
+                        // Kept by the collection at this depth; 0 (none) matches nothing, so
+                        // the element would be rewritten, never wrongly kept.
+                        fingerprint_of: |slot| collected.node_fingerprint(slot).unwrap_or(0),
+                        slot_of: |key: &str| {
+                            let (slot, e) = store.entity_slot(key)?;
+                            (e.entity_type == spec.entity_type).then_some(slot)
+                        },
+                    };
+                    let scan = self.sift(&sifting).await?;
+                    diff.apply(scan, account, &spec.entity_type, true);
+                    continue;
+                }
                 let cypher = format!(
                     "MATCH {pattern} WHERE x._type = $type RETURN elementId(x) AS id, {}",
                     if content {
@@ -258,6 +298,24 @@ impl Sink {
                 }
                 let merge = partial.contains(&spec.relationship_type);
                 let content = merge || depth == Depth::Content;
+                if let Some(c) = collected.rels.get(&spec.relationship_type).filter(|_| !content) {
+                    let sifting = Sifting {
+                        pattern: &anchored,
+                        account,
+                        element_type: &spec.relationship_type,
+                        nodes: false,
+                        slots: &c.slots,
+                        bound: store.relationship_slot_bound(),
+                        fingerprint_of: |slot| collected.rel_fingerprint(slot).unwrap_or(0),
+                        slot_of: |key: &str| {
+                            let (slot, r) = store.relationship_slot(key)?;
+                            (r.relationship_type() == spec.relationship_type).then_some(slot)
+                        },
+                    };
+                    let scan = self.sift(&sifting).await?;
+                    diff.apply(scan, account, &spec.relationship_type, false);
+                    continue;
+                }
                 // Neo4j keeps a relationship's class as its type and its endpoints' keys
                 // on the endpoints; the fingerprint covers them, read from there.
                 let cypher = format!(
@@ -320,8 +378,7 @@ impl Sink {
 
     /// Runs one scan (`classify` gives a stored element's slot and whether its content
     /// is the same, or `None` when it was not collected), again from the start after
-    /// a retryable failure. A second stored copy of one element (a relationship has
-    /// no uniqueness constraint in a graph written by an older version) is gone.
+    /// a retryable failure. A second stored copy of one element is gone ([`Seen`]).
     async fn scan(
         &self,
         cypher: &str,
@@ -330,37 +387,42 @@ impl Sink {
         bound: usize,
         classify: impl Fn(&BoltMap, Vec<&str>) -> Option<(usize, bool)>,
     ) -> Result<Scan, SinkError> {
+        self.read_again(|| async {
+            let mut scan = Scan::default();
+            let mut seen = Seen::new(bound);
+            let q = query(cypher).param("account", account).param("type", element_type);
+            self.read_each(q, |row| {
+                // Borrowed from the row: only a differing or gone element's id is kept.
+                let id: &str = row.get("id").map_err(|e| SinkError::Query(e.to_string()))?;
+                let props: BoltMap = row.get("p").map_err(|e| SinkError::Query(e.to_string()))?;
+                let labels: Vec<&str> = row.get("l").unwrap_or_default();
+                scan.stored += 1;
+                let class = classify(&props, labels);
+                match class.filter(|(slot, _)| seen.first(*slot)) {
+                    Some((slot, true)) => scan
+                        .same
+                        .push(u32::try_from(slot).expect("the store's indices are u32")),
+                    Some((slot, false)) => scan.differs.push((slot, id.into())),
+                    None => scan.gone.push(id.to_owned()),
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(scan)
+        })
+        .await
+    }
+
+    /// Runs a read of the stored state, again from the start after a retryable
+    /// failure (a read that failed half-way is not resumed).
+    pub(super) async fn read_again<T, Fut>(&self, mut attempt: impl FnMut() -> Fut) -> Result<T, SinkError>
+    where
+        Fut: std::future::Future<Output = Result<T, SinkError>>,
+    {
         let mut retry = super::retry::Retry::new(self.config());
         loop {
-            let mut scan = Scan::default();
-            let mut seen = vec![0_u64; bound.div_ceil(64)];
-            let q = query(cypher).param("account", account).param("type", element_type);
-            let result = self
-                .read_each(q, |row| {
-                    // Borrowed from the row: only a differing or gone element's id is kept.
-                    let id: &str = row.get("id").map_err(|e| SinkError::Query(e.to_string()))?;
-                    let props: BoltMap = row.get("p").map_err(|e| SinkError::Query(e.to_string()))?;
-                    let labels: Vec<&str> = row.get("l").unwrap_or_default();
-                    scan.stored += 1;
-                    let class = classify(&props, labels);
-                    let first = |slot: usize, seen: &mut [u64]| {
-                        let (word, bit) = (slot / 64, 1_u64 << (slot % 64));
-                        let first = seen[word] & bit == 0;
-                        seen[word] |= bit;
-                        first
-                    };
-                    match class.filter(|(slot, _)| first(*slot, &mut seen)) {
-                        Some((slot, true)) => scan
-                            .same
-                            .push(u32::try_from(slot).expect("the store's indices are u32")),
-                        Some((slot, false)) => scan.differs.push((slot, id.into())),
-                        None => scan.gone.push(id.to_owned()),
-                    }
-                    Ok(())
-                })
-                .await;
-            match result {
-                Ok(_) => return Ok(scan),
+            match attempt().await {
+                Ok(done) => return Ok(done),
                 Err(e) => match retry.next_wait(&e) {
                     Some(wait) => {
                         warn!(error = %e, wait_ms = wait.as_millis() as u64, "reading the stored state failed; reading again");

@@ -84,9 +84,14 @@ pub fn hex(fingerprint: u64) -> String {
 
 /// Whether `stored` is the written form of `fingerprint`.
 pub fn is(stored: &str, fingerprint: u64) -> bool {
-    stored.len() == 16
-        && stored.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && u64::from_str_radix(stored, 16) == Ok(fingerprint)
+    parse(stored) == Some(fingerprint)
+}
+
+/// The fingerprint `stored` is the written form of: exactly 16 lower-case hex digits.
+pub fn parse(stored: &str) -> Option<u64> {
+    (stored.len() == 16 && stored.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| u64::from_str_radix(stored, 16).ok())
+        .flatten()
 }
 
 fn digest(fields: Vec<(&str, Field<'_>)>) -> String {
@@ -299,6 +304,11 @@ mod tests {
         assert!(!is(&hex(value ^ 1), value));
         assert_eq!(hex(0xa1), "00000000000000a1");
         assert!(is("00000000000000a1", 0xa1) && !is("+0000000000000a1", 0xa1));
+        assert_eq!(parse("ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(parse("00000000000000a1"), Some(0xa1));
+        for not_ours in ["00000000000000A1", "+0000000000000a1", "0xa1", "", "00000000000000a10"] {
+            assert_eq!(parse(not_ours), None, "{not_ours}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use neo4rs::{query, BoltType};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::diff::{Depth, Diff, Found};
 use super::guard::DeletePolicy;
@@ -197,8 +197,25 @@ impl Sink {
         if !stored_digests.is_empty() {
             self.clear_digests(account).await?;
         }
-        self.write_changes(store, schema, account, partial, &diff, stamp, report)
-            .await?;
+        self.missed.store(false, std::sync::atomic::Ordering::Relaxed);
+        let written = self
+            .write_changes(store, schema, account, partial, &diff, stamp, report)
+            .await;
+        if self.missed.load(std::sync::atomic::Ordering::Relaxed) && depth == Depth::Fingerprints {
+            // The stored state was not what the fingerprint read said (a batch whose
+            // answer was lost, or fingerprints edited by hand, see sift.rs): the next
+            // sync reads the content in full, even after this one failed.
+            warn!(
+                account,
+                "Neo4j did not hold what the fingerprint read found; the next sync reads the account's content in full"
+            );
+            let q = query("MATCH (a:MimecastAccount {_key: $key}) REMOVE a._contentVerifiedOn")
+                .param("key", crate::schema::keys::account(account));
+            let marked = self.write_even_when_stopped("content-unverified", q).await;
+            written.and(marked)?;
+        } else {
+            written?;
+        }
         self.delete_gone(account, schema, partial, policy, &diff, stamp, report)
             .await?;
         // Every type the write left exactly as collected.

@@ -25,6 +25,7 @@ mod plan;
 mod queries;
 mod report;
 pub mod retry;
+mod sift;
 mod upsert;
 
 pub use cursors::{StoredCursors, CURSOR_LABEL};
@@ -133,6 +134,9 @@ pub struct Sink {
     lease_lost: Arc<AtomicBool>,
     /// Set when a concurrent write job failed: the others start no new batch.
     aborted: Arc<AtomicBool>,
+    /// Set when the stored state was not what the read said: a `CREATE` met an
+    /// element already stored, or a relationship's endpoint was not there.
+    missed: Arc<AtomicBool>,
 }
 
 impl Sink {
@@ -204,6 +208,7 @@ impl Sink {
             stop: None,
             lease_lost: Arc::default(),
             aborted: Arc::default(),
+            missed: Arc::default(),
         })
     }
 

@@ -379,6 +379,7 @@ impl Sink {
         match self.write_batch(label, create, &rows, stamp).await {
             Err(e) if is_collision(&e) => {
                 debug!(batch = %label, "a created element was there already; merging the batch");
+                self.missed.store(true, std::sync::atomic::Ordering::Relaxed);
                 self.write_batch(label, &merge(), rows, stamp).await
             }
             other => other,
@@ -441,7 +442,7 @@ impl Sink {
             let label = format!("{from_label}-{rel_type}->{to_label}");
             let c = self.write_batch(&label, &statement, rows, stamp).await?;
             counts.add(c);
-            endpoints_found(c.total(), batch.len(), &label)?;
+            self.endpoints_found(c.total(), batch.len(), &label)?;
         }
         Ok(())
     }
@@ -471,7 +472,7 @@ impl Sink {
             let merge = || relationship_statement(from_label, rel_type, to_label, mode);
             let c = self.create_or_merge(&label, &statement, merge, rows, stamp).await?;
             counts.add(c);
-            endpoints_found(c.total(), batch.len(), &label)?;
+            self.endpoints_found(c.total(), batch.len(), &label)?;
         }
         Ok(())
     }
@@ -503,12 +504,17 @@ impl Sink {
     }
 }
 
-fn endpoints_found(written: u64, batch: usize, label: &str) -> Result<(), SinkError> {
-    if written == batch as u64 {
-        return Ok(());
+impl Sink {
+    /// Whether every relationship of a batch found its endpoints; when not, the read
+    /// missed that a node is gone.
+    fn endpoints_found(&self, written: u64, batch: usize, label: &str) -> Result<(), SinkError> {
+        if written == batch as u64 {
+            return Ok(());
+        }
+        self.missed.store(true, std::sync::atomic::Ordering::Relaxed);
+        Err(SinkError::Query(format!(
+            "{} of {batch} {label} relationships have an endpoint missing in Neo4j",
+            batch as u64 - written
+        )))
     }
-    Err(SinkError::Query(format!(
-        "{} of {batch} {label} relationships have an endpoint missing in Neo4j",
-        batch as u64 - written
-    )))
 }

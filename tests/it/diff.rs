@@ -316,6 +316,108 @@ async fn between_full_reads_a_sync_restores_deletions_by_hand_and_a_full_read_re
     assert_eq!(dump(&s, account, false).await, before);
 }
 
+/// Between full reads, a type whose digest or count changed is read fingerprints first
+/// (`src/sink/sift.rs`): a stored fingerprint that is missing, not text, or another
+/// element's is rewritten, and what is left is exactly what the first sync wrote.
+#[tokio::test]
+async fn stored_fingerprints_missing_foreign_or_wrong_are_sifted_out_and_rewritten() {
+    let account = code("CDIFFSIFT1");
+    let (_sim, config) = acme(account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let before = dump(&s, account, false).await;
+    let user = |email: &str| format!("mimecast_user:{account}:{email}");
+    let of_type = |t: &str| before.values().filter(|v| type_of(v) == t).count() as u64;
+    let bobs_completions = before
+        .values()
+        .filter(|v| {
+            type_of(v) == "mimecast_user_completed_awareness_campaign" && v["from"] == json!(user("bob@acme.com"))
+        })
+        .count() as u64;
+    assert_eq!(bobs_completions, 1);
+    for tamper in [
+        // Bob deleted: the user type and Bob's relationship types no longer count as
+        // the digests say, and are read.
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':bob@acme.com'}) DETACH DELETE u",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':carol@acme.com'}) REMOVE u._fingerprint",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':ann@acme.com'}) SET u._fingerprint = 42",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':dave@acme.com'}) SET u._fingerprint = '0123456789abcdef'",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':erin@acme.com'}) \
+         MATCH (f:MimecastUser {_key: 'mimecast_user:' + $account + ':frank@acme.com'}) SET u._fingerprint = f._fingerprint",
+        "MATCH (a:MimecastUser {accountCode: $account})-[r:COMPLETED]->(b) \
+         WHERE a.email <> 'bob@acme.com' WITH r ORDER BY r._key LIMIT 1 REMOVE r._fingerprint",
+    ] {
+        crate::helpers::cypher(query(tamper).param("account", account)).await;
+    }
+
+    let outcome = sync(&config).await;
+
+    assert_eq!(outcome.status, SyncStatus::Success, "{}", outcome.human());
+    assert!(
+        outcome.load.content_verified.is_empty(),
+        "read at the fingerprint depth"
+    );
+    let after = dump(&s, account, false).await;
+    let differing: Vec<(&String, Option<&Json>, Option<&Json>)> = before
+        .keys()
+        .chain(after.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| (k, before.get(k), after.get(k)))
+        .collect();
+    assert_eq!(differing, vec![], "(key, before, after)");
+    let t = &outcome.load.types;
+    let users = of_type("mimecast_user");
+    assert_eq!(users, 12);
+    // Bob created; Carol, Ann, Dave and Erin rewritten; Frank, whose fingerprint Erin
+    // carried, the same.
+    assert_eq!(t["mimecast_user"].counts(), (1, 4, users - 5, 0));
+    let completions = of_type("mimecast_user_completed_awareness_campaign");
+    assert_eq!(
+        t["mimecast_user_completed_awareness_campaign"].counts(),
+        (bobs_completions, 1, completions - bobs_completions - 1, 0),
+        "Bob's completion created, the one without a fingerprint rewritten"
+    );
+
+    // Frank's fingerprint copied onto Erin, and Frank deleted: Erin's stands in for
+    // Frank's, Erin's `CREATE` collides with the stored Erin, and Frank's relationships
+    // find no Frank. The sync fails, and makes the next one read the content in full,
+    // which restores Frank.
+    for tamper in [
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':erin@acme.com'}) \
+         MATCH (f:MimecastUser {_key: 'mimecast_user:' + $account + ':frank@acme.com'}) SET u._fingerprint = f._fingerprint",
+        "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':frank@acme.com'}) DETACH DELETE u",
+    ] {
+        crate::helpers::cypher(query(tamper).param("account", account)).await;
+    }
+    let fooled = sync(&config).await;
+    assert_eq!(fooled.status, SyncStatus::Neo4jFailed, "{}", fooled.human());
+    assert!(
+        fooled
+            .human()
+            .contains("relationships have an endpoint missing in Neo4j"),
+        "{}",
+        fooled.human()
+    );
+    assert_eq!(
+        fooled.load.types["mimecast_user"].counts(),
+        (0, 1, users - 1, 0),
+        "Erin rewritten by the MERGE"
+    );
+    let frank = "MATCH (u:MimecastUser {_key: 'mimecast_user:' + $account + ':frank@acme.com'}) RETURN count(u) AS n";
+    assert_eq!(rows(&s, frank, account).await, vec![json!({"n": 0})]);
+    let healed = sync(&config).await;
+    assert_eq!(healed.status, SyncStatus::Success, "{}", healed.human());
+    assert_eq!(healed.load.content_verified, vec![account.to_owned()]);
+    assert_eq!(
+        healed.load.types["mimecast_user"].counts(),
+        (1, 0, users - 1, 0),
+        "Frank"
+    );
+    assert_eq!(dump(&s, account, false).await, before);
+}
+
 #[tokio::test]
 async fn users_join_other_graphs_and_relationships_do_not_store_what_neo4j_already_holds() {
     let account = code("CDIFFONT01");
