@@ -30,11 +30,21 @@ pub struct Observation {
     pub sample: String,
 }
 
+/// How the store's key indexes hash: foldhash, seeded at random once per process.
+pub(crate) type Hashing = foldhash::fast::RandomState;
+
+/// The relationship index's hasher (one for every store of the process: a key's hash
+/// is computed without the store at hand).
+fn edge_hashing() -> &'static Hashing {
+    static SEED: std::sync::OnceLock<Hashing> = std::sync::OnceLock::new();
+    SEED.get_or_init(Hashing::default)
+}
+
 #[derive(Default)]
 pub struct GraphStore {
     graph: StableDiGraph<Entity, Relationship>,
     /// Entity key index; relationships share these keys as their endpoints'.
-    nodes: HashMap<Arc<str>, NodeIndex>,
+    nodes: HashMap<Arc<str>, NodeIndex, Hashing>,
     /// Relationship key index: edge indices only, hashed by the key their edge
     /// builds (`Relationship::key_parts`), so no key is stored for it.
     edges: hashbrown::HashTable<EdgeIndex>,
@@ -126,16 +136,27 @@ impl GraphStore {
     }
 
     /// The hash of a key in the relationship index: the same for a key and for its
-    /// parts (`KeyParts::write_to` writes the bytes the key holds).
-    fn key_hash(key: KeyParts<'_>) -> u64 {
-        // Tests force collisions with this prefix; SipHash never yields them in practice.
+    /// parts.
+    pub(crate) fn key_hash(key: KeyParts<'_>) -> u64 {
+        // Tests force collisions with this prefix; a 64-bit hash never yields them in
+        // practice.
         #[cfg(test)]
         if key.starts_with("collide") {
             return 0;
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.write_to(&mut h);
-        std::hash::Hasher::finish(&h)
+        // foldhash hashes each `write` on its own, so the parts are joined first (on
+        // the stack: keys are about 230 bytes).
+        let mut joined = [0_u8; 512];
+        let len = key.len();
+        if len > joined.len() {
+            return std::hash::BuildHasher::hash_one(edge_hashing(), key.joined().as_bytes());
+        }
+        let mut at = 0;
+        key.for_each_piece(|p| {
+            joined[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        });
+        std::hash::BuildHasher::hash_one(edge_hashing(), &joined[..len])
     }
 
     fn edge_index(&self, key: &str) -> Option<EdgeIndex> {
