@@ -219,16 +219,15 @@ fn one_per_address<T>(
     let mut by_email: BTreeMap<String, &T> = BTreeMap::new();
     let mut merged = 0;
     for row in rows {
-        let key = email_key(email(row));
-        match by_email.get(&key) {
-            Some(seen) => {
+        match by_email.entry(email_key(email(row))) {
+            std::collections::btree_map::Entry::Occupied(mut seen) => {
                 merged += 1;
-                if weight(row) > weight(seen) {
-                    by_email.insert(key, row);
+                if weight(row) > weight(seen.get()) {
+                    seen.insert(row);
                 }
             }
-            None => {
-                by_email.insert(key, row);
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(row);
             }
         }
     }

@@ -4,10 +4,11 @@
 
 use crate::graph::Element as _;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use super::{failed, AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
+use super::{failed, on_worker, AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
 use crate::converters::{self as conv, keys};
 use crate::mimecast::{all, ApiError};
 use crate::schema::{rels, types};
@@ -279,21 +280,25 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
     Box::pin(async move {
         ctx.awareness_training_gate()?;
         let code = ctx.account()?.code;
-        let users: HashSet<String> = ctx.keys_of_type(types::USER);
-        // Each campaign's rows are converted as they arrive and dropped: at most
-        // FAN_OUT campaigns' rows are held at once, not the whole tenant's.
+        let users: Arc<HashSet<String>> = Arc::new(ctx.keys_of_type(types::USER));
+        // Each campaign's rows are fetched and converted by a task of its own, and
+        // dropped: at most FAN_OUT campaigns' rows are held at once, not the whole
+        // tenant's.
         let mut fetched = stream::iter(campaigns(ctx, types::AWARENESS_CAMPAIGN))
-            .map(|(id, key, name)| async move {
-                let rows = all(ctx.client.training_campaign_user_data(&id)).await;
-                (key, name, rows)
+            .map(|(id, key, name)| {
+                let (client, code, users) = (ctx.client.clone(), code.clone(), Arc::clone(&users));
+                on_worker(async move {
+                    let rows = all(client.training_campaign_user_data(&id)).await;
+                    let out = rows.map(|rows| conv::enrollments(&code, &key, &rows, |k| users.contains(k)));
+                    (name, out)
+                })
             })
             .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
         let mut unavailable = None;
-        while let Some((key, name, rows)) = fetched.next().await {
-            match rows {
-                Ok(rows) => {
-                    let out = conv::enrollments(&code, &key, &rows, |k| users.contains(k));
+        while let Some((name, out)) = fetched.next().await {
+            match out {
+                Ok(out) => {
                     for email in out.unknown {
                         ctx.unknown_participant(
                             rels::USER_ASSIGNED_AWARENESS,
@@ -303,9 +308,7 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
                     if out.merged > 0 {
                         ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
                     }
-                    for r in out.relationships {
-                        ctx.add_relationship(r);
-                    }
+                    ctx.add_relationships(out.relationships);
                 }
                 Err(e) => match ctx.awareness_error(e) {
                     StepError::Unavailable(why) => unavailable = Some(why),
@@ -337,19 +340,22 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
             ctx.add_relationship(conv::account_has_phishing_campaign(&code, &e.key));
             ctx.add_entity(e);
         }
-        let users: HashSet<String> = ctx.keys_of_type(types::USER);
-        // As for enrollments: converted campaign by campaign as they arrive.
+        let users: Arc<HashSet<String>> = Arc::new(ctx.keys_of_type(types::USER));
+        // As for enrollments: fetched and converted campaign by campaign.
         let mut fetched = stream::iter(campaigns(ctx, types::PHISHING_CAMPAIGN))
-            .map(|(id, key, name)| async move {
-                let rows = all(ctx.client.phishing_user_data(&id)).await;
-                (key, name, rows)
+            .map(|(id, key, name)| {
+                let (client, code, users) = (ctx.client.clone(), code.clone(), Arc::clone(&users));
+                on_worker(async move {
+                    let rows = all(client.phishing_user_data(&id)).await;
+                    let out = rows.map(|rows| conv::phishing_results(&code, &key, &rows, |k| users.contains(k)));
+                    (name, out)
+                })
             })
             .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
-        while let Some((key, name, rows)) = fetched.next().await {
-            match rows {
-                Ok(rows) => {
-                    let out = conv::phishing_results(&code, &key, &rows, |k| users.contains(k));
+        while let Some((name, out)) = fetched.next().await {
+            match out {
+                Ok(out) => {
                     for email in out.unknown {
                         ctx.unknown_participant(
                             rels::USER_ASSIGNED_PHISHING,
@@ -359,9 +365,7 @@ fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {
                     if out.merged > 0 {
                         ctx.note(format!("{} repeated addresses merged in {name:?}", out.merged));
                     }
-                    for r in out.relationships {
-                        ctx.add_relationship(r);
-                    }
+                    ctx.add_relationships(out.relationships);
                 }
                 Err(e) => errors.push(format!("{name:?}: {e}")),
             }

@@ -202,6 +202,28 @@ struct Tally {
     partial: Vec<String>,
 }
 
+/// Runs `work` as a task of its own on the runtime's worker threads, beside the step
+/// that awaits it: a step fetching and converting several campaigns at once keeps
+/// both cores busy while it adds the last campaign's elements to the store. The
+/// task is aborted when the step stops waiting for it; its panic is the step's.
+pub(crate) async fn on_worker<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = tokio::spawn(tracing::Instrument::in_current_span(work));
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => unreachable!("a task aborted only when no longer awaited: {e}"),
+        },
+    }
+}
+
 /// What a running step sees: the client, the connection's configuration and the
 /// tenant's graph. Adding elements goes through here so each step's counts are exact.
 pub struct StepContext {
@@ -283,13 +305,32 @@ impl StepContext {
     }
 
     pub fn add_relationship(&self, r: Relationship) {
-        let rel_type = r.relationship_type().to_owned();
-        match self.tenant.store().add_relationship(r) {
-            Ok(()) => *self.tally().relationships.entry(rel_type).or_insert(0) += 1,
-            Err(dup) => {
-                warn!(step = self.step_id, error = %dup, "duplicate key refused");
-                self.note(dup.to_string());
+        self.add_relationships(std::iter::once(r));
+    }
+
+    /// Adds relationships under one lock of the store (a campaign's hundred thousand
+    /// at once).
+    pub fn add_relationships(&self, rels: impl IntoIterator<Item = Relationship>) {
+        let mut added: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut refused = Vec::new();
+        {
+            let mut store = self.tenant.store();
+            for r in rels {
+                let rel_type = r.relationship_type();
+                match store.add_relationship(r) {
+                    Ok(()) => *added.entry(rel_type).or_insert(0) += 1,
+                    Err(dup) => refused.push(dup),
+                }
             }
+        }
+        let mut tally = self.tally();
+        for (rel_type, n) in added {
+            *tally.relationships.entry(rel_type.to_owned()).or_insert(0) += n;
+        }
+        drop(tally);
+        for dup in refused {
+            warn!(step = self.step_id, error = %dup, "duplicate key refused");
+            self.note(dup.to_string());
         }
     }
 
