@@ -399,9 +399,7 @@ impl Sink {
                 scan.stored += 1;
                 let class = classify(&props, labels);
                 match class.filter(|(slot, _)| seen.first(*slot)) {
-                    Some((slot, true)) => scan
-                        .same
-                        .push(u32::try_from(slot).expect("the store's indices are u32")),
+                    Some((slot, true)) => scan.same.push(super::digest::slot_u32(slot)),
                     Some((slot, false)) => scan.differs.push((slot, id.into())),
                     None => scan.gone.push(id.to_owned()),
                 }

@@ -152,7 +152,8 @@ pub fn collected(
     }
 }
 
-fn slot_u32(slot: usize) -> u32 {
+/// A store slot as held in the sink's per-element lists (4 bytes: millions of them).
+pub(super) fn slot_u32(slot: usize) -> u32 {
     u32::try_from(slot).expect("the store's indices are u32")
 }
 

@@ -153,9 +153,8 @@ impl Sink {
                 // A fingerprint that is not text (set by hand) differs.
                 let stored = row.get::<Option<&str>>("f").ok().flatten().and_then(fingerprint::parse);
                 match key.and_then(&s.slot_of).filter(|&slot| seen.first(slot)) {
-                    Some(slot) if stored.is_some() && stored == Some((s.fingerprint_of)(slot)) => {
-                        scan.same
-                            .push(u32::try_from(slot).expect("the store's indices are u32"));
+                    Some(slot) if stored == Some((s.fingerprint_of)(slot)) => {
+                        scan.same.push(super::digest::slot_u32(slot))
                     }
                     Some(slot) => scan.differs.push((slot, id.into())),
                     None => scan.gone.push(id.to_owned()),

@@ -303,7 +303,12 @@ impl StepContext {
         }
         let mut tally = self.tally();
         for (rel_type, n) in added {
-            *tally.relationships.entry(rel_type.to_owned()).or_insert(0) += n;
+            match tally.relationships.get_mut(rel_type) {
+                Some(count) => *count += n,
+                None => {
+                    tally.relationships.insert(rel_type.to_owned(), n);
+                }
+            }
         }
         drop(tally);
         for dup in refused {
