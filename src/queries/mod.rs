@@ -12,11 +12,13 @@ pub mod drift;
 mod format;
 mod load;
 mod run;
+mod stable;
 
 pub use def::{Control, DefError, Framework, ParamDef, QueryDef, Rule, Severity};
 pub use format::{cell, format_csv, format_table, judged_line, row_count, ResultJson};
 pub use load::{embedded, for_config, load_dir, LoadError, QuerySet};
 pub use run::{check_params, for_each_row, parse_param, run, Judged, QueryError, QueryResult};
+pub use stable::{run_digest, unstable_reason};
 
 /// The saved query of each training campaign's completion: the report's per-campaign
 /// chart, and the completion each sync records in its history.

@@ -464,7 +464,7 @@ mod markdown;
 /// fingerprint that decides whether an element changed. No converter or roster column
 /// may set them. (`_lastSeenOn` and `_lastSyncId` were written by versions before the
 /// diff engine; they are still ignored where an older graph holds them.)
-pub const BOOKKEEPING: [&str; 11] = [
+pub const BOOKKEEPING: [&str; 13] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "_fingerprint",
@@ -476,6 +476,8 @@ pub const BOOKKEEPING: [&str; 11] = [
     "_contentVerifiedOn",
     "_digests",
     "_digestsOn",
+    "_contentGeneration",
+    "_generationWas",
 ];
 
 /// True for names safe to splice into Cypher as a label or relationship type.

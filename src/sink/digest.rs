@@ -34,6 +34,10 @@ use crate::schema::{Lifecycle, Schema};
 /// The account property that holds the digests.
 pub const PROPERTY: &str = "_digests";
 
+/// The account property naming the last sync that changed the account's content (see
+/// [`Sink::begin_write`]): two syncs that see the same value saw the same content.
+pub const GENERATION: &str = "_contentGeneration";
+
 /// The digest of one type's elements in one account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Digest {
@@ -203,22 +207,29 @@ impl Sink {
         Ok(parse(&lines))
     }
 
-    /// Removes the account's digests, before a write begins.
+    /// Before a write begins: removes the account's digests, and names this sync as
+    /// the last to change the account's content ([`GENERATION`]), keeping the name it
+    /// replaced; [`Sink::store_digests`] puts that back when the write changed nothing.
+    /// A write cut short leaves this sync's name, so the content counts as changed.
     ///
     /// # Errors
     /// The write fails after its retries, or a stop was requested.
-    pub(super) async fn clear_digests(&self, account: &str) -> Result<(), SinkError> {
+    pub(super) async fn begin_write(&self, account: &str, stamp: &SyncStamp) -> Result<(), SinkError> {
         let q = query(&format!(
-            "MATCH (a:MimecastAccount {{_key: $key}}) REMOVE a.{PROPERTY}, a.{PROPERTY}On"
+            "MATCH (a:MimecastAccount {{_key: $key}}) REMOVE a.{PROPERTY}, a.{PROPERTY}On \
+             SET a._generationWas = a.{GENERATION}, a.{GENERATION} = $syncId"
         ))
-        .param("key", crate::schema::keys::account(account));
+        .param("key", crate::schema::keys::account(account))
+        .param("syncId", stamp.sync_id.as_str());
         self.write("digests", q).await.map(|_| ())
     }
 
     /// Stores the account's digests after a complete write, stamped with this sync's
     /// time: they count only while the account's `lastSyncOn` is that time, which
     /// this sync's mark sets next. Written even when a stop was requested: the write
-    /// they describe is complete.
+    /// they describe is complete. When the write `changed` nothing, the account's
+    /// [`GENERATION`] goes back to the sync that last changed its content. Returns the
+    /// generation the account is left with.
     ///
     /// # Errors
     /// The write fails after its retries, or the lease was lost.
@@ -226,15 +237,24 @@ impl Sink {
         &self,
         account: &str,
         lines: Vec<String>,
+        changed: bool,
         stamp: &SyncStamp,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Option<String>, SinkError> {
         let q = query(&format!(
-            "MATCH (a:MimecastAccount {{_key: $key}}) SET a.{PROPERTY} = $lines, a.{PROPERTY}On = $now"
+            "MATCH (a:MimecastAccount {{_key: $key}}) SET a.{PROPERTY} = $lines, a.{PROPERTY}On = $now, \
+             a.{GENERATION} = CASE WHEN $changed OR a._generationWas IS NULL THEN $syncId ELSE a._generationWas END \
+             REMOVE a._generationWas RETURN a.{GENERATION} AS generation"
         ))
         .param("key", crate::schema::keys::account(account))
         .param("lines", lines)
+        .param("changed", changed)
+        .param("syncId", stamp.sync_id.as_str())
         .param("now", stamp.now_value());
-        self.write_even_when_stopped("digests", q).await.map(|_| ())
+        let rows = self.write_even_when_stopped("digests", q).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("generation"))
+            .and_then(super::bolt::text))
     }
 
     /// The types of `account` that are as collected without reading them: their

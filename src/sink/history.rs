@@ -50,6 +50,13 @@ pub struct SyncRun {
     /// `campaign-completion` query; empty when not recorded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub completion: Vec<CampaignCompletion>,
+    /// The sync that had last changed the account's content when this run's queries
+    /// ran (`sink::GENERATION`); `None` when not known.
+    #[serde(skip)]
+    pub content_generation: Option<String>,
+    /// What each saved query this run recorded ran (`queries::run_digest`), by id.
+    #[serde(skip)]
+    pub query_digests: BTreeMap<String, String>,
 }
 
 /// One rule's findings after a sync, by identity.
@@ -164,6 +171,12 @@ impl Sink {
         if !run.completion.is_empty() {
             props.push(("completion", json_text(&run.completion)));
         }
+        if let Some(generation) = &run.content_generation {
+            props.push(("contentGeneration", super::bolt::string(generation)));
+        }
+        if !run.query_digests.is_empty() {
+            props.push(("queryDigests", json_text(&run.query_digests)));
+        }
         let props = super::bolt::map(props);
         let q = query(RECORD)
             .param("accountKey", crate::schema::keys::account(&run.account))
@@ -226,9 +239,56 @@ impl Sink {
                         }
                         _ => Vec::new(),
                     },
+                    ..SyncRun::default()
                 })
             })
             .collect()
+    }
+
+    /// The newest recorded run of `account`, with what a sync that left the content as
+    /// it was may copy from it: its content generation, query digests, findings, their
+    /// identities and the campaigns' completion. `None` when the account has no run,
+    /// or its newest one recorded no content generation or no finding identities.
+    ///
+    /// # Errors
+    /// The read fails, or the stored text is not in the form [`Sink::record_run`] writes.
+    pub async fn latest_run(&self, account: &str) -> Result<Option<SyncRun>, SinkError> {
+        let q = query(
+            "MATCH (r:MimecastSyncRun {accountCode: $account}) \
+             RETURN r.syncId AS syncId, r.contentGeneration AS generation, r.queryDigests AS digests, \
+                    r.findings AS findings, r.findingIds AS ids, r.completion AS completion \
+             ORDER BY r.recordedMs DESC LIMIT 1",
+        )
+        .param("account", account);
+        let rows = self.read(q).await?;
+        let Some(r) = rows.first() else { return Ok(None) };
+        let text = |k: &str| match r.get(k) {
+            Some(BoltType::String(s)) => Some(s.value.clone()),
+            _ => None,
+        };
+        let (Some(generation), Some(digests), Some(ids)) = (text("generation"), text("digests"), text("ids")) else {
+            return Ok(None);
+        };
+        let bad = |what: &str, e: serde_json::Error| {
+            SinkError::Query(format!(
+                "sync run {} has unreadable {what}: {e}",
+                text("syncId").unwrap_or_default()
+            ))
+        };
+        Ok(Some(SyncRun {
+            account: account.to_owned(),
+            sync_id: text("syncId").unwrap_or_default(),
+            findings: serde_json::from_str(&text("findings").unwrap_or_default()).map_err(|e| bad("findings", e))?,
+            finding_ids: serde_json::from_str(&ids).map_err(|e| bad("findingIds", e))?,
+            has_finding_ids: true,
+            completion: match text("completion") {
+                Some(c) => serde_json::from_str(&c).map_err(|e| bad("completion", e))?,
+                None => Vec::new(),
+            },
+            content_generation: Some(generation),
+            query_digests: serde_json::from_str(&digests).map_err(|e| bad("queryDigests", e))?,
+            ..SyncRun::default()
+        }))
     }
 
     /// The finding identities one recorded run of `account` kept, by rule id; `None`

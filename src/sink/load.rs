@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::diff::{Depth, Diff, Found};
 use super::guard::DeletePolicy;
-use super::report::LoadReport;
+use super::report::{LoadReport, TypeWrite};
 use super::upsert::{Mode, SyncStamp, WriteCounts};
 use super::{Sink, SinkError};
 use crate::graph::{Entity, GraphStore, Relationship};
@@ -194,9 +194,8 @@ impl Sink {
         report.read_elements += diff.read;
         report.counted_elements += diff.counted;
         // The digests stand for what is stored only while no write is under way.
-        if !stored_digests.is_empty() {
-            self.clear_digests(account).await?;
-        }
+        self.begin_write(account, stamp).await?;
+        let written_before = TypeWrite::sum(report.types.values()).counts();
         self.missed.store(false, std::sync::atomic::Ordering::Relaxed);
         let written = self
             .write_changes(store, schema, account, partial, &diff, stamp, report)
@@ -233,7 +232,11 @@ impl Sink {
                 .filter(|(t, _)| !held.contains(t.as_str()) && !report.incomplete_types.contains(*t))
                 .map(|(t, c)| (t.as_str(), c.digest)),
         );
-        self.store_digests(account, lines, stamp).await?;
+        let (created, updated, _, deleted) = TypeWrite::sum(report.types.values()).counts();
+        let changed = (created, updated, deleted) != (written_before.0, written_before.1, written_before.3);
+        if let Some(generation) = self.store_digests(account, lines, changed, stamp).await? {
+            report.generations.insert(account.to_owned(), generation);
+        }
         if depth == Depth::Content {
             // The sync's start: what it verified is as of then.
             let q = query("MATCH (a:MimecastAccount {_key: $key}) SET a._contentVerifiedOn = $now")

@@ -29,6 +29,7 @@ mod sift;
 mod upsert;
 
 pub use cursors::{StoredCursors, CURSOR_LABEL};
+pub use digest::GENERATION;
 pub use guard::{DeletePolicy, HeldBack};
 pub use history::{CampaignCompletion, RuleFindings, SyncRun, RUN_LABEL};
 pub use lock::{process_start, Holder, LEASE, LOCK_LABEL, RENEW_EVERY};

@@ -46,6 +46,12 @@ pub struct LoadReport {
     pub cleanup_ms: u64,
     /// Running the saved rules after the write, for the sync's history.
     pub rules_ms: u64,
+    /// Of those, the rules (one per account) whose findings were copied from the
+    /// account's previous run, as the account's content had not changed since.
+    pub rules_reused: u64,
+    /// The sync that last changed each written account's content (`sink::digest::GENERATION`).
+    #[serde(skip)]
+    pub generations: BTreeMap<String, String>,
 }
 
 impl TypeWrite {
@@ -80,6 +86,8 @@ impl LoadReport {
         self.read_elements += other.read_elements;
         self.counted_elements += other.counted_elements;
         self.rules_ms += other.rules_ms;
+        self.rules_reused += other.rules_reused;
+        self.generations.extend(other.generations);
         self.content_verified.extend(other.content_verified);
         self.upsert_ms += other.upsert_ms;
         self.cleanup_ms += other.cleanup_ms;

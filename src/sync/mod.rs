@@ -342,6 +342,8 @@ async fn write_accounts(
             )
             .await;
         let types = written.types.clone();
+        let generation = written.generations.get(*account).cloned();
+        let verified = written.content_verified.iter().any(|a| a == account);
         // A type the deletion guard kept makes the account partial.
         let held = !written.held_back.is_empty();
         load.absorb(written);
@@ -368,7 +370,28 @@ async fn write_accounts(
         let mut run = history_run(c, account, label, stamp);
         run.types = types;
         let t_rules = Instant::now();
-        record_rule_results(sink, queries, account, history.history_finding_ids_max, &mut run).await;
+        // A sync that read the content in full runs every query afresh.
+        let previous = match &generation {
+            Some(g) if !verified => sink
+                .latest_run(account)
+                .await
+                .unwrap_or_else(|e| {
+                    warn!(account, error = %e, "the previous sync run is unreadable; every saved query runs");
+                    None
+                })
+                .filter(|p| p.content_generation.as_ref() == Some(g)),
+            _ => None,
+        };
+        run.content_generation = generation;
+        load.rules_reused += record_rule_results(
+            sink,
+            queries,
+            account,
+            history.history_finding_ids_max,
+            previous.as_ref(),
+            &mut run,
+        )
+        .await;
         load.rules_ms += t_rules.elapsed().as_millis() as u64;
         sink.record_run(&run, history.history_runs).await?;
     }

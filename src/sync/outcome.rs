@@ -121,12 +121,16 @@ impl SyncOutcome {
             };
             let _ = writeln!(
                 out,
-                "  neo4j: read {} stored elements ({depth}) {:.1}s, write {:.1}s, delete {:.1}s, rules {:.1}s",
+                "  neo4j: read {} stored elements ({depth}) {:.1}s, write {:.1}s, delete {:.1}s, rules {:.1}s{}",
                 self.load.read_elements,
                 self.load.read_ms as f64 / 1000.0,
                 self.load.upsert_ms as f64 / 1000.0,
                 self.load.cleanup_ms as f64 / 1000.0,
-                self.load.rules_ms as f64 / 1000.0
+                self.load.rules_ms as f64 / 1000.0,
+                match self.load.rules_reused {
+                    0 => String::new(),
+                    n => format!(" ({n} copied: content unchanged since the previous sync)"),
+                }
             );
         }
         out

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
 use serde_json::json;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::collect::Collection;
 use crate::queries::QuerySet;
@@ -34,6 +34,10 @@ enum Answer {
     Rule(Found),
     /// A query that is not a rule (the campaigns' completion), whole.
     Rows(crate::queries::QueryResult),
+    /// A rule's finding count and identities, copied from the previous run.
+    Copied(u64, RuleFindings),
+    /// The campaigns' completion, copied from the previous run.
+    Completion(Vec<CampaignCompletion>),
 }
 
 /// A rule's findings: how many, and the distinct identities as JSON text, sorted.
@@ -80,29 +84,53 @@ async fn rule_findings(
 /// more than `max_ids`); and the completion of each
 /// training campaign (the `campaign-completion` query, when the set has it). A query
 /// that fails is left out (and logged): the data is written already.
+///
+/// `previous` is the account's newest recorded run when it saw the content this run
+/// sees (the same content generation, `sink::GENERATION`): a query that ran there as
+/// it runs now (the same `queries::run_digest`) and whose answer depends only on the
+/// content (`queries::unstable_reason`) is not run again; its findings are copied.
+/// Returns how many were.
 pub(super) async fn record_rule_results(
     sink: &Sink,
     queries: &QuerySet,
     account: &str,
     max_ids: u32,
+    previous: Option<&SyncRun>,
     run: &mut SyncRun,
-) {
+) -> u64 {
     run.has_finding_ids = true;
-    let wanted = queries
+    let wanted: Vec<_> = queries
         .iter()
-        .filter(|d| d.reports_findings() || d.id == crate::queries::CAMPAIGN_QUERY);
-    // Read-only queries: several at once (Neo4j runs each on one core), results taken
-    // in the set's order.
-    let parallel = sink.config().max_connections.max(1);
-    let results: Vec<_> = stream::iter(wanted)
-        .map(|def| async move {
+        .filter(|d| d.reports_findings() || d.id == crate::queries::CAMPAIGN_QUERY)
+        .map(|def| {
             let mut params = BTreeMap::new();
             if def.params.iter().any(|p| p.name == "account") {
                 params.insert("account".to_owned(), json!(account));
             }
-            let answer = match &def.rule {
-                Some(_) => rule_findings(sink, def, &params).await.map(Answer::Rule),
-                None => crate::queries::run(sink, def, &params).await.map(Answer::Rows),
+            let digest = crate::queries::run_digest(def, &params);
+            run.query_digests.insert(def.id.clone(), digest.clone());
+            let copied = previous.and_then(|p| copy_answer(p, def, &digest));
+            (def, params, copied)
+        })
+        .collect();
+    let reused = wanted.iter().filter(|(_, _, copied)| copied.is_some()).count() as u64;
+    if reused > 0 {
+        info!(
+            account,
+            reused,
+            of = wanted.len(),
+            "content unchanged since the previous sync: its findings are copied for the queries that depend only on it"
+        );
+    }
+    // Read-only queries: several at once (Neo4j runs each on one core), results taken
+    // in the set's order.
+    let parallel = sink.config().max_connections.max(1);
+    let results: Vec<_> = stream::iter(wanted)
+        .map(|(def, params, copied)| async move {
+            let answer = match (copied, &def.rule) {
+                (Some(copied), _) => Ok(copied),
+                (None, Some(_)) => rule_findings(sink, def, &params).await.map(Answer::Rule),
+                (None, None) => crate::queries::run(sink, def, &params).await.map(Answer::Rows),
             };
             (def, answer)
         })
@@ -132,6 +160,11 @@ pub(super) async fn record_rule_results(
                     },
                 );
             }
+            Ok(Answer::Copied(findings, ids)) => {
+                run.findings.insert(def.id.clone(), findings);
+                run.finding_ids.insert(def.id.clone(), ids);
+            }
+            Ok(Answer::Completion(completion)) => run.completion = completion,
             Ok(Answer::Rows(result)) => {
                 let count = |row: &[serde_json::Value], c: &str| result.value(row, c).as_u64().unwrap_or(0);
                 run.completion = result
@@ -147,8 +180,28 @@ pub(super) async fn record_rule_results(
                     .collect();
             }
             Err(e) => {
+                run.query_digests.remove(&def.id);
                 warn!(query = %def.id, account, error = %e, "a saved query failed after the sync; its results are not recorded");
             }
         }
+    }
+    reused
+}
+
+/// What `previous` recorded for `def`, when it ran as `digest` and its answer depends
+/// only on the account's content.
+fn copy_answer(previous: &SyncRun, def: &crate::queries::QueryDef, digest: &str) -> Option<Answer> {
+    if previous.query_digests.get(&def.id).map(String::as_str) != Some(digest) {
+        return None;
+    }
+    if crate::queries::unstable_reason(def, crate::schema::schema()).is_some() {
+        return None;
+    }
+    match &def.rule {
+        Some(_) => Some(Answer::Copied(
+            *previous.findings.get(&def.id)?,
+            previous.finding_ids.get(&def.id)?.clone(),
+        )),
+        None => Some(Answer::Completion(previous.completion.clone())),
     }
 }

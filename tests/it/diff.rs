@@ -19,7 +19,7 @@ use crate::sync::{acme, code, data_written, rows, sync};
 
 /// Properties that say when, not what, and the account's digests of its other
 /// elements: they differ between two syncs of one tenant.
-const WHEN: [&str; 8] = [
+const WHEN: [&str; 9] = [
     "_firstSeenOn",
     "_lastChangedOn",
     "lastSyncOn",
@@ -28,6 +28,7 @@ const WHEN: [&str; 8] = [
     "_contentVerifiedOn",
     "_digests",
     "_digestsOn",
+    "_contentGeneration",
 ];
 
 /// Every node and relationship of the account by key: labels or type and endpoints,

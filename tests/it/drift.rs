@@ -444,3 +444,91 @@ async fn rules_with_more_findings_than_the_cap_keep_their_number_not_their_ident
     assert_eq!(stored["watchlist"].capped, None);
     assert_eq!(stored["watchlist"].ids.len(), 2);
 }
+
+/// A rule's or the completion query's answer in one recorded run: (findings, their
+/// identities), or the campaigns' completion as text.
+async fn recorded(account: &str, sync_id: &str) -> (BTreeMap<String, u64>, Json, String) {
+    let s = sink().await;
+    let run = s
+        .runs(Some(account), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.sync_id == sync_id)
+        .unwrap();
+    let ids = s.run_finding_ids(account, sync_id).await.unwrap().unwrap();
+    (
+        run.findings,
+        serde_json::to_value(ids).unwrap(),
+        format!("{:?}", run.completion),
+    )
+}
+
+#[tokio::test]
+async fn a_sync_that_changed_nothing_copies_the_content_only_findings_and_any_change_runs_them_again() {
+    // Arrange: the Acme tenant; the queries the history records, and of them those
+    // whose answer depends only on the account's content (no clock, no bookkeeping).
+    let account = code("CREUSE0001");
+    let (sim, mut config) = acme(account).await;
+    let set = mimecast_graph::queries::embedded();
+    let recorded_ids: Vec<&str> = set
+        .iter()
+        .filter(|d| d.reports_findings() || d.id == mimecast_graph::queries::CAMPAIGN_QUERY)
+        .map(|d| d.id.as_str())
+        .collect();
+    let content_only = set
+        .iter()
+        .filter(|d| recorded_ids.contains(&d.id.as_str()))
+        .filter(|d| mimecast_graph::queries::unstable_reason(d, mimecast_graph::schema::schema()).is_none())
+        .count() as u64;
+    assert_eq!((recorded_ids.len(), content_only), (18, 10));
+
+    // Act: a first sync; an unchanged one; one after the account's content generation
+    // was changed by hand (as a write cut short leaves it); an unchanged one again;
+    // one after the tenant changed; one that reads the content in full.
+    let first = sync(&config).await;
+    let unchanged = sync(&config).await;
+    crate::helpers::graph()
+        .run(
+            neo4rs::query("MATCH (a:MimecastAccount {accountCode: $a}) SET a._contentGeneration = 'cut-short'")
+                .param("a", account),
+        )
+        .await
+        .unwrap();
+    let after_cut = sync(&config).await;
+    let unchanged_again = sync(&config).await;
+    sim.set_tenant(churned(acme_tenant(account)));
+    let changed = sync(&config).await;
+    config.neo4j.verify_content_hours = 0;
+    let full_read = sync(&config).await;
+
+    // Assert: only the unchanged syncs copied, and exactly the content-only queries;
+    // every run recorded what the first run computed until the tenant changed.
+    let syncs = [&first, &unchanged, &after_cut, &unchanged_again, &changed, &full_read];
+    for o in syncs {
+        assert_eq!(o.status, SyncStatus::Success, "{}", o.human());
+    }
+    let reused: Vec<u64> = syncs.iter().map(|o| o.load.rules_reused).collect();
+    assert_eq!(reused, [0, content_only, 0, content_only, 0, 0]);
+    assert_eq!(
+        unchanged
+            .load
+            .types
+            .values()
+            .map(|t| t.created + t.updated + t.deleted)
+            .sum::<u64>(),
+        0
+    );
+    let base = recorded(account, &first.sync_id).await;
+    assert_eq!(base.0.len(), 17, "every rule's count: {:?}", base.0);
+    assert_eq!(base.0["assigned-not-completed"], 4);
+    for o in [&unchanged, &after_cut, &unchanged_again] {
+        assert_eq!(recorded(account, &o.sync_id).await, base, "{}", o.sync_id);
+    }
+    let after_change = recorded(account, &changed.sync_id).await;
+    assert_eq!(after_change.0["assigned-not-completed"], 3);
+    assert_ne!(after_change.1, base.1);
+    assert_eq!(recorded(account, &full_read.sync_id).await, after_change);
+    assert_eq!(changed.to_json()["neo4j"]["rulesReused"], json!(0));
+    assert_eq!(unchanged.to_json()["neo4j"]["rulesReused"], json!(content_only));
+}
