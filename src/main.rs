@@ -4,7 +4,40 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc, with freed memory returned to the system at once. Several threads build
+/// the graph (each campaign's rows are fetched and converted in a task of its own, on
+/// both cores), and glibc's malloc held such a graph 20% larger at its peak, one arena
+/// per thread (a 100,000-user collect: 1,181 MiB in 18.9 s of steps; one arena for all
+/// threads: 985 MiB but 26.3 s, the threads waiting on its lock). mimalloc: 973 MiB in
+/// 18.7 s.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` (mimalloc.h, the 16th option): milliseconds before freed
+/// memory is returned to the system (1,000 by default in mimalloc 3); 0 returns it at
+/// once.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // SAFETY: sets one allocator parameter; mimalloc reads it when it next purges.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = mimecast_graph::cli::Cli::parse();
     mimecast_graph::cli::main(cli).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_main_sets() {
+        // SAFETY: reads and sets one allocator parameter.
+        let (default, set) = unsafe {
+            let default = libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+            (default, libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY))
+        };
+        // mimalloc 3's options.c: `{ 1000, ..., MI_OPTION_LEGACY(purge_delay, reset_delay) }`.
+        assert_eq!((default, set), (1000, 0));
+    }
 }

@@ -202,6 +202,28 @@ struct Tally {
     partial: Vec<String>,
 }
 
+/// Runs `work` as a task of its own on the runtime's worker threads, beside the step
+/// that awaits it: a step fetching and converting several campaigns at once keeps
+/// both cores busy while it adds the last campaign's elements to the store. The
+/// task is aborted when the step stops waiting for it; its panic is the step's.
+pub(crate) async fn on_worker<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = tokio::spawn(tracing::Instrument::in_current_span(work));
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => unreachable!("a task aborted only when no longer awaited: {e}"),
+        },
+    }
+}
+
 /// What a running step sees: the client, the connection's configuration and the
 /// tenant's graph. Adding elements goes through here so each step's counts are exact.
 pub struct StepContext {
