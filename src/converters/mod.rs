@@ -167,6 +167,36 @@ pub fn apply_watchlist(user: &mut Entity, w: &WatchlistDetail) {
     apply_common(user, &w.department, &w.user_state);
 }
 
+/// One user's training assignments, gathered from the `[:ASSIGNED]` relationships of
+/// every training campaign: how many there are, and the open ones (no answer yet) as
+/// (launch, name) pairs.
+#[derive(Debug, Default)]
+pub struct Assignments<'a> {
+    pub assigned: i64,
+    pub open: Vec<(Option<&'a str>, &'a str)>,
+}
+
+/// Puts a user's assignments on the user, for `assigned-not-completed` to read one
+/// row per user instead of one per open assignment: `assignedTrainingCount`,
+/// `openTrainingCount`, the open campaigns' names oldest launch first
+/// (`openTrainings`; a campaign without a launch date last, names breaking ties) and
+/// the oldest launch (`oldestOpenTrainingLaunch`). A user with no assignment gets
+/// zero counts.
+pub fn apply_assignments(user: &mut Entity, a: Option<&mut Assignments<'_>>) {
+    let mut none = Assignments::default();
+    let a = a.unwrap_or(&mut none);
+    a.open
+        .sort_by(|x, y| (x.0.is_none(), x.0, x.1).cmp(&(y.0.is_none(), y.0, y.1)));
+    let names: Vec<String> = a.open.iter().map(|(_, name)| (*name).to_owned()).collect();
+    user.set("assignedTrainingCount", Some(Value::Int(a.assigned)))
+        .set("openTrainingCount", Some(Value::Int(names.len() as i64)))
+        .set(
+            "oldestOpenTrainingLaunch",
+            a.open.first().and_then(|(l, _)| *l).map(Value::from),
+        )
+        .set("openTrainings", (!names.is_empty()).then(|| Value::from(names)));
+}
+
 fn apply_common(user: &mut Entity, department: &Option<String>, user_state: &Option<String>) {
     if user.get("department").is_none() {
         user.set("department", text(department));

@@ -180,6 +180,69 @@ fn an_assignment_says_whether_its_completion_exists() {
 }
 
 #[test]
+fn a_user_carries_its_open_assignments_oldest_launch_first() {
+    let apply = |a: Option<&mut Assignments<'_>>| {
+        let mut u = Entity::new("mimecast_user:C1:a@x.com", types::USER, "User");
+        apply_assignments(&mut u, a);
+        [
+            "assignedTrainingCount",
+            "openTrainingCount",
+            "oldestOpenTrainingLaunch",
+            "openTrainings",
+        ]
+        .map(|p| u.get(p).cloned())
+    };
+    // Open ones sorted by launch, a campaign without a launch last, names breaking ties.
+    let mut a = Assignments {
+        assigned: 5,
+        open: vec![
+            (None, "Undated"),
+            (Some("2024-06-01T09:00:00Z"), "PCI"),
+            (Some("2024-01-10T09:00:00Z"), "SAF"),
+            (Some("2024-06-01T09:00:00Z"), "HIPAA"),
+        ],
+    };
+    assert_eq!(
+        apply(Some(&mut a)),
+        [
+            Some(Value::Int(5)),
+            Some(Value::Int(4)),
+            Some(Value::from("2024-01-10T09:00:00Z")),
+            Some(Value::from(vec![
+                "SAF".to_owned(),
+                "HIPAA".to_owned(),
+                "PCI".to_owned(),
+                "Undated".to_owned()
+            ])),
+        ]
+    );
+    // All answered: counts only; never assigned: zero counts.
+    let mut done = Assignments {
+        assigned: 2,
+        open: vec![],
+    };
+    assert_eq!(
+        apply(Some(&mut done)),
+        [Some(Value::Int(2)), Some(Value::Int(0)), None, None]
+    );
+    assert_eq!(apply(None), [Some(Value::Int(0)), Some(Value::Int(0)), None, None]);
+    // Only undated open campaigns: no oldest launch.
+    let mut undated = Assignments {
+        assigned: 1,
+        open: vec![(None, "Undated")],
+    };
+    assert_eq!(
+        apply(Some(&mut undated)),
+        [
+            Some(Value::Int(1)),
+            Some(Value::Int(1)),
+            None,
+            Some(Value::from(vec!["Undated".to_owned()]))
+        ]
+    );
+}
+
+#[test]
 fn a_phishing_failure_awaits_training_until_one_launched_on_or_after_it() {
     let failure = |props: &[(&str, Value)]| {
         let mut r = Relationship::new(rels::USER_ASSIGNED_PHISHING, "ASSIGNED", "u", "p");

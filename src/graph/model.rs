@@ -688,6 +688,12 @@ impl Relationship {
         &self.to
     }
 
+    /// The `from` key as the store shares it: a copy costs a reference count, not the
+    /// text.
+    pub fn from_shared(&self) -> &Arc<str> {
+        &self.from
+    }
+
     /// Uses the store's copies of the endpoint keys (equal to its own).
     pub(crate) fn share_ends(&mut self, from: &Arc<str>, to: &Arc<str>) {
         debug_assert!((&**from, &**to) == (self.from_key(), self.to_key()));

@@ -316,14 +316,71 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
                 },
             }
         }
+        // Some campaigns' rows missing: the users keep their stored counts (merge,
+        // no cleanup) rather than show fewer open assignments than there are.
+        let keep = || {
+            ctx.mark_partial(
+                types::USER,
+                "users keep their stored training assignment counts: some enrollments are missing".into(),
+            );
+        };
         if !errors.is_empty() {
+            keep();
             return Err(failed("enrollments of some campaigns could not be fetched", errors));
         }
-        match unavailable {
-            Some(why) => Err(StepError::Unavailable(why)),
-            None => Ok(()),
+        if let Some(why) = unavailable {
+            keep();
+            return Err(StepError::Unavailable(why));
         }
+        summarize_assignments(ctx, &users);
+        Ok(())
     })
+}
+
+/// `conv::apply_assignments` on every user, from the campaigns' `[:ASSIGNED]`. Held
+/// while the whole graph is: per user, the shared key and the open campaigns'
+/// indices, not their names.
+fn summarize_assignments(ctx: &StepContext, users: &HashSet<String>) {
+    let campaigns: Vec<(String, Option<String>, String)> =
+        ctx.with_entities_of_types(&[types::AWARENESS_CAMPAIGN], |campaigns| {
+            campaigns
+                .iter()
+                .map(|c| {
+                    let name = c.str("name").unwrap_or(&c.key).to_owned();
+                    (c.key.clone(), c.str("launchDate").map(str::to_owned), name)
+                })
+                .collect()
+        });
+    let index: HashMap<&str, u32> = campaigns
+        .iter()
+        .zip(0..)
+        .map(|((key, ..), i)| (key.as_str(), i))
+        .collect();
+    let mut per_user: HashMap<Arc<str>, (i64, Vec<u32>)> = HashMap::new();
+    ctx.for_each_relationship_of_type(rels::USER_ASSIGNED_AWARENESS, |r| {
+        let (assigned, open) = per_user.entry(Arc::clone(r.from_shared())).or_default();
+        *assigned += 1;
+        if r.get("completed") == Some(&crate::graph::Value::Bool(false)) {
+            if let Some(&i) = index.get(r.to_key()) {
+                open.push(i);
+            }
+        }
+    });
+    for key in users {
+        ctx.update_entity(key, |u| {
+            let mut a = per_user.get(key.as_str()).map(|(assigned, open)| conv::Assignments {
+                assigned: *assigned,
+                open: open
+                    .iter()
+                    .map(|&i| {
+                        let (_, launch, name) = &campaigns[i as usize];
+                        (launch.as_deref(), name.as_str())
+                    })
+                    .collect(),
+            });
+            conv::apply_assignments(u, a.as_mut());
+        });
+    }
 }
 
 fn fetch_phishing(ctx: &StepContext) -> StepFuture<'_> {

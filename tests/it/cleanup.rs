@@ -188,12 +188,17 @@ async fn relationships_deleted_with_their_node_are_counted() {
     let account = code("CDETACH001");
     let (sim, config) = acme(account).await;
     assert_eq!(sync(&config).await.status, SyncStatus::Success);
-    // Carol leaves while the enrollments cannot be read: her enrollments are of
-    // partial types, so they are not cleaned up on their own, but go with her node.
+    // Carol leaves while the phishing results cannot be read: her phishing
+    // assignment is of a partial type, so it is not cleaned up on its own, but goes
+    // with her node. (Unread enrollments would keep the users themselves: their
+    // assignment counts come from the enrollments.)
     let mut t = acme_tenant(account);
     t.users.retain(|u| u["emailAddress"] != "carol@acme.com");
     sim.set_tenant(t);
-    sim.set_fail_paths(vec![("/api/awareness-training/campaign/get-user-data".into(), 500)]);
+    sim.set_fail_paths(vec![(
+        "/api/awareness-training/phishing/campaign/get-user-data".into(),
+        500,
+    )]);
 
     let outcome = sync(&config).await;
 

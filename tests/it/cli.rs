@@ -543,7 +543,7 @@ fn queries_run_all_leads_with_the_most_severe_and_writes_csv_files() {
             ("terminated-with-account".to_owned(), 1, 1, 1),
             ("missing-required-training".to_owned(), 3, 6, 12),
             ("users-without-active-person".to_owned(), 2, 2, 7),
-            ("assigned-not-completed".to_owned(), 2, 4, 11),
+            ("assigned-not-completed".to_owned(), 3, 4, 6),
         ]
     );
     assert_eq!(results[1]["percent"], 50.0);

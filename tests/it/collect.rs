@@ -205,9 +205,12 @@ async fn a_failing_enrollment_endpoint_marks_exactly_its_types_partial() {
         .collect();
     assert_eq!(failed, vec!["fetch-awareness-campaign-enrollments"]);
     let partial: Vec<&str> = t.partial_types.iter().map(String::as_str).collect();
+    // The users too: their training assignment counts come from the enrollments, so
+    // they keep their stored ones (merged, nothing deleted) and carry none here.
     assert_eq!(
         partial,
         vec![
+            "mimecast_user",
             "mimecast_user_assigned_awareness_campaign",
             "mimecast_user_completed_awareness_campaign"
         ]
@@ -219,6 +222,9 @@ async fn a_failing_enrollment_endpoint_marks_exactly_its_types_partial() {
         None
     );
     assert_eq!(c.store.entity_counts()["mimecast_user"], 12);
+    let carol = c.store.entity("mimecast_user:CPARTIAL01:carol@acme.com").unwrap();
+    assert_eq!(carol.get("openTrainingCount"), None);
+    assert_eq!(carol.get("assignedTrainingCount"), None);
 }
 
 #[tokio::test]

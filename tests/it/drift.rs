@@ -109,10 +109,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
         BTreeMap::from([
             (
                 "assigned-not-completed".to_owned(),
-                (
-                    json!([]),
-                    json!([{"campaignId": "eNoTrainingHIPAA0002", "email": "frank@acme.com"}])
-                )
+                (json!([]), json!([{"email": "frank@acme.com"}]))
             ),
             (
                 "high-risk-safe-score".to_owned(),
@@ -197,14 +194,12 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
         BTreeMap::from([
             (
                 "assigned-not-completed".to_owned(),
-                // PCI DSS Essentials was renamed: its open assignments (Bob's, Dave's)
-                // keep their identity, by campaign id, and are neither new nor resolved.
+                // A finding is a user with open assignments: Bob and Dave still have
+                // theirs (PCI DSS Essentials, renamed), so they are neither new nor
+                // resolved; Carol completed hers and Frank left.
                 (
                     json!([]),
-                    json!([
-                        {"campaignId": "eNoTrainingHIPAA0002", "email": "frank@acme.com"},
-                        {"campaignId": "eNoTrainingSAF000001", "email": "carol@acme.com"}
-                    ])
+                    json!([{"email": "carol@acme.com"}, {"email": "frank@acme.com"}])
                 )
             ),
             (
@@ -263,7 +258,7 @@ async fn three_syncs_of_a_changing_tenant_give_exact_new_and_resolved_findings()
              \x20 - email=frank@acme.com\n\
              active-without-account [medium]: no change (1 finding)\n\
              assigned-not-completed [medium]: 0 new, 1 resolved (3 findings then 2 findings)\n\
-             \x20 - campaignId=eNoTrainingHIPAA0002, email=frank@acme.com\n\
+             \x20 - email=frank@acme.com\n\
              dormant-mailboxes [medium]: no change (0 findings)\n\
              high-risk-safe-score [medium]: 1 new, 0 resolved (2 findings then 3 findings)\n\
              \x20 + email=dave@acme.com\n\
