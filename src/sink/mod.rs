@@ -186,7 +186,9 @@ impl Sink {
             .user(cfg.user.as_str())
             .password(password.expose_secret())
             .max_connections(cfg.max_connections)
-            .fetch_size(1000)
+            // Records per PULL: a 100,000-row answer in 10 round trips, not 100
+            // (`queries run` of watchlist at 100k users: 1.2-1.6 s at 1,000, 0.8 s).
+            .fetch_size(10_000)
             .connection_timeout(cfg.connect_timeout);
         if let Some(db) = &cfg.database {
             builder = builder.db(db.as_str());
