@@ -188,6 +188,7 @@ pub async fn execute(
             "step finished"
         );
         progress.step_finished(&connection.name, &result);
+        tenant.finished(spec.id, result.status);
         results[i] = Some(result);
     }
 

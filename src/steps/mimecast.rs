@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use super::{failed, on_worker, AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec};
+use super::{failed, on_worker, AccountInfo, Step, StepContext, StepError, StepFuture, StepSpec, StepStatus};
 use crate::converters::{self as conv, keys};
 use crate::mimecast::{all, ApiError};
 use crate::schema::{rels, types};
@@ -296,9 +296,11 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
             .buffer_unordered(FAN_OUT);
         let mut errors = Vec::new();
         let mut unavailable = None;
+        let mut fetched_any = false;
         while let Some((name, out)) = fetched.next().await {
             match out {
                 Ok(out) => {
+                    fetched_any = true;
                     for email in out.unknown {
                         ctx.unknown_participant(
                             rels::USER_ASSIGNED_AWARENESS,
@@ -329,10 +331,20 @@ fn fetch_enrollments(ctx: &StepContext) -> StepFuture<'_> {
             return Err(failed("enrollments of some campaigns could not be fetched", errors));
         }
         if let Some(why) = unavailable {
-            keep();
+            // Refused for every campaign, the endpoint is not offered (API 1.0 only,
+            // on an API 2.0 tenant): no counts, and the users stay complete, as in a
+            // tenant without Awareness Training. Refused for some, data is missing.
+            if fetched_any {
+                keep();
+            }
             return Err(StepError::Unavailable(why));
         }
-        summarize_assignments(ctx, &users);
+        match ctx.status_of(FETCH_AWARENESS_CAMPAIGNS) {
+            Some(StepStatus::Success) => summarize_assignments(ctx, &users),
+            Some(StepStatus::Failed) => keep(),
+            // Not offered or turned off: no campaigns, no counts.
+            _ => {}
+        }
         Ok(())
     })
 }

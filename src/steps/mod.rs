@@ -140,6 +140,8 @@ pub struct TenantState {
     /// The directory group endpoints were refused (403): what is built from groups
     /// is incomplete this run.
     groups_refused: std::sync::atomic::AtomicBool,
+    /// How each finished step ended, for the steps that depend on it.
+    finished: Mutex<BTreeMap<&'static str, StepStatus>>,
 }
 
 impl TenantState {
@@ -180,6 +182,23 @@ impl TenantState {
 
     pub fn account(&self) -> Option<&AccountInfo> {
         self.account.get()
+    }
+
+    /// Records how a step ended (the executor does, before its dependents start).
+    pub fn finished(&self, step_id: &'static str, status: StepStatus) {
+        self.finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(step_id, status);
+    }
+
+    /// How a step ended; `None` while it has not.
+    pub fn status_of(&self, step_id: &str) -> Option<StepStatus> {
+        self.finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(step_id)
+            .copied()
     }
 
     /// Takes the graph out at the end of the run.
@@ -252,6 +271,11 @@ impl StepContext {
 
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How a step this one depends on ended.
+    pub fn status_of(&self, step_id: &str) -> Option<StepStatus> {
+        self.tenant.status_of(step_id)
     }
 
     /// The account, once fetch-account has run.

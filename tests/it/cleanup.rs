@@ -227,6 +227,62 @@ async fn relationships_deleted_with_their_node_are_counted() {
     assert_eq!(rels["mimecast_user_completed_awareness_campaign"], 7 - 1);
 }
 
+#[tokio::test]
+async fn users_keep_their_training_counts_while_the_campaigns_or_their_enrollments_cannot_be_read() {
+    let account = code("CKEEPCNT01");
+    let (sim, config) = acme(account).await;
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    let s = sink().await;
+    let open = || {
+        rows(
+            &s,
+            "MATCH (u:MimecastUser {accountCode: $account}) WHERE u.openTrainingCount > 0 \
+             RETURN u.email AS email, u.openTrainings AS open ORDER BY email",
+            account,
+        )
+    };
+    let users = || async {
+        let counts = node_counts(&s, account).await;
+        counts.into_iter().find(|(t, _)| t == "mimecast_user").map(|(_, n)| n)
+    };
+    let before = open().await;
+    assert_eq!(
+        before,
+        vec![
+            json!({"email": "bob@acme.com", "open": ["PCI DSS Essentials"]}),
+            json!({"email": "carol@acme.com", "open": ["Security Awareness Fundamentals"]}),
+            json!({"email": "dave@acme.com", "open": ["PCI DSS Essentials"]}),
+            json!({"email": "frank@acme.com", "open": ["HIPAA 101"]}),
+        ]
+    );
+    // Erin leaves; then the campaign list, and one campaign's enrollments, fail.
+    let mut t = acme_tenant(account);
+    t.users.retain(|u| u["emailAddress"] != "erin@acme.com");
+    sim.set_tenant(t);
+    for path in [
+        "/api/awareness-training/campaign/get-campaigns",
+        "/api/awareness-training/campaign/get-user-data",
+    ] {
+        sim.set_fail_paths(vec![(path.into(), 500)]);
+
+        let outcome = sync(&config).await;
+
+        assert_eq!(outcome.status, SyncStatus::Partial, "{path}: {}", outcome.human());
+        let partial = &outcome.to_json()["partialTypes"][account];
+        assert!(
+            partial.as_array().unwrap().contains(&json!("mimecast_user")),
+            "{path}: {partial}"
+        );
+        // The counts stay as stored, and so does Erin, until the users are complete.
+        assert_eq!(open().await, before, "{path}");
+        assert_eq!(users().await, Some(12), "{path}");
+    }
+    sim.set_fail_paths(vec![]);
+    assert_eq!(sync(&config).await.status, SyncStatus::Success);
+    assert_eq!(open().await, before);
+    assert_eq!(users().await, Some(11));
+}
+
 /// A connection to a simulator serving a generated tenant.
 pub fn generated_connection(sim: &sim::SimServer) -> ConnectionConfig {
     let mut c = ConnectionConfig::oauth2(
