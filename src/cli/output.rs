@@ -55,7 +55,11 @@ impl<W: std::io::Write> JsonArray<W> {
         let open: &[u8] = if self.count == 0 { b"[\n  " } else { b",\n  " };
         self.count += 1;
         self.out.0.write_all(open).map_err(write_error)?;
-        serde_json::to_writer_pretty(&mut self.out, value).map_err(json_error)
+        // serde_json writes token by token: buffered before the indenting, which then
+        // sees large slices.
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut self.out);
+        serde_json::to_writer_pretty(&mut buffered, value).map_err(json_error)?;
+        buffered.flush().map_err(write_error)
     }
 
     /// Closes the array, with a newline.

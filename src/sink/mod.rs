@@ -138,6 +138,8 @@ pub struct Sink {
     /// Set when the stored state was not what the read said: a `CREATE` met an
     /// element already stored, or a relationship's endpoint was not there.
     missed: Arc<AtomicBool>,
+    /// Records per PULL ([`ANSWER_FETCH`] or [`SYNC_FETCH`]).
+    fetch: usize,
 }
 
 /// Records per PULL for the commands a person reads the answers of: a 100,000-row
@@ -220,6 +222,7 @@ impl Sink {
             lease_lost: Arc::default(),
             aborted: Arc::default(),
             missed: Arc::default(),
+            fetch: fetch_size,
         })
     }
 
@@ -262,6 +265,10 @@ impl Sink {
     /// arrives, never holding the result whole; `query_timeout_secs` bounds the wait
     /// for each batch of rows, not the whole stream. Returns the number of rows.
     ///
+    /// A task of its own reads the rows, up to one batch ahead of `each`: the next
+    /// PULL goes out as soon as a batch is read, so the server produces a batch
+    /// while this one is handled, and at most two batches are held.
+    ///
     /// # Errors
     /// The query fails, a batch of rows is late, or `each` fails.
     pub async fn read_each(
@@ -275,18 +282,35 @@ impl Sink {
             Ok(s) => s.map_err(neo)?,
             Err(_) => return Err(SinkError::Timeout(limit)),
         };
+        let (rows, mut arriving) = tokio::sync::mpsc::channel(self.fetch);
+        let reader = tokio::spawn(async move {
+            loop {
+                let next = stream.next().await;
+                let end = !matches!(next, Ok(Some(_)));
+                // `each` failed, or the wait was given up: the receiver is gone.
+                if rows.send(next).await.is_err() || end {
+                    return;
+                }
+            }
+        });
         let mut n = 0;
-        loop {
-            match tokio::time::timeout(limit, stream.next()).await {
-                Ok(Ok(Some(row))) => {
-                    each(&row)?;
+        let read = loop {
+            match tokio::time::timeout(limit, arriving.recv()).await {
+                Ok(Some(Ok(Some(row)))) => {
+                    if let Err(e) = each(&row) {
+                        break Err(e);
+                    }
                     n += 1;
                 }
-                Ok(Ok(None)) => return Ok(n),
-                Ok(Err(e)) => return Err(neo(e)),
-                Err(_) => return Err(SinkError::Timeout(limit)),
+                Ok(Some(Ok(None)) | None) => break Ok(n),
+                Ok(Some(Err(e))) => break Err(neo(e)),
+                Err(_) => break Err(SinkError::Timeout(limit)),
             }
-        }
+        };
+        // A reader still waiting on the server (a late batch) stops here; one that
+        // `each` left stops at its next send, as nothing receives.
+        reader.abort();
+        read
     }
 
     async fn read_with_timeout(&self, q: Query, limit: Duration) -> Result<Vec<Record>, SinkError> {
