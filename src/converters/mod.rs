@@ -176,12 +176,21 @@ pub struct Assignments<'a> {
     pub open: Vec<(Option<&'a str>, &'a str)>,
 }
 
+/// `openTrainingOrder` of a user whose open campaigns all lack a launch date: sorts
+/// after every normalized date-time (`2025-01-06T09:00:00Z`), which start with a digit.
+pub const UNDATED: &str = "undated";
+
 /// Puts a user's assignments on the user, for `assigned-not-completed` to read one
 /// row per user instead of one per open assignment: `assignedTrainingCount`,
 /// `openTrainingCount`, the open campaigns' names oldest launch first
 /// (`openTrainings`; a campaign without a launch date last, names breaking ties) and
 /// the oldest launch (`oldestOpenTrainingLaunch`). A user with no assignment gets
 /// zero counts.
+///
+/// `openTrainingOrder` is the order the query lists users in, which a range index on
+/// it and `email` serves (no sort of every row): the oldest open launch as its
+/// normalized text (string order is time order), or [`UNDATED`] (after every date)
+/// when no open campaign has a launch date; absent without an open assignment.
 pub fn apply_assignments(user: &mut Entity, a: Option<&mut Assignments<'_>>) {
     let mut none = Assignments::default();
     let a = a.unwrap_or(&mut none);
@@ -193,6 +202,10 @@ pub fn apply_assignments(user: &mut Entity, a: Option<&mut Assignments<'_>>) {
         .set(
             "oldestOpenTrainingLaunch",
             a.open.first().and_then(|(l, _)| *l).map(Value::from),
+        )
+        .set(
+            "openTrainingOrder",
+            a.open.first().map(|(l, _)| Value::from(l.unwrap_or(UNDATED))),
         )
         .set("openTrainings", (!names.is_empty()).then(|| Value::from(names)));
 }

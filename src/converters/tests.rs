@@ -189,6 +189,7 @@ fn a_user_carries_its_open_assignments_oldest_launch_first() {
             "openTrainingCount",
             "oldestOpenTrainingLaunch",
             "openTrainings",
+            "openTrainingOrder",
         ]
         .map(|p| u.get(p).cloned())
     };
@@ -214,6 +215,7 @@ fn a_user_carries_its_open_assignments_oldest_launch_first() {
                 "PCI".to_owned(),
                 "Undated".to_owned()
             ])),
+            Some(Value::from("2024-01-10T09:00:00Z")),
         ]
     );
     // All answered: counts only; never assigned: zero counts.
@@ -223,10 +225,13 @@ fn a_user_carries_its_open_assignments_oldest_launch_first() {
     };
     assert_eq!(
         apply(Some(&mut done)),
-        [Some(Value::Int(2)), Some(Value::Int(0)), None, None]
+        [Some(Value::Int(2)), Some(Value::Int(0)), None, None, None]
     );
-    assert_eq!(apply(None), [Some(Value::Int(0)), Some(Value::Int(0)), None, None]);
-    // Only undated open campaigns: no oldest launch.
+    assert_eq!(
+        apply(None),
+        [Some(Value::Int(0)), Some(Value::Int(0)), None, None, None]
+    );
+    // Only undated open campaigns: no oldest launch, and listed after every dated one.
     let mut undated = Assignments {
         assigned: 1,
         open: vec![(None, "Undated")],
@@ -237,9 +242,11 @@ fn a_user_carries_its_open_assignments_oldest_launch_first() {
             Some(Value::Int(1)),
             Some(Value::Int(1)),
             None,
-            Some(Value::from(vec!["Undated".to_owned()]))
+            Some(Value::from(vec!["Undated".to_owned()])),
+            Some(Value::from(UNDATED)),
         ]
     );
+    assert!(UNDATED > "9999-12-31T23:59:59Z");
 }
 
 #[test]

@@ -101,14 +101,23 @@ impl Schema {
              Range indexes on what joins and the saved queries filter by:\n"
         );
         for e in self.entities.iter().filter(|e| !e.indexes.is_empty()) {
-            let names: Vec<String> = e.indexes.iter().map(|p| format!("`{p}`")).collect();
+            let names: Vec<String> = e.indexes.iter().map(|p| index_text(p)).collect();
             let _ = writeln!(out, "- `{}`: {}", e.label, names.join(", "));
         }
         for (class, names) in self.relationship_indexes() {
-            let names: Vec<String> = names.iter().map(|p| format!("`{p}`")).collect();
+            let names: Vec<String> = names.iter().map(|p| index_text(p)).collect();
             let _ = writeln!(out, "- `[:{class}]`: {}", names.join(", "));
         }
         out
+    }
+}
+
+/// An index as the page shows it: "`a`", or "(`a`, `b`)" for a composite one.
+fn index_text(index: &str) -> String {
+    let names: Vec<String> = super::index_properties(index).map(|p| format!("`{p}`")).collect();
+    match names.as_slice() {
+        [one] => one.clone(),
+        several => format!("({})", several.join(", ")),
     }
 }
 

@@ -264,16 +264,25 @@ fn props(raw: BTreeMap<String, String>, owner: &str) -> Result<Vec<PropSpec>, Sc
         .collect()
 }
 
-/// Every index of a type names one of its properties.
+/// Every index of a type names one of its properties, or several joined by `+` (one
+/// composite index).
 fn check_indexes(owner: &str, indexes: &[String], properties: &[PropSpec]) -> Result<(), SchemaError> {
-    for name in indexes {
-        if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| &p.name == name) {
-            return Err(SchemaError::Invalid(format!(
-                "{owner}: index {name:?} must name one of its properties"
-            )));
+    for index in indexes {
+        for name in index_properties(index) {
+            if !is_identifier(name.trim_start_matches('_')) || !properties.iter().any(|p| p.name == name) {
+                return Err(SchemaError::Invalid(format!(
+                    "{owner}: index {index:?} must name one of its properties, or several joined by `+`"
+                )));
+            }
         }
     }
     Ok(())
+}
+
+/// The properties of a declared index, in order: `a+b` is a composite index on `a`
+/// then `b`.
+pub fn index_properties(index: &str) -> impl Iterator<Item = &str> {
+    index.split('+')
 }
 
 /// A schema text that cannot be used.

@@ -104,10 +104,15 @@ fn bad_schemas_are_refused_with_the_reason() {
     );
     assert_eq!(
         Schema::parse(&entity("indexes = ['y']")).unwrap_err().to_string(),
-        "a: index \"y\" must name one of its properties"
+        "a: index \"y\" must name one of its properties, or several joined by `+`"
     );
-    let ok = Schema::parse(&entity("indexes = ['x', '_o']\nextra_labels = ['Ok']")).unwrap();
-    assert_eq!(ok.entities[0].indexes, ["x", "_o"]);
+    assert_eq!(
+        Schema::parse(&entity("indexes = ['x+y']")).unwrap_err().to_string(),
+        "a: index \"x+y\" must name one of its properties, or several joined by `+`"
+    );
+    let ok = Schema::parse(&entity("indexes = ['x', '_o', 'x+_o']\nextra_labels = ['Ok']")).unwrap();
+    assert_eq!(ok.entities[0].indexes, ["x", "_o", "x+_o"]);
+    assert_eq!(ok.markdown().lines().last(), Some("- `A`: `x`, `_o`, (`x`, `_o`)"));
     assert_eq!(ok.entities[0].labels(), ["A", "Ok"]);
     // Relationship indexes: on a property of the relationship, gathered by class.
     let rel = |indexes: &str, other: &str| {
@@ -122,7 +127,7 @@ fn bad_schemas_are_refused_with_the_reason() {
     };
     assert_eq!(
         Schema::parse(&rel("['x', 'z']", "[]")).unwrap_err().to_string(),
-        "r: index \"z\" must name one of its properties"
+        "r: index \"z\" must name one of its properties, or several joined by `+`"
     );
     let ok = Schema::parse(&rel("['x', 'y']", "['z', 'x']")).unwrap();
     assert_eq!(ok.relationships[0].indexes, ["x", "y"]);

@@ -56,6 +56,23 @@ impl Sink {
     }
 }
 
+/// The name part of a declared index (`mg_<label>_<this>`): its properties without a
+/// leading `_`, lowercase, joined by `_`.
+fn index_name(index: &str) -> String {
+    crate::schema::index_properties(index)
+        .map(|p| p.trim_start_matches('_').to_lowercase())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// What a declared index is on, for `var`: `n.a` or `n.a, n.b`.
+fn index_on(var: &str, index: &str) -> String {
+    crate::schema::index_properties(index)
+        .map(|p| format!("{var}.{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn account_of(props: &crate::graph::Properties) -> Option<&str> {
     props.get("accountCode").and_then(crate::graph::Value::as_str)
 }
@@ -113,9 +130,10 @@ impl Sink {
             ));
             statements.push(format!("DROP INDEX mg_{base}_sync IF EXISTS"));
             for p in &e.indexes {
-                let name = p.trim_start_matches('_').to_lowercase();
                 statements.push(format!(
-                    "CREATE INDEX mg_{base}_{name} IF NOT EXISTS FOR (n:{l}) ON (n.{p})"
+                    "CREATE INDEX mg_{base}_{} IF NOT EXISTS FOR (n:{l}) ON ({})",
+                    index_name(p),
+                    index_on("n", p)
                 ));
             }
         }
@@ -129,9 +147,10 @@ impl Sink {
         for (class, names) in schema.relationship_indexes() {
             let base = class.to_lowercase();
             for p in names {
-                let name = p.trim_start_matches('_').to_lowercase();
                 statements.push(format!(
-                    "CREATE INDEX mg_rel_{base}_{name} IF NOT EXISTS FOR ()-[r:{class}]-() ON (r.{p})"
+                    "CREATE INDEX mg_rel_{base}_{} IF NOT EXISTS FOR ()-[r:{class}]-() ON ({})",
+                    index_name(p),
+                    index_on("r", p)
                 ));
             }
         }
