@@ -138,8 +138,9 @@ pub struct Sink {
     /// Set when the stored state was not what the read said: a `CREATE` met an
     /// element already stored, or a relationship's endpoint was not there.
     missed: Arc<AtomicBool>,
-    /// Records per PULL ([`ANSWER_FETCH`] or [`SYNC_FETCH`]).
-    fetch: usize,
+    /// Rows [`Sink::read_each`] reads ahead of their handling: a whole batch for
+    /// answers, one row for syncs.
+    read_ahead: usize,
 }
 
 /// Records per PULL for the commands a person reads the answers of: a 100,000-row
@@ -159,7 +160,7 @@ impl Sink {
     /// # Errors
     /// [`SinkError::Unreachable`], [`SinkError::Auth`] or [`SinkError::Timeout`].
     pub async fn connect(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
-        let sink = Sink::pool(cfg, ANSWER_FETCH)?;
+        let sink = Sink::pool(cfg, ANSWER_FETCH, ANSWER_FETCH)?;
         sink.ping().await?;
         Ok(sink)
     }
@@ -170,7 +171,9 @@ impl Sink {
     /// # Errors
     /// As [`Sink::connect`], once the retries are over.
     pub async fn connect_waiting(cfg: &Neo4jConfig) -> Result<Sink, SinkError> {
-        let sink = Sink::pool(cfg, SYNC_FETCH)?;
+        // One row ahead: the diff's grouped reads hold hundreds of ids per record, and
+        // a sync's peak has no room for a second batch of them (the 1 GiB goal).
+        let sink = Sink::pool(cfg, SYNC_FETCH, 1)?;
         let mut retry = retry::Retry::new(cfg);
         loop {
             match sink.ping().await {
@@ -186,8 +189,9 @@ impl Sink {
         }
     }
 
-    /// The connection pool, pulling `fetch_size` records at a time; no I/O yet.
-    fn pool(cfg: &Neo4jConfig, fetch_size: usize) -> Result<Sink, SinkError> {
+    /// The connection pool, pulling `fetch_size` records at a time, whose
+    /// [`Sink::read_each`] reads `read_ahead` rows ahead; no I/O yet.
+    fn pool(cfg: &Neo4jConfig, fetch_size: usize, read_ahead: usize) -> Result<Sink, SinkError> {
         let password = cfg
             .password
             .value
@@ -222,7 +226,7 @@ impl Sink {
             lease_lost: Arc::default(),
             aborted: Arc::default(),
             missed: Arc::default(),
-            fetch: fetch_size,
+            read_ahead,
         })
     }
 
@@ -265,9 +269,10 @@ impl Sink {
     /// arrives, never holding the result whole; `query_timeout_secs` bounds the wait
     /// for each batch of rows, not the whole stream. Returns the number of rows.
     ///
-    /// A task of its own reads the rows, up to one batch ahead of `each`: the next
-    /// PULL goes out as soon as a batch is read, so the server produces a batch
-    /// while this one is handled, and at most two batches are held.
+    /// A task of its own reads the rows ahead of `each`. For answers, a whole batch
+    /// ahead: the next PULL goes out as soon as a batch is read, so the server
+    /// produces a batch while this one is handled (two batches held at most). For
+    /// syncs, one row: one batch held, as before.
     ///
     /// # Errors
     /// The query fails, a batch of rows is late, or `each` fails.
@@ -282,7 +287,7 @@ impl Sink {
             Ok(s) => s.map_err(neo)?,
             Err(_) => return Err(SinkError::Timeout(limit)),
         };
-        let (rows, mut arriving) = tokio::sync::mpsc::channel(self.fetch);
+        let (rows, mut arriving) = tokio::sync::mpsc::channel(self.read_ahead);
         let reader = tokio::spawn(async move {
             loop {
                 let next = stream.next().await;
@@ -302,7 +307,14 @@ impl Sink {
                     }
                     n += 1;
                 }
-                Ok(Some(Ok(None)) | None) => break Ok(n),
+                Ok(Some(Ok(None))) => break Ok(n),
+                // The reader ended without the end of the result (it panicked): the
+                // rows so far are not the answer.
+                Ok(None) => {
+                    break Err(SinkError::Query(
+                        "the reading of the rows stopped before their end".into(),
+                    ))
+                }
                 Ok(Some(Err(e))) => break Err(neo(e)),
                 Err(_) => break Err(SinkError::Timeout(limit)),
             }
